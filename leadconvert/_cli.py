@@ -1,0 +1,394 @@
+"""The ``leadconvert`` command line.
+
+Exit codes (documented in docs/cli.md):
+
+* 0: everything asked for succeeded;
+* 1: some conversions are invalid or failed (each one is reported);
+* 2: usage error, unreadable input, bad configuration or plugin;
+* 3: the CRM could not be reached or refused the credentials;
+* 70: an internal error (a bug: please report it);
+* 130: interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ._exceptions import (
+    BackendError,
+    ConfigurationError,
+    InputError,
+    LeadConvertError,
+    PluginError,
+)
+from ._input import InputFormat, InputRecord, read_records
+from ._json import NeutralConverter, dumps_json
+from ._planner import Mode, check, plan_records
+from ._plugins import Registry, load_registry, make_plugin_manager
+from ._schema import conversion_schema
+from .backend import MEANINGS, Backend, PlanWarning
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class _State:
+    """What every subcommand shares: the registry and converter, built on first use."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._converter: NeutralConverter | None = None
+
+    @property
+    def converter(self) -> NeutralConverter:
+        if self._converter is None:
+            self._converter = NeutralConverter(
+                {b.name: b.options_type for b in self.registry if b.options_type is not None}
+            )
+        return self._converter
+
+    def backend(self, name: str) -> Backend:
+        return self.registry.get(name)
+
+
+def _state(ctx: click.Context) -> _State:
+    state = ctx.find_object(_State)
+    assert state is not None
+    return state
+
+
+def _settings(backend: Backend, pairs: Iterable[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+        if key not in backend.settings:
+            known = ", ".join(backend.settings) or "none"
+            raise click.BadParameter(
+                f"backend {backend.name!r} has no setting {key!r} (settings: {known})",
+                param_hint="--set",
+            )
+        out[key] = value
+    return out
+
+
+_backend_option = click.option(
+    "--backend",
+    "-b",
+    "backend_name",
+    required=True,
+    help="The backend (see `leadconvert backends`).",
+)
+_lenient_option = click.option(
+    "--lenient",
+    is_flag=True,
+    help="Turn options the backend cannot express into plan warnings instead of violations.",
+)
+_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in InputFormat]),
+    default=None,
+    help="Input format (default: csv for *.csv, else JSON Lines).",
+)
+_set_option = click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A backend setting, e.g. api_version=v7 (see `leadconvert backends`).",
+)
+_file_argument = click.argument(
+    "file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=False)
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="leadconvert")
+def cli() -> None:
+    """Describe lead conversions once, in CRM-neutral terms, and carry them out on any CRM."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_context
+def backends(ctx: click.Context, as_json: bool) -> None:
+    """List installed backends, their limits and their capability matrix."""
+    registry = _state(ctx).registry
+    if as_json:
+        click.echo(dumps_json(_backends_json(registry), indent=2))
+        return
+    console = Console(soft_wrap=False, width=max(120, Console().width))
+    table = Table(title="Installed backends")
+    for heading in ("name", "description", "max per call", "max concurrent", "settings"):
+        table.add_column(heading)
+    for backend in registry:
+        table.add_row(
+            backend.name,
+            backend.description,
+            str(backend.limits.max_batch),
+            str(backend.limits.max_concurrency),
+            ", ".join(backend.settings) or "-",
+        )
+    console.print(table)
+    matrix = Table(title="Capability matrix (reject = strict error, lenient warning)")
+    matrix.add_column("meaning")
+    columns = [(b, c) for b in registry for c in b.capabilities]
+    for _backend, column in columns:
+        matrix.add_column(column.title)
+    for key, meaning in MEANINGS.items():
+        cells = []
+        for _backend, column in columns:
+            cap = column.entries.get(key)
+            cells.append("?" if cap is None else f"{cap.support.value}: {cap.wire}".rstrip(": "))
+        matrix.add_row(meaning, *cells)
+    console.print(matrix)
+
+
+def _backends_json(registry: Registry) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": b.name,
+            "description": b.description,
+            "limits": {
+                "max_batch": b.limits.max_batch,
+                "max_concurrency": b.limits.max_concurrency,
+                "notes": list(b.limits.notes),
+            },
+            "settings": dict(b.settings),
+            "credentials": dict(b.credential_names),
+            "capabilities": [
+                {
+                    "title": column.title,
+                    "entries": {
+                        key: {"support": cap.support.value, "wire": cap.wire, "note": cap.note}
+                        for key, cap in column.entries.items()
+                    },
+                }
+                for column in b.capabilities
+            ],
+        }
+        for b in registry
+    ]
+
+
+@cli.command()
+@click.pass_context
+def schema(ctx: click.Context) -> None:
+    """Print the JSON Schema (2020-12) of one input line."""
+    click.echo(dumps_json(conversion_schema(_state(ctx).registry), indent=2))
+
+
+def _records(state: _State, file: Path, fmt: str | None) -> Iterable[InputRecord]:
+    return read_records(file, state.converter, InputFormat(fmt) if fmt else None)
+
+
+def _report_invalid(out: IO[str], file: Path, record: InputRecord) -> None:
+    lead = f" lead {record.lead_id}" if record.lead_id else ""
+    for v in record.violations:
+        where = f"{v.path}: " if v.path else ""
+        backend = f" ({v.backend})" if v.backend else ""
+        out.write(f"{file}:{record.line}:{lead} {where}{v.message} [{v.rule}]{backend}\n")
+
+
+def _report_warning(out: IO[str], file: Path, warning: PlanWarning) -> None:
+    v = warning.violation
+    where = f"{v.path}: " if v.path else ""
+    out.write(
+        f"{file}:{warning.line}: lead {warning.lead_id}: warning: {where}{v.message} [{v.rule}]\n"
+    )
+
+
+@cli.command()
+@_backend_option
+@_lenient_option
+@_format_option
+@_file_argument
+@click.pass_context
+def validate(
+    ctx: click.Context, backend_name: str, lenient: bool, fmt: str | None, file: Path
+) -> None:
+    """Check every conversion in FILE against a backend's rules; exit 1 if any breaks one."""
+    state = _state(ctx)
+    backend = state.backend(backend_name)
+    mode = Mode.LENIENT if lenient else Mode.STRICT
+    total = bad = warned = 0
+    out = sys.stdout
+    for record in _records(state, file, fmt):
+        total += 1
+        if record.conversion is None:
+            bad += 1
+            _report_invalid(out, file, record)
+            continue
+        checked = check(backend, record.conversion, mode)
+        if checked.errors:
+            bad += 1
+            _report_invalid(
+                out, file, InputRecord(record.line, None, checked.errors, record.lead_id)
+            )
+        for v in checked.warnings:
+            warned += 1
+            _report_warning(out, file, PlanWarning(record.conversion.lead_id, v, record.line))
+    click.echo(
+        f"{total} conversion(s) read, {bad} invalid, {warned} warning(s) ({backend.name}, "
+        f"{mode.value})",
+        err=True,
+    )
+    ctx.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+@cli.command()
+@_backend_option
+@_lenient_option
+@_format_option
+@_set_option
+@_file_argument
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    backend_name: str,
+    lenient: bool,
+    fmt: str | None,
+    settings: tuple[str, ...],
+    file: Path,
+) -> None:
+    """Print the exact requests FILE's conversions need, as JSON; no network is used.
+
+    Invalid conversions are reported on stderr with their line and left out of the plan; the
+    exit code is then 1.
+    """
+    state = _state(ctx)
+    backend = state.backend(backend_name)
+    parsed = _settings(backend, settings)
+    mode = Mode.LENIENT if lenient else Mode.STRICT
+    out = sys.stdout
+    err = sys.stderr
+    calls = invalid = 0
+    warnings: list[dict[str, Any]] = []
+    # Streamed: requests are written as they are planned, so memory does not grow with the file.
+    out.write(f'{{"backend": {dumps_json(backend.name)},\n "requests": [')
+    for window in plan_records(backend, _records(state, file, fmt), parsed, mode):
+        for record in window.invalid:
+            invalid += 1
+            _report_invalid(err, file, record)
+        for call in window.plan.calls:
+            request = call.request.to_dict()
+            request.update(kind=call.kind, leads=list(call.lead_ids), reason=call.reason)
+            out.write(("\n  " if calls == 0 else ",\n  ") + dumps_json(request))
+            calls += 1
+        for warning in window.plan.warnings:
+            warnings.append(warning.to_dict())
+            _report_warning(err, file, warning)
+    out.write(f'\n ],\n "calls": {calls},\n "warnings": {dumps_json(warnings)}}}\n')
+    if invalid:
+        err.write(f"{invalid} invalid conversion(s) left out of the plan\n")
+    ctx.exit(EXIT_FAILED if invalid else EXIT_OK)
+
+
+@cli.command()
+@_backend_option
+@_file_argument
+@click.pass_context
+def parse(ctx: click.Context, backend_name: str, file: Path) -> None:
+    """Read a backend's native request payload and print its neutral conversions (JSON Lines)."""
+    state = _state(ctx)
+    backend = state.backend(backend_name)
+    try:
+        payload = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {file}: {exc}") from exc
+    for conversion in backend.parse_native(payload):
+        click.echo(dumps_json(state.converter.unstructure(conversion)))
+
+
+@cli.command()
+@click.argument("backend_name", metavar="BACKEND")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, type=int, help="Port to listen on (default: any free one).")
+@click.option(
+    "--seed",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="JSON fixture to seed the emulated CRM with (default: the backend's sample data).",
+)
+@click.pass_context
+def sandbox(ctx: click.Context, backend_name: str, host: str, port: int, seed: Path | None) -> None:
+    """Run a backend's emulator until interrupted, and print how to connect to it."""
+    backend = _state(ctx).backend(backend_name)
+    emulator = backend.emulator(seed=seed, host=host, port=port)
+    emulator.start()
+    try:
+        click.echo(f"{backend.name} emulator listening on {emulator.base_url}")
+        prefix = f"LEADCONVERT_{backend.name.upper()}_"
+        for key, value in emulator.credentials().items():
+            click.echo(f"export {prefix}{key.upper()}={value}")
+        click.echo("Press Ctrl-C to stop.")
+        threading.Event().wait()
+    finally:
+        emulator.stop()
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"leadconvert: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _load() -> Registry:
+    try:
+        pm = make_plugin_manager()
+        registry = load_registry(pm)
+    except LeadConvertError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    pm.hook.leadconvert_register_commands(cli=cli)
+    return registry
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``leadconvert`` console script."""
+    registry = _load()
+    try:
+        code = cli.main(
+            args=argv, prog_name="leadconvert", standalone_mode=False, obj=_State(registry)
+        )
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("leadconvert: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (InputError, ConfigurationError, PluginError) as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except BackendError as exc:
+        _fail(str(exc), EXIT_UNREACHABLE)
+    except LeadConvertError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    except BrokenPipeError:
+        # `leadconvert plan ... | head` closes our stdout early; that is not an error.
+        os._exit(EXIT_OK)
+    except Exception as exc:
+        if os.environ.get("LEADCONVERT_DEBUG"):
+            raise
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} (set LEADCONVERT_DEBUG=1 to see the "
+            "traceback, and please report it)",
+            EXIT_INTERNAL,
+        )
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
