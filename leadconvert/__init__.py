@@ -5,6 +5,7 @@ functions to read, check and plan conversions are importable from here. Backend 
 use ``leadconvert.backend`` and ``leadconvert.hookspecs``.
 """
 
+from . import hookspecs
 from ._exceptions import (
     AuthenticationError,
     BackendError,
@@ -108,6 +109,7 @@ __all__ = [
     "check",
     "conversion_schema",
     "dumps_json",
+    "hookspecs",
     "load_registry",
     "loads_json",
     "make_plugin_manager",

@@ -32,6 +32,7 @@ from ._exceptions import (
 )
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter, dumps_json
+from ._matrix import capability_matrix_markdown
 from ._planner import Mode, check, plan_records
 from ._plugins import Registry, load_registry, make_plugin_manager
 from ._schema import conversion_schema
@@ -127,12 +128,16 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--markdown", is_flag=True, help="Print the capability matrix as a Markdown table.")
 @click.pass_context
-def backends(ctx: click.Context, as_json: bool) -> None:
+def backends(ctx: click.Context, as_json: bool, markdown: bool) -> None:
     """List installed backends, their limits and their capability matrix."""
     registry = _state(ctx).registry
     if as_json:
         click.echo(dumps_json(_backends_json(registry), indent=2))
+        return
+    if markdown:
+        click.echo(capability_matrix_markdown(registry), nl=False)
         return
     console = Console(soft_wrap=False, width=max(120, Console().width))
     table = Table(title="Installed backends")

@@ -1,0 +1,5 @@
+"""``python -m leadconvert`` runs the command line."""
+
+from ._cli import main
+
+main()
