@@ -12,10 +12,12 @@ Exit codes (documented in docs/cli.md):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -23,6 +25,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ._config import env_name, load_credentials, load_settings
 from ._exceptions import (
     BackendError,
     ConfigurationError,
@@ -35,8 +38,10 @@ from ._json import NeutralConverter, dumps_json
 from ._matrix import capability_matrix_markdown
 from ._planner import Mode, check, plan_records
 from ._plugins import Registry, load_registry, make_plugin_manager
+from ._progress import PlainProgress, RichProgress, print_summary
+from ._runner import RunOptions, convert_file, default_paths
 from ._schema import conversion_schema
-from .backend import MEANINGS, Backend, PlanWarning
+from .backend import MEANINGS, Backend, Client, PlanWarning
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
 
@@ -347,6 +352,219 @@ def sandbox(ctx: click.Context, backend_name: str, host: str, port: int, seed: P
         threading.Event().wait()
     finally:
         emulator.stop()
+
+
+_config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML file with credentials and settings (see docs/cli.md); env vars win.",
+)
+_seed_option = click.option(
+    "--emulator-seed",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Seed for the emulator used when no credentials are given.",
+)
+
+
+@contextlib.contextmanager
+def _client(
+    backend: Backend, config: Path | None, settings: dict[str, str], seed: Path | None
+) -> Iterator[Client]:
+    """A client on the real CRM when credentials are given, else on the backend's emulator."""
+    credentials = load_credentials(backend, config)
+    with contextlib.ExitStack() as stack:
+        if not credentials:
+            emulator = backend.emulator(seed=seed)
+            emulator.start()
+            stack.callback(emulator.stop)
+            credentials = dict(emulator.credentials())
+            names = ", ".join(env_name(backend, n) for n in backend.credential_names) or "none"
+            Console(stderr=True).print(
+                f"[bold yellow]NO CREDENTIALS GIVEN: using the {backend.name} EMULATOR at "
+                f"{emulator.base_url}; nothing is sent to a real CRM.[/]\n"
+                f"Set {names} (or --config) to use your CRM.",
+                highlight=False,
+            )
+        client = backend.connect(credentials, settings)
+        stack.callback(client.close)
+        yield client
+
+
+def _count_records(path: Path) -> int | None:
+    try:
+        with path.open("rb") as stream:
+            lines = sum(1 for line in stream if line.strip())
+    except OSError:
+        return None
+    return lines - 1 if path.suffix.lower() == ".csv" else lines
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@cli.command()
+@_backend_option
+@_lenient_option
+@_format_option
+@_set_option
+@_config_option
+@_seed_option
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Report, one row per lead: .csv for CSV, else JSON Lines (default: FILE.report.jsonl).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite journal that makes runs resumable (default: next to the report).",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Calls in flight.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first invalid or failed lead.")
+@click.option("--dry-run", is_flag=True, help="Only print the plan (the same as `plan`).")
+@_file_argument
+@click.pass_context
+def convert(
+    ctx: click.Context,
+    backend_name: str,
+    lenient: bool,
+    fmt: str | None,
+    settings: tuple[str, ...],
+    config: Path | None,
+    emulator_seed: Path | None,
+    report: Path | None,
+    journal: Path | None,
+    concurrency: int | None,
+    fail_fast: bool,
+    dry_run: bool,
+    file: Path,
+) -> None:
+    """Convert every lead in FILE, journaled and resumable; one report row per lead.
+
+    Without credentials the backend's emulator is used, and says so. Running the same command
+    again resumes: converted leads are skipped and leads whose call was cut off are checked
+    against the CRM before anything is re-sent. Exit 0 when every lead is converted, 1 when some
+    are not (each is in the report), 2 on usage errors, 3 when the CRM refuses the credentials.
+    """
+    if dry_run:
+        ctx.invoke(
+            plan, backend_name=backend_name, lenient=lenient, fmt=fmt, settings=settings, file=file
+        )
+        return
+    state = _state(ctx)
+    backend = state.backend(backend_name)
+    parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+    report_path, journal_path = default_paths(file, report, journal)
+    options = RunOptions(
+        mode=Mode.LENIENT if lenient else Mode.STRICT,
+        concurrency=concurrency,
+        fail_fast=fail_fast,
+    )
+    records = _records(state, file, fmt)
+    console = Console(stderr=True)
+
+    def on_invalid(record: InputRecord) -> None:
+        _report_invalid(sys.stderr, file, record)
+
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with _client(backend, config, parsed, emulator_seed) as client:
+            total = _count_records(file)
+            progress: RichProgress | PlainProgress = (
+                RichProgress(console, total)
+                if console.is_terminal
+                else PlainProgress(sys.stderr, total)
+            )
+            with progress:
+                summary = convert_file(
+                    backend,
+                    client,
+                    records,
+                    report=report_path,
+                    journal=journal_path,
+                    settings=parsed,
+                    options=options,
+                    progress=progress,
+                    on_invalid=on_invalid,
+                )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print_summary(console, summary, str(report_path), str(journal_path))
+    if summary.interrupted:
+        console.print("interrupted: run the same command again to resume", highlight=False)
+        ctx.exit(EXIT_INTERRUPTED)
+    if summary.aborted:
+        _fail(summary.aborted, EXIT_UNREACHABLE)
+    ctx.exit(EXIT_OK if summary.succeeded else EXIT_FAILED)
+
+
+@cli.command()
+@_backend_option
+@_config_option
+@_set_option
+@_seed_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.argument("lead_id")
+@click.pass_context
+def match(
+    ctx: click.Context,
+    backend_name: str,
+    config: Path | None,
+    settings: tuple[str, ...],
+    emulator_seed: Path | None,
+    as_json: bool,
+    lead_id: str,
+) -> None:
+    """Show the existing contacts, accounts and deals that match LEAD_ID."""
+    state = _state(ctx)
+    backend = state.backend(backend_name)
+    parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+    with _client(backend, config, parsed, emulator_seed) as client:
+        found = client.match(lead_id)
+    if as_json:
+        click.echo(dumps_json(state.converter.unstructure_any(found), indent=2))
+        return
+    table = Table(title=f"records matching lead {lead_id}")
+    for heading in ("module", "id", "name", "matched on", "account", "usable"):
+        table.add_column(heading)
+    for candidate in (*found.contacts, *found.accounts, *found.deals):
+        table.add_row(
+            candidate.module.value,
+            candidate.id,
+            candidate.name or "",
+            ", ".join(f"{m.field}={m.lead_value}" for m in candidate.matched_fields),
+            candidate.account_id or "",
+            "yes" if candidate.usable else "no",
+        )
+    console = Console()
+    console.print(table)
+    preferred = found.preferred_module.value if found.preferred_module else "none"
+    console.print(f"preferred module: {preferred}")
+
+
+@cli.command()
+@_backend_option
+@_config_option
+@_set_option
+@click.argument("job_id")
+@click.pass_context
+def status(
+    ctx: click.Context,
+    backend_name: str,
+    config: Path | None,
+    settings: tuple[str, ...],
+    job_id: str,
+) -> None:
+    """Show the state of an asynchronous CRM job (a Zoho mass convert) as JSON."""
+    backend = _state(ctx).backend(backend_name)
+    parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+    with _client(backend, config, parsed, None) as client:
+        click.echo(dumps_json(dict(client.job_status(job_id)), indent=2))
 
 
 def _fail(message: str, code: int) -> NoReturn:

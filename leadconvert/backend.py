@@ -246,11 +246,21 @@ class Client(abc.ABC):
 
     @abc.abstractmethod
     def lookup(self, lead_ids: Sequence[str]) -> list[ConversionResult]:
-        """Establish from the CRM's own state whether each lead is converted, and into what."""
+        """Establish from the CRM's own state whether each lead is converted, and into what.
+
+        One result per id, in order: ``CONVERTED`` or ``ALREADY_CONVERTED`` with the record ids
+        when the CRM shows the lead converted; ``NOT_ATTEMPTED`` when it shows the lead not
+        converted (so it is safe to send); ``FAILED`` when the lead does not exist; ``UNKNOWN``
+        when the CRM cannot tell. The runner relies on this before re-sending anything.
+        """
 
     @abc.abstractmethod
     def match(self, lead_id: str) -> MatchReport:
         """The existing records that match a lead, as the CRM ranks them."""
+
+    def job_status(self, job_id: str) -> Mapping[str, Any]:
+        """The state of an asynchronous CRM job (a Zoho mass convert), as the CRM reports it."""
+        raise PluginError(f"{type(self).__name__} has no asynchronous jobs")
 
     def close(self) -> None:  # noqa: B027 - optional for clients that hold nothing
         """Release connections."""
@@ -316,6 +326,13 @@ class Backend(abc.ABC):
     #: Credential names ``connect`` reads, name -> description (env vars are upper-cased and
     #: prefixed with ``LEADCONVERT_<NAME>_``).
     credential_names: ClassVar[Mapping[str, str]] = MappingProxyType({})
+
+    def canonical_lead_id(self, lead_id: str) -> str:
+        """The one spelling of a lead id, so the journal sees ``x`` and its alias as one lead.
+
+        Salesforce, for instance, accepts a 15- and an 18-character form of the same id.
+        """
+        return lead_id
 
     def options_schema(self) -> dict[str, Any] | None:
         """The JSON Schema of ``options.<name>``, for ``leadconvert schema``."""

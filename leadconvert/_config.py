@@ -1,0 +1,99 @@
+"""Credentials and settings for a backend, from environment variables or a config file.
+
+Environment variables are ``LEADCONVERT_<BACKEND>_<NAME>`` (upper case), one per name the backend
+declares in ``credential_names`` or ``settings``. The config file is TOML, one table per backend::
+
+    [zoho]
+    client_id = "1000.XXXX"
+    client_secret = "..."
+    refresh_token = "..."
+
+    [zoho.settings]
+    api_version = "v8"
+
+Environment variables win over the file. Values are never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigurationError
+from .backend import Backend
+
+__all__ = ["env_name", "load_credentials", "load_settings"]
+
+
+def env_name(backend: Backend, name: str) -> str:
+    """The environment variable that holds ``name`` for ``backend``."""
+    return f"LEADCONVERT_{backend.name.upper()}_{name.upper()}"
+
+
+def _table(config: Path | None, backend: Backend) -> Mapping[str, Any]:
+    if config is None:
+        return {}
+    try:
+        with config.open("rb") as stream:
+            data = tomllib.load(stream)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {config}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {config} is not valid TOML: {exc}") from exc
+    table = data.get(backend.name, {})
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"config file {config}: [{backend.name}] must be a table")
+    return table
+
+
+def _pick(
+    backend: Backend,
+    names: Mapping[str, str],
+    table: Mapping[str, Any],
+    environ: Mapping[str, str],
+    what: str,
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if key == "settings" and what == "credential":
+            continue
+        if key not in names:
+            known = ", ".join(names) or "none"
+            raise ConfigurationError(
+                f"backend {backend.name!r} has no {what} {key!r} (known: {known})"
+            )
+        if not isinstance(value, str | int | bool):
+            raise ConfigurationError(f"{what} {key!r} of {backend.name!r} must be a string")
+        out[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    for key in names:
+        value = environ.get(env_name(backend, key))
+        if value:
+            out[key] = value
+    return out
+
+
+def load_credentials(
+    backend: Backend, config: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The credentials given for ``backend``; empty when none are (then the emulator is used)."""
+    env = os.environ if environ is None else environ
+    return _pick(backend, backend.credential_names, _table(config, backend), env, "credential")
+
+
+def load_settings(
+    backend: Backend,
+    config: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The settings for ``backend``: file, then environment, then ``overrides`` (``--set``)."""
+    env = os.environ if environ is None else environ
+    table = _table(config, backend).get("settings", {})
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"[{backend.name}.settings] must be a table")
+    out = _pick(backend, backend.settings, table, env, "setting")
+    out.update(overrides or {})
+    return out

@@ -1,0 +1,111 @@
+"""Progress for long runs: a rich bar on a terminal, plain lines in logs and pipes."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import IO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ._results import Outcome
+from ._runner import SUCCESS, RunSummary
+
+__all__ = ["PlainProgress", "RichProgress", "print_summary"]
+
+
+class RichProgress:
+    """A progress bar with done, failed, rate and ETA."""
+
+    def __init__(self, console: Console, total: int | None) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]converting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} not converted"),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID = self._progress.add_task("convert", total=total, failed=0, rate=0.0)
+        self._failed = 0
+        self._done = 0
+        self._start = time.monotonic()
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def advance(self, outcome: Outcome) -> None:
+        self._done += 1
+        if outcome not in SUCCESS:
+            self._failed += 1
+        rate = self._done / max(time.monotonic() - self._start, 1e-6)
+        self._progress.update(self._task, advance=1, failed=self._failed, rate=rate)
+
+
+class PlainProgress:
+    """A line every few seconds: how many leads are done, how many not converted, the rate."""
+
+    def __init__(self, stream: IO[str], total: int | None, every: float = 5.0) -> None:
+        self._stream = stream
+        self._total = total
+        self._every = every
+        self._counts: Counter[bool] = Counter()
+        self._start = self._last = time.monotonic()
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._line()
+
+    def advance(self, outcome: Outcome) -> None:
+        self._counts[outcome in SUCCESS] += 1
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            self._line()
+
+    def _line(self) -> None:
+        done = sum(self._counts.values())
+        rate = done / max(time.monotonic() - self._start, 1e-6)
+        total = f"/{self._total}" if self._total else ""
+        self._stream.write(
+            f"progress: {done}{total} leads done, {self._counts[False]} not converted, "
+            f"{rate:.1f}/s\n"
+        )
+        self._stream.flush()
+
+
+def print_summary(console: Console, summary: RunSummary, report: str, journal: str) -> None:
+    """The end-of-run table: leads by outcome, and where the report and journal are."""
+    table = Table(title="leadconvert: summary")
+    table.add_column("outcome")
+    table.add_column("leads", justify="right")
+    for outcome in Outcome:
+        count = summary.counts.get(outcome, 0)
+        if count:
+            label = outcome.value
+            if outcome is Outcome.NOT_ATTEMPTED and summary.invalid:
+                label += f" ({summary.invalid} invalid)"
+            table.add_row(label, str(count))
+    table.add_row("[bold]total", f"[bold]{summary.total}")
+    console.print(table)
+    console.print(f"report:  {report}")
+    console.print(f"journal: {journal}")

@@ -1,0 +1,437 @@
+"""The migration runner: streams conversions through a backend, journaled and resumable.
+
+For each window of input records it: reports invalid ones; skips leads the journal shows
+converted; asks the CRM about leads whose last call ended in doubt before re-sending anything;
+plans the rest; and runs the planned calls with bounded concurrency, marking each call's leads
+``sending`` on disk before the call leaves and recording each outcome as it arrives.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from attrs import evolve, field, frozen
+
+from ._exceptions import AuthenticationError, BackendError, RateLimitedError
+from ._input import InputRecord
+from ._journal import Journal
+from ._planner import WINDOW, Mode, check
+from ._results import ConversionError, ConversionResult, ErrorCode, Outcome, Violation
+from .backend import Backend, Client, PlanItem, PlannedCall
+
+__all__ = [
+    "REPORT_COLUMNS",
+    "ProgressSink",
+    "ReportWriter",
+    "RunOptions",
+    "RunSummary",
+    "Runner",
+    "convert_file",
+    "default_paths",
+    "new_run_id",
+]
+
+REPORT_COLUMNS = (
+    "line",
+    "lead_id",
+    "outcome",
+    "account_id",
+    "contact_id",
+    "opportunity_id",
+    "error_code",
+    "backend_code",
+    "message",
+    "call",
+    "job_id",
+    "follow_ups",
+)
+
+#: Outcomes that count as success for the exit code.
+SUCCESS = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
+
+
+class ProgressSink(Protocol):
+    """Where the runner reports progress (a rich bar on a terminal, plain lines otherwise)."""
+
+    def advance(self, outcome: Outcome) -> None:
+        """One more lead has its outcome."""
+
+
+class ReportWriter:
+    """One row per lead, written (and flushed) as outcomes arrive: JSON Lines or CSV."""
+
+    def __init__(self, stream: IO[str], fmt: str) -> None:
+        self._stream = stream
+        self._csv = csv.writer(stream) if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(REPORT_COLUMNS)
+
+    @classmethod
+    def open(cls, path: Path) -> ReportWriter:
+        """A writer for ``path``; ``.csv`` writes CSV, anything else JSON Lines."""
+        fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
+        return cls(path.open("w", encoding="utf-8", newline=""), fmt)
+
+    def write(self, result: ConversionResult, line: int | None) -> None:
+        """Write one lead's row."""
+        error = result.error
+        follow_ups = [
+            {
+                "action": f.action,
+                "succeeded": f.succeeded,
+                "error_code": f.error.code.value if f.error else None,
+                "message": f.error.message if f.error else None,
+            }
+            for f in result.follow_ups
+        ]
+        row: dict[str, Any] = {
+            "line": line,
+            "lead_id": result.lead_id,
+            "outcome": result.outcome.value,
+            "account_id": result.account_id,
+            "contact_id": result.contact_id,
+            "opportunity_id": result.opportunity_id,
+            "error_code": error.code.value if error else None,
+            "backend_code": error.backend_code if error else None,
+            "message": error.message if error else None,
+            "call": result.call,
+            "job_id": result.job_id,
+            "follow_ups": follow_ups,
+        }
+        if self._csv is not None:
+            row["follow_ups"] = json.dumps(follow_ups) if follow_ups else ""
+            self._csv.writerow(["" if row[c] is None else row[c] for c in REPORT_COLUMNS])
+        else:
+            self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._stream.close()
+
+
+@frozen
+class RunOptions:
+    """How a run behaves."""
+
+    mode: Mode = Mode.STRICT
+    #: Calls in flight at once; never more than the backend's documented limit.
+    concurrency: int | None = None
+    #: Stop at the first invalid or failed lead instead of carrying on.
+    fail_fast: bool = False
+    window: int = WINDOW
+
+
+@frozen
+class RunSummary:
+    """What a run did, lead by lead counted by outcome."""
+
+    counts: dict[Outcome, int] = field(factory=dict)
+    invalid: int = 0
+    interrupted: bool = False
+    stopped_early: bool = False
+    aborted: str | None = None
+
+    @property
+    def total(self) -> int:
+        """Leads with a recorded outcome, invalid ones included."""
+        return sum(self.counts.values())
+
+    @property
+    def succeeded(self) -> bool:
+        """Every lead is converted (now or before) and none was invalid."""
+        return not self.invalid and all(outcome in SUCCESS for outcome in self.counts)
+
+
+def _unknown(lead_id: str, message: str, code: ErrorCode = ErrorCode.UNKNOWN) -> ConversionResult:
+    return ConversionResult(
+        lead_id, Outcome.UNKNOWN, error=ConversionError(code=code, message=message)
+    )
+
+
+class Runner:
+    """Carries out conversions on one backend, journaled, reporting every lead's outcome."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        client: Client,
+        journal: Journal,
+        report: ReportWriter,
+        settings: dict[str, str] | None = None,
+        options: RunOptions | None = None,
+        progress: ProgressSink | None = None,
+        on_invalid: Callable[[InputRecord], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.client = client
+        self.journal = journal
+        self.report = report
+        self.settings = settings or {}
+        self.options = options or RunOptions()
+        self.progress = progress
+        self.on_invalid = on_invalid
+        self._counts: Counter[Outcome] = Counter()
+        self._invalid = 0
+        self._calls = itertools.count()
+        self._stop: str | None = None
+        self._aborted: str | None = None
+        limit = backend.limits.max_concurrency
+        self.workers = max(1, min(self.options.concurrency or limit, limit))
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def _finish(self, result: ConversionResult, line: int | None, *, journal: bool = True) -> None:
+        if journal:
+            self.journal.record([(result, line)])
+        self.report.write(result, line)
+        self._counts[result.outcome] += 1
+        if self.progress is not None:
+            self.progress.advance(result.outcome)
+        if self.options.fail_fast and result.outcome not in SUCCESS and self._stop is None:
+            self._stop = f"lead {result.lead_id} ended {result.outcome.value} (--fail-fast)"
+
+    def _invalid_record(self, record: InputRecord) -> None:
+        self._invalid += 1
+        message = "; ".join(str(v) for v in record.violations)
+        result = ConversionResult(
+            record.lead_id or "",
+            Outcome.NOT_ATTEMPTED,
+            error=ConversionError(
+                code=ErrorCode.INVALID_DATA,
+                message=message,
+                backend_code="invalid",
+                fields=tuple(v.path for v in record.violations if v.path),
+            ),
+        )
+        if self.on_invalid is not None:
+            self.on_invalid(record)
+        self._finish(result, record.line, journal=False)
+
+    # --- the run -------------------------------------------------------------------------
+
+    def run(self, records: Iterable[InputRecord]) -> RunSummary:
+        """Convert every record; Ctrl-C stops cleanly after the calls in flight."""
+        iterator = iter(records)
+        interrupted = False
+        try:
+            while self._stop is None and (
+                chunk := list(itertools.islice(iterator, self.options.window))
+            ):
+                self._run_window(chunk)
+        except KeyboardInterrupt:
+            interrupted = True
+        return RunSummary(
+            counts=dict(self._counts),
+            invalid=self._invalid,
+            interrupted=interrupted,
+            stopped_early=self._stop is not None and self._aborted is None,
+            aborted=self._aborted,
+        )
+
+    def _run_window(self, chunk: Sequence[InputRecord]) -> None:
+        to_plan: list[PlanItem] = []
+        in_doubt: list[PlanItem] = []
+        seen: dict[str, int | None] = {}
+        for record in chunk:
+            if record.conversion is None:
+                self._invalid_record(record)
+                continue
+            checked = check(self.backend, record.conversion, self.options.mode)
+            if checked.errors:
+                self._invalid_record(evolve(record, violations=checked.errors))
+                continue
+            lead_id = self.backend.canonical_lead_id(record.conversion.lead_id)
+            entry = self.journal.get(lead_id)
+            if lead_id in seen or (entry is not None and entry.run_id == self.journal.run_id):
+                earlier = seen.get(lead_id, entry.line if entry else None)
+                self._invalid_record(evolve(record, violations=(_duplicate(earlier),)))
+                continue
+            seen[lead_id] = record.line
+            item = PlanItem(record.conversion, record.line)
+            if entry is not None and entry.final and entry.result is not None:
+                # Converted by an earlier run: report it again, never re-send it.
+                self._finish(evolve(entry.result, lead_id=lead_id), record.line, journal=False)
+                self.journal.record([(entry.result, record.line)])
+            elif entry is not None and entry.in_doubt:
+                in_doubt.append(item)
+            else:
+                to_plan.append(item)
+            if self._stop is not None:
+                return
+        to_plan.extend(self._reconcile(in_doubt))
+        if to_plan and self._stop is None:
+            plan = self.backend.plan(to_plan, self.settings)
+            lines = {self.backend.canonical_lead_id(i.conversion.lead_id): i.line for i in to_plan}
+            self._execute(plan.calls, lines)
+
+    def _reconcile(self, items: Sequence[PlanItem]) -> Iterator[PlanItem]:
+        """Ask the CRM about leads whose last call ended in doubt; yield those safe to send."""
+        size = max(1, self.backend.limits.max_batch)
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            ids = [self.backend.canonical_lead_id(i.conversion.lead_id) for i in batch]
+            try:
+                found = {
+                    self.backend.canonical_lead_id(r.lead_id): r for r in self.client.lookup(ids)
+                }
+            except BackendError as exc:
+                found = {}
+                reason = f"could not check the lead's state after an interrupted call: {exc}"
+            else:
+                reason = "the CRM did not say whether the lead is converted"
+            for item, lead_id in zip(batch, ids, strict=True):
+                result = found.get(lead_id)
+                if result is None or result.outcome is Outcome.UNKNOWN:
+                    # In doubt and still unprovable: sending again could convert it twice.
+                    self._finish(_unknown(lead_id, reason), item.line)
+                elif result.outcome is Outcome.NOT_ATTEMPTED:
+                    yield item
+                else:
+                    self._finish(evolve(result, lead_id=lead_id), item.line)
+
+    def _execute(self, calls: Sequence[PlannedCall], lines: dict[str, int | None]) -> None:
+        pending = list(calls)
+        pending.reverse()
+        running: dict[Future[list[ConversionResult]], tuple[PlannedCall, int]] = {}
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
+            try:
+                while pending or running:
+                    while pending and len(running) < self.workers and self._stop is None:
+                        call = pending.pop()
+                        index = next(self._calls)
+                        ids = [self.backend.canonical_lead_id(i) for i in call.lead_ids]
+                        self.journal.mark_sending(((i, lines.get(i)) for i in ids), str(index))
+                        future = pool.submit(self.client.execute, call, call_index=index)
+                        running[future] = (call, index)
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        call, index = running.pop(future)
+                        self._collect(call, index, future, lines)
+            except KeyboardInterrupt:
+                # Let the calls in flight finish and be recorded; send nothing new.
+                self._stop = "interrupted"
+                wait(running)
+                for future, (call, index) in running.items():
+                    self._collect(call, index, future, lines)
+                raise
+
+    def _collect(
+        self,
+        call: PlannedCall,
+        index: int,
+        future: Future[list[ConversionResult]],
+        lines: dict[str, int | None],
+    ) -> None:
+        ids = [self.backend.canonical_lead_id(i) for i in call.lead_ids]
+        try:
+            results = future.result()
+        except AuthenticationError as exc:
+            # Nothing was converted, and nothing after this will be: stop the run.
+            self._aborted = str(exc)
+            self._stop = self._aborted
+            results = [
+                ConversionResult(
+                    i,
+                    Outcome.FAILED,
+                    call=index,
+                    error=ConversionError(ErrorCode.AUTH_FAILED, str(exc), exc.backend_code),
+                )
+                for i in ids
+            ]
+        except RateLimitedError as exc:
+            results = [
+                ConversionResult(
+                    i,
+                    Outcome.FAILED,
+                    call=index,
+                    error=ConversionError(
+                        ErrorCode.RATE_LIMITED, str(exc), exc.backend_code, retryable=True
+                    ),
+                )
+                for i in ids
+            ]
+        except BackendError as exc:
+            results = [
+                evolve(
+                    _unknown(i, f"the call failed and the lead's state is unproven: {exc}"),
+                    call=index,
+                )
+                for i in ids
+            ]
+        except Exception as exc:
+            results = [
+                evolve(_unknown(i, f"the backend failed: {type(exc).__name__}: {exc}"), call=index)
+                for i in ids
+            ]
+        by_id = {self.backend.canonical_lead_id(r.lead_id): r for r in results}
+        for lead_id in ids:
+            result = by_id.get(lead_id)
+            if result is None:
+                result = evolve(
+                    _unknown(lead_id, "the backend returned no result for the lead"), call=index
+                )
+            elif result.call is None:
+                result = evolve(result, call=index)
+            self._finish(evolve(result, lead_id=lead_id), lines.get(lead_id))
+
+
+def _duplicate(earlier: int | None) -> Violation:
+    where = f" on line {earlier}" if earlier else ""
+    return Violation(
+        rule="input.duplicate_lead",
+        path="lead_id",
+        message=f"the lead already appears earlier in this run{where}; it is converted once",
+    )
+
+
+def new_run_id() -> str:
+    """A fresh id for a run, recorded in the journal."""
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def default_paths(source: Path, report: Path | None, journal: Path | None) -> tuple[Path, Path]:
+    """The report (next to the input) and the journal (next to the report) unless given."""
+    report = report or source.with_name(source.name + ".report.jsonl")
+    journal = journal or report.with_name(report.name + ".journal.sqlite")
+    return report, journal
+
+
+def convert_file(
+    backend: Backend,
+    client: Client,
+    records: Iterable[InputRecord],
+    *,
+    report: Path,
+    journal: Path,
+    settings: dict[str, str] | None = None,
+    options: RunOptions | None = None,
+    progress: ProgressSink | None = None,
+    on_invalid: Callable[[InputRecord], None] | None = None,
+) -> RunSummary:
+    """Convert ``records`` on ``backend`` through ``client``, journaled in ``journal``.
+
+    Running it again with the same journal resumes: converted leads are skipped, leads whose
+    call ended in doubt are checked against the CRM before anything is re-sent.
+    """
+    book = Journal(journal, backend.name, new_run_id())
+    writer = ReportWriter.open(report)
+    try:
+        runner = Runner(
+            backend, client, book, writer, settings, options, progress, on_invalid=on_invalid
+        )
+        return runner.run(records)
+    finally:
+        writer.close()
+        book.close()
