@@ -297,9 +297,13 @@ def plan(
         for record in window.invalid:
             invalid += 1
             _report_invalid(err, file, record)
+        base = calls
         for call in window.plan.calls:
             request = call.request.to_dict()
             request.update(kind=call.kind, leads=list(call.lead_ids), reason=call.reason)
+            if call.after is not None:
+                # Requests are numbered across the whole plan, windows included.
+                request["after"] = base + call.after
             out.write(("\n  " if calls == 0 else ",\n  ") + dumps_json(request))
             calls += 1
         for warning in window.plan.warnings:

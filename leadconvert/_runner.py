@@ -13,7 +13,7 @@ import itertools
 import json
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -25,7 +25,14 @@ from ._exceptions import AuthenticationError, BackendError, RateLimitedError
 from ._input import InputRecord
 from ._journal import Journal
 from ._planner import WINDOW, Mode, check
-from ._results import ConversionError, ConversionResult, ErrorCode, Outcome, Violation
+from ._results import (
+    ConversionError,
+    ConversionResult,
+    ErrorCode,
+    FollowUp,
+    Outcome,
+    Violation,
+)
 from .backend import Backend, Client, PlanItem, PlannedCall
 
 __all__ = [
@@ -300,32 +307,61 @@ class Runner:
                     self._finish(evolve(result, lead_id=lead_id), item.line)
 
     def _execute(self, calls: Sequence[PlannedCall], lines: dict[str, int | None]) -> None:
-        pending = list(calls)
-        pending.reverse()
-        running: dict[Future[list[ConversionResult]], tuple[PlannedCall, int]] = {}
+        canonical = self.backend.canonical_lead_id
+        dependents: dict[int, list[int]] = {}
+        ready: deque[int] = deque()
+        for position, call in enumerate(calls):
+            if call.after is None:
+                ready.append(position)
+            else:
+                dependents.setdefault(call.after, []).append(position)
+        # Leads converted by a call whose follow-ups are still to run: their report row waits.
+        held: dict[str, ConversionResult] = {}
+        waiting: Counter[str] = Counter()
+        running: dict[Future[list[ConversionResult]], tuple[int, int]] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
             try:
-                while pending or running:
-                    while pending and len(running) < self.workers and self._stop is None:
-                        call = pending.pop()
+                while ready or running:
+                    while ready and len(running) < self.workers and self._stop is None:
+                        position = ready.popleft()
+                        call = calls[position]
                         index = next(self._calls)
-                        ids = [self.backend.canonical_lead_id(i) for i in call.lead_ids]
-                        self.journal.mark_sending(((i, lines.get(i)) for i in ids), str(index))
+                        if call.after is None:
+                            ids = [canonical(i) for i in call.lead_ids]
+                            self.journal.mark_sending(((i, lines.get(i)) for i in ids), str(index))
                         future = pool.submit(self.client.execute, call, call_index=index)
-                        running[future] = (call, index)
+                        running[future] = (position, index)
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
-                        call, index = running.pop(future)
-                        self._collect(call, index, future, lines)
+                        position, index = running.pop(future)
+                        follow = [calls[d] for d in dependents.get(position, ())]
+                        self._collect(calls[position], index, future, lines, held, waiting, follow)
+                        ready.extend(
+                            d
+                            for d in dependents.get(position, ())
+                            if any(canonical(i) in held for i in calls[d].lead_ids)
+                        )
             except KeyboardInterrupt:
                 # Let the calls in flight finish and be recorded; send nothing new.
                 self._stop = "interrupted"
                 wait(running)
-                for future, (call, index) in running.items():
-                    self._collect(call, index, future, lines)
+                for future, (position, index) in running.items():
+                    self._collect(calls[position], index, future, lines, held, waiting, [])
                 raise
+            finally:
+                for lead_id, result in held.items():
+                    # Stopped before its follow-up ran: the conversion stands, the step did not.
+                    step = FollowUp(
+                        "follow-up",
+                        False,
+                        ConversionError(ErrorCode.UNKNOWN, "not run: the run stopped first"),
+                    )
+                    self._finish(
+                        evolve(result, follow_ups=(*result.follow_ups, step)), lines.get(lead_id)
+                    )
+                held.clear()
 
     def _collect(
         self,
@@ -333,58 +369,91 @@ class Runner:
         index: int,
         future: Future[list[ConversionResult]],
         lines: dict[str, int | None],
+        held: dict[str, ConversionResult],
+        waiting: Counter[str],
+        follow: Sequence[PlannedCall],
     ) -> None:
-        ids = [self.backend.canonical_lead_id(i) for i in call.lead_ids]
+        canonical = self.backend.canonical_lead_id
+        ids = [canonical(i) for i in call.lead_ids]
+        if call.after is not None:
+            self._collect_follow_up(call, ids, future, lines, held, waiting)
+            return
+        followed: Counter[str] = Counter(canonical(i) for f in follow for i in f.lead_ids)
+        for lead_id, result in zip(ids, self._results(ids, index, future), strict=True):
+            if followed[lead_id] and result.outcome is Outcome.CONVERTED:
+                # The conversion is recorded now; the report row waits for the follow-ups.
+                self.journal.record([(result, lines.get(lead_id))])
+                held[lead_id] = result
+                waiting[lead_id] = followed[lead_id]
+            else:
+                self._finish(result, lines.get(lead_id))
+
+    def _collect_follow_up(
+        self,
+        call: PlannedCall,
+        ids: Sequence[str],
+        future: Future[list[ConversionResult]],
+        lines: dict[str, int | None],
+        held: dict[str, ConversionResult],
+        waiting: Counter[str],
+    ) -> None:
+        try:
+            answers = {self.backend.canonical_lead_id(r.lead_id): r for r in future.result()}
+            failure = None
+        except Exception as exc:
+            answers, failure = (
+                {},
+                ConversionError(ErrorCode.UNKNOWN, f"{type(exc).__name__}: {exc}"),
+            )
+        for lead_id in ids:
+            base = held.get(lead_id)
+            if base is None:
+                continue
+            answer = answers.get(lead_id)
+            if answer is None:
+                error = failure or ConversionError(ErrorCode.UNKNOWN, "no result for the step")
+                steps: tuple[FollowUp, ...] = (FollowUp(call.kind, False, error),)
+            else:
+                steps = tuple(f for f in answer.follow_ups if f not in base.follow_ups)
+            held[lead_id] = evolve(base, follow_ups=(*base.follow_ups, *steps))
+            waiting[lead_id] -= 1
+            if waiting[lead_id] <= 0:
+                del waiting[lead_id]
+                self._finish(held.pop(lead_id), lines.get(lead_id))
+
+    def _results(
+        self, ids: Sequence[str], index: int, future: Future[list[ConversionResult]]
+    ) -> list[ConversionResult]:
+        """One result per lead of a call, in order, whatever the call raised or left out."""
         try:
             results = future.result()
         except AuthenticationError as exc:
             # Nothing was converted, and nothing after this will be: stop the run.
             self._aborted = str(exc)
             self._stop = self._aborted
-            results = [
-                ConversionResult(
-                    i,
-                    Outcome.FAILED,
-                    call=index,
-                    error=ConversionError(ErrorCode.AUTH_FAILED, str(exc), exc.backend_code),
-                )
-                for i in ids
-            ]
+            error = ConversionError(ErrorCode.AUTH_FAILED, str(exc), exc.backend_code)
+            return [ConversionResult(i, Outcome.FAILED, call=index, error=error) for i in ids]
         except RateLimitedError as exc:
-            results = [
-                ConversionResult(
-                    i,
-                    Outcome.FAILED,
-                    call=index,
-                    error=ConversionError(
-                        ErrorCode.RATE_LIMITED, str(exc), exc.backend_code, retryable=True
-                    ),
-                )
-                for i in ids
-            ]
+            error = ConversionError(
+                ErrorCode.RATE_LIMITED, str(exc), exc.backend_code, retryable=True
+            )
+            return [ConversionResult(i, Outcome.FAILED, call=index, error=error) for i in ids]
         except BackendError as exc:
-            results = [
-                evolve(
-                    _unknown(i, f"the call failed and the lead's state is unproven: {exc}"),
-                    call=index,
-                )
-                for i in ids
-            ]
+            message = f"the call failed; the lead's state is unproven: {exc}"
+            return [evolve(_unknown(i, message), call=index) for i in ids]
         except Exception as exc:
-            results = [
-                evolve(_unknown(i, f"the backend failed: {type(exc).__name__}: {exc}"), call=index)
-                for i in ids
-            ]
+            message = f"the backend failed: {type(exc).__name__}: {exc}"
+            return [evolve(_unknown(i, message), call=index) for i in ids]
         by_id = {self.backend.canonical_lead_id(r.lead_id): r for r in results}
+        out = []
         for lead_id in ids:
             result = by_id.get(lead_id)
             if result is None:
-                result = evolve(
-                    _unknown(lead_id, "the backend returned no result for the lead"), call=index
-                )
-            elif result.call is None:
-                result = evolve(result, call=index)
-            self._finish(evolve(result, lead_id=lead_id), lines.get(lead_id))
+                result = _unknown(lead_id, "the backend returned no result for the lead")
+            out.append(
+                evolve(result, lead_id=lead_id, call=index if result.call is None else result.call)
+            )
+        return out
 
 
 def _duplicate(earlier: int | None) -> Violation:

@@ -192,6 +192,10 @@ class PlannedCall:
     #: The backend's name for the kind of call, e.g. ``mass_convert`` or ``convertLead``.
     kind: str
     reason: str = ""
+    #: Index, in the same plan, of the call this one must follow (e.g. a follow-up update of
+    #: the records a conversion created). It runs only for the leads that call converted, and
+    #: its outcome is folded into theirs as ``follow_ups``.
+    after: int | None = None
 
 
 @frozen
