@@ -1,0 +1,535 @@
+"""The real transport: OAuth refresh, retries, and execution of planned calls over requests.
+
+No ``requests`` exception escapes this module: each is mapped to leadconvert's exception tree
+with ``raise ... from exc``, or recorded in the lead's result.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import requests
+from attrs import evolve
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from leadconvert import (
+    AuthenticationError,
+    BackendError,
+    ConfigurationError,
+    ConversionError,
+    ConversionResult,
+    ErrorCode,
+    MatchReport,
+    Outcome,
+    ProtocolError,
+    RateLimitedError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+    dumps_json,
+)
+from leadconvert.backend import Client, NativeAnswer, PlannedCall, Secret
+
+from ._answers import parse_body, read_answer, read_lead_states, read_match, unknown
+from ._translate import api_version, mass_convert_path
+
+__all__ = ["DATA_CENTRES", "ENVIRONMENTS", "ZohoClient", "endpoints"]
+
+#: Data centre -> (API domain, accounts server), production hosts.
+DATA_CENTRES: Mapping[str, tuple[str, str]] = {
+    "US": ("zohoapis.com", "accounts.zoho.com"),
+    "EU": ("zohoapis.eu", "accounts.zoho.eu"),
+    "IN": ("zohoapis.in", "accounts.zoho.in"),
+    "CN": ("zohoapis.com.cn", "accounts.zoho.com.cn"),
+    "AU": ("zohoapis.com.au", "accounts.zoho.com.au"),
+    "JP": ("zohoapis.jp", "accounts.zoho.jp"),
+    # Canada's accounts server is zohocloud.ca, not zoho.ca.
+    "CA": ("zohoapis.ca", "accounts.zohocloud.ca"),
+    "SA": ("zohoapis.sa", "accounts.zoho.sa"),
+}
+ENVIRONMENTS: Mapping[str, str] = {
+    "production": "www",
+    "sandbox": "sandbox",
+    "developer": "developer",
+}
+
+#: Zoho allows 10 access tokens per refresh token per 10 minutes.
+REFRESH_BUDGET = 10
+REFRESH_WINDOW = 600.0
+_AUTH_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
+_LOOKUP_CHUNK = 100
+
+
+def endpoints(data_centre: str, environment: str) -> tuple[str, str]:
+    """(API base URL, accounts URL) of a data centre and environment."""
+    try:
+        api, accounts = DATA_CENTRES[data_centre.upper()]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown Zoho data_centre {data_centre!r} (one of {', '.join(DATA_CENTRES)})"
+        ) from None
+    try:
+        prefix = ENVIRONMENTS[environment.lower()]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown Zoho environment {environment!r} (one of {', '.join(ENVIRONMENTS)})"
+        ) from None
+    # [I] sandbox and developer tokens come from the same accounts server as production.
+    return f"https://{prefix}.{api}", f"https://{accounts}"
+
+
+def _number(settings: Mapping[str, str], key: str, default: float) -> float:
+    raw = settings.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"zoho setting {key} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"zoho setting {key} must not be negative")
+    return value
+
+
+def _secret(credentials: Mapping[str, str], key: str) -> Secret | None:
+    value = credentials.get(key)
+    return Secret(value) if value else None
+
+
+def _retry_after(answer: NativeAnswer) -> float | None:
+    for key, value in answer.headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+class _Tokens:
+    """The access token, shared by every thread of one client and refreshed under a lock."""
+
+    def __init__(
+        self,
+        post: Callable[[str, dict[str, str]], requests.Response],
+        accounts_url: str,
+        client_id: Secret | None,
+        client_secret: Secret | None,
+        refresh_token: Secret | None,
+        access_token: Secret | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._post = post
+        self._accounts_url = accounts_url.rstrip("/")
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token = access_token
+        # A ready token has no known expiry: used until Zoho refuses it.
+        self._expires_at = float("inf")
+        self._refreshes: deque[float] = deque()
+        self.api_domain: str | None = None
+        if access_token is None and refresh_token is None:
+            raise ConfigurationError(
+                "Zoho needs refresh_token (with client_id and client_secret) or access_token"
+            )
+        if refresh_token is not None and (client_id is None or client_secret is None):
+            raise ConfigurationError("Zoho's refresh flow needs client_id and client_secret")
+
+    def get(self) -> Secret:
+        """A usable access token, refreshed when expired."""
+        with self._lock:
+            if self._token is not None and self._clock() < self._expires_at:
+                return self._token
+            return self._refresh()
+
+    def invalidate(self, token: Secret) -> None:
+        """Zoho refused ``token``: the next ``get`` refreshes, once for all threads."""
+        with self._lock:
+            if self._token is token:
+                self._token = None
+
+    def _refresh(self) -> Secret:
+        if self._refresh_token is None or self._client_id is None or self._client_secret is None:
+            raise AuthenticationError(
+                "Zoho refused the access token and there is no refresh token to get a new one",
+                backend_code="INVALID_TOKEN",
+            )
+        now = self._clock()
+        while self._refreshes and now - self._refreshes[0] >= REFRESH_WINDOW:
+            self._refreshes.popleft()
+        if len(self._refreshes) >= REFRESH_BUDGET:
+            wait = REFRESH_WINDOW - (now - self._refreshes[0])
+            raise AuthenticationError(
+                f"Zoho allows {REFRESH_BUDGET} access tokens per refresh token per 10 minutes; "
+                f"not refreshing again for {wait:.0f} s"
+            )
+        self._refreshes.append(now)
+        form = {
+            "refresh_token": self._refresh_token.reveal(),
+            "client_id": self._client_id.reveal(),
+            "client_secret": self._client_secret.reveal(),
+            "grant_type": "refresh_token",
+        }
+        url = f"{self._accounts_url}/oauth/v2/token"
+        try:
+            response = self._post(url, form)
+        except requests.Timeout as exc:
+            raise RequestTimeout(f"Zoho's accounts server {url} did not answer in time") from exc
+        except requests.RequestException as exc:
+            raise TransportError(
+                f"cannot reach Zoho's accounts server {url}: {type(exc).__name__}"
+            ) from exc
+        body = parse_body(response.content)
+        if not isinstance(body, Mapping):
+            raise ProtocolError(f"Zoho's token answer (HTTP {response.status_code}) is not JSON")
+        # Zoho reports token errors with HTTP 200 and {"error": "invalid_code"}.
+        if "error" in body or "access_token" not in body:
+            code = str(body.get("error") or "no access_token")
+            raise AuthenticationError(
+                f"Zoho refused to refresh the access token: {code}", backend_code=code
+            )
+        lifetime = body.get("expires_in", body.get("expires_in_sec", 3600))
+        try:
+            seconds = float(lifetime)
+        except (TypeError, ValueError):
+            seconds = 3600.0
+        # Refresh a little early so a token does not expire in flight.
+        self._expires_at = now + max(seconds - min(60.0, seconds / 10), 0.0)
+        if isinstance(body.get("api_domain"), str):
+            self.api_domain = body["api_domain"]
+        self._token = Secret(str(body["access_token"]))
+        return self._token
+
+
+class ZohoClient(Client):
+    """Executes planned Zoho calls; thread-safe, one pooled session and one shared token."""
+
+    def __init__(
+        self,
+        credentials: Mapping[str, str],
+        settings: Mapping[str, str],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.version = api_version(settings)
+        default_api, default_accounts = endpoints(
+            settings.get("data_centre", "US"), settings.get("environment", "production")
+        )
+        self._explicit_api = credentials.get("api_domain")
+        self._default_api = default_api
+        self._read_timeout = _number(settings, "timeout", 30.0)
+        self._connect_timeout = min(10.0, self._read_timeout)
+        self._max_retries = int(_number(settings, "max_retries", 4))
+        self._backoff = _number(settings, "backoff", 1.0)
+        self._poll_interval = _number(settings, "poll_interval", 2.0)
+        self._poll_timeout = _number(settings, "poll_timeout", 600.0)
+        self._sleep = sleep
+        self._session = requests.Session()
+        # Only failures to connect are retried by urllib3: nothing was sent, so even a convert
+        # POST is safe to repeat. Everything else is decided here, with the lead's state known.
+        retry = Retry(
+            total=2,
+            connect=2,
+            read=0,
+            status=0,
+            other=0,
+            allowed_methods=None,
+            status_forcelist=(),
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=retry)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._tokens = _Tokens(
+            self._post_form,
+            credentials.get("accounts_url") or default_accounts,
+            _secret(credentials, "client_id"),
+            _secret(credentials, "client_secret"),
+            _secret(credentials, "refresh_token"),
+            _secret(credentials, "access_token"),
+        )
+
+    def __repr__(self) -> str:
+        return f"<ZohoClient {self.api_domain} {self.version}>"
+
+    @property
+    def api_domain(self) -> str:
+        """Where API calls go: explicit, else the token answer's, else the data centre's."""
+        return (self._explicit_api or self._tokens.api_domain or self._default_api).rstrip("/")
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def _post_form(self, url: str, form: dict[str, str]) -> requests.Response:
+        return self._session.post(
+            url, data=form, timeout=(self._connect_timeout, self._read_timeout)
+        )
+
+    def _delay(self, attempt: int) -> float:
+        delay: float = self._backoff * (2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+        return delay
+
+    def _http(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        idempotent: bool,
+    ) -> NativeAnswer:
+        """One request, retried where that is safe; raises TransportError when no answer came.
+
+        429 and a refused token are retried even for a POST: Zoho refused before acting.
+        5xx and dropped connections are retried only when ``idempotent``.
+        """
+        refreshed = False
+        attempt = 0
+        while True:
+            token = self._tokens.get()
+            headers = {"Authorization": f"Zoho-oauthtoken {token.reveal()}"}
+            data = None
+            if json is not None:
+                headers["Content-Type"] = "application/json"
+                data = dumps_json(json).encode()
+            try:
+                response = self._session.request(
+                    method,
+                    self.api_domain + path,
+                    params=dict(params or {}),
+                    data=data,
+                    headers=headers,
+                    timeout=(self._connect_timeout, self._read_timeout),
+                )
+                answer = NativeAnswer(
+                    response.status_code, response.content, dict(response.headers)
+                )
+            except requests.Timeout as exc:
+                if idempotent and attempt < self._max_retries:
+                    self._sleep(self._delay(attempt))
+                    attempt += 1
+                    continue
+                raise RequestTimeout(f"Zoho did not answer {method} {path} in time") from exc
+            except requests.RequestException as exc:
+                if idempotent and attempt < self._max_retries:
+                    self._sleep(self._delay(attempt))
+                    attempt += 1
+                    continue
+                raise TransportError(
+                    f"no answer from Zoho to {method} {path}: {type(exc).__name__}"
+                ) from exc
+            body = parse_body(answer.body)
+            code = body.get("code") if isinstance(body, Mapping) else None
+            if (code in _AUTH_CODES or (answer.status == 401 and code is None)) and not refreshed:
+                self._tokens.invalidate(token)
+                refreshed = True
+                continue
+            if answer.status == 429 and attempt < self._max_retries:
+                wait = _retry_after(answer)
+                self._sleep(self._delay(attempt) if wait is None else wait)
+                attempt += 1
+                continue
+            if answer.status >= 500 and idempotent and attempt < self._max_retries:
+                self._sleep(self._delay(attempt))
+                attempt += 1
+                continue
+            return answer
+
+    def _raise_for(self, answer: NativeAnswer, what: str) -> None:
+        body = parse_body(answer.body)
+        if 200 <= answer.status < 300 and not (
+            isinstance(body, Mapping) and body.get("status") == "error"
+        ):
+            return
+        code = str(body.get("code")) if isinstance(body, Mapping) and body.get("code") else None
+        message = body.get("message") if isinstance(body, Mapping) else None
+        text = f"{what}: Zoho answered HTTP {answer.status} {code or ''} {message or ''}".strip()
+        if code in _AUTH_CODES or code == "OAUTH_SCOPE_MISMATCH" or answer.status == 401:
+            raise AuthenticationError(text, backend_code=code)
+        if answer.status == 429 or code == "TOO_MANY_REQUESTS":
+            raise RateLimitedError(text, backend_code=code, retry_after=_retry_after(answer))
+        if answer.status >= 500 or code == "INTERNAL_ERROR":
+            raise ServerError(text, backend_code=code)
+        raise BackendError(text, backend_code=code)
+
+    # --- Client ---------------------------------------------------------------------------------
+
+    def lookup(self, lead_ids: Sequence[str]) -> list[ConversionResult]:
+        """Each lead's state from Zoho's Get Records (converted, into what; or not).
+
+        [I] ``GET /crm/{v}/Leads?ids=...&converted=both&fields=Last_Name``: ``converted=both``
+        includes converted leads, and every record carries ``$converted`` and
+        ``$converted_detail``; ``fields`` is mandatory from v8 on.
+        """
+        out: list[ConversionResult] = []
+        for start in range(0, len(lead_ids), _LOOKUP_CHUNK):
+            chunk = list(lead_ids[start : start + _LOOKUP_CHUNK])
+            answer = self._http(
+                "GET",
+                f"/crm/{self.version}/Leads",
+                params={"ids": ",".join(chunk), "converted": "both", "fields": "Last_Name"},
+                idempotent=True,
+            )
+            self._raise_for(answer, "reading the leads' state")
+            body = parse_body(answer.body) if answer.status != 204 else None
+            if answer.status != 204 and body is None:
+                raise ProtocolError("Zoho's Get Records answer is not JSON")
+            out.extend(read_lead_states(chunk, body))
+        return out
+
+    def match(self, lead_id: str) -> MatchReport:
+        """Existing records matching the lead, from Lead Conversion Options."""
+        answer = self._http(
+            "GET", f"/crm/{self.version}/Leads/{lead_id}/__conversion_options", idempotent=True
+        )
+        self._raise_for(answer, f"conversion options of lead {lead_id}")
+        body = parse_body(answer.body)
+        if answer.status != 204 and not isinstance(body, Mapping):
+            raise ProtocolError("Zoho's conversion options answer is not a JSON object")
+        return read_match(lead_id, answer.status, body)
+
+    def execute(
+        self, call: PlannedCall, *, call_index: int | None = None
+    ) -> list[ConversionResult]:
+        """Carry out one planned call; every lead ends with an outcome backed by evidence."""
+        if call.kind == "mass_convert":
+            return self._mass_convert(call, call_index)
+        return self._send_checked(call, call_index)
+
+    def _send_checked(self, call: PlannedCall, index: int | None) -> list[ConversionResult]:
+        """Send a non-idempotent POST; after any doubt, read Zoho's state before resending."""
+        request = call.request
+        doubt = ""
+        for attempt in range(self._max_retries + 1):
+            try:
+                answer = self._http(
+                    request.method, request.path, json=request.json, idempotent=False
+                )
+            except TransportError as exc:
+                doubt = str(exc)
+            else:
+                if answer.status < 500:
+                    results = read_answer(call, answer, index)
+                    if all(r.outcome is not Outcome.UNKNOWN for r in results):
+                        return results
+                    doubt = f"unreadable answer (HTTP {answer.status})"
+                else:
+                    doubt = f"Zoho failed with HTTP {answer.status}"
+            try:
+                states = self.lookup(call.lead_ids)
+            except BackendError as exc:
+                return unknown(call.lead_ids, f"{doubt}; and the leads' state: {exc}", index)
+            if any(s.outcome is not Outcome.NOT_ATTEMPTED for s in states):
+                # Converted (the request was applied) or unknowable: never send twice.
+                return [
+                    evolve(s, call=index)
+                    if s.outcome is not Outcome.NOT_ATTEMPTED
+                    else ConversionResult(
+                        s.lead_id,
+                        Outcome.UNKNOWN,
+                        error=ConversionError(ErrorCode.UNKNOWN, doubt),
+                        call=index,
+                    )
+                    for s in states
+                ]
+            if attempt < self._max_retries:
+                self._sleep(self._delay(attempt))
+        code = ErrorCode.SERVER_ERROR if "HTTP" in doubt else ErrorCode.NETWORK_ERROR
+        error = ConversionError(code, f"{doubt}; the lead is not converted", retryable=True)
+        return [
+            ConversionResult(lead, Outcome.FAILED, error=error, call=index)
+            for lead in call.lead_ids
+        ]
+
+    def _mass_convert(self, call: PlannedCall, index: int | None) -> list[ConversionResult]:
+        scheduled = self._send_checked(call, index)
+        job_ids = {r.job_id for r in scheduled if r.outcome is Outcome.SCHEDULED and r.job_id}
+        if not job_ids:
+            # Refused outright (e.g. LIMIT_EXCEEDED), or established by lookup after a doubt.
+            return scheduled
+        job_id = next(iter(job_ids))
+        status = self._wait_for_job(job_id)
+        try:
+            states = self.lookup(call.lead_ids)
+        except BackendError as exc:
+            return [
+                ConversionResult(
+                    lead,
+                    Outcome.UNKNOWN,
+                    error=ConversionError(ErrorCode.UNKNOWN, f"job {job_id}: {exc}"),
+                    call=index,
+                    job_id=job_id,
+                )
+                for lead in call.lead_ids
+            ]
+        done = status in {"completed", "failed"}
+        out: list[ConversionResult] = []
+        for state in states:
+            if state.outcome is Outcome.NOT_ATTEMPTED and done:
+                error = ConversionError(
+                    ErrorCode.UNKNOWN,
+                    f"mass convert job {job_id} ended {status} and the lead is not converted; "
+                    "Zoho gives no per-lead reason",
+                    backend_code=status.upper().replace(" ", "_"),
+                )
+                out.append(
+                    ConversionResult(
+                        state.lead_id, Outcome.FAILED, error=error, call=index, job_id=job_id
+                    )
+                )
+            elif state.outcome is Outcome.NOT_ATTEMPTED:
+                error = ConversionError(
+                    ErrorCode.UNKNOWN, f"mass convert job {job_id} is still {status or 'unknown'}"
+                )
+                out.append(
+                    ConversionResult(
+                        state.lead_id, Outcome.UNKNOWN, error=error, call=index, job_id=job_id
+                    )
+                )
+            else:
+                out.append(evolve(state, call=index, job_id=job_id))
+        return out
+
+    def _wait_for_job(self, job_id: str) -> str:
+        """Poll the job until it ends or the poll timeout passes; its last status, normalised."""
+        deadline = time.monotonic() + self._poll_timeout
+        interval = self._poll_interval
+        status = ""
+        while True:
+            try:
+                answer = self._http(
+                    "GET",
+                    mass_convert_path(self.version),
+                    params={"job_id": job_id},
+                    idempotent=True,
+                )
+            except TransportError:
+                answer = None
+            if answer is not None:
+                body = parse_body(answer.body)
+                data = body.get("data") if isinstance(body, Mapping) else None
+                if isinstance(body, Mapping) and body.get("status") == "error":
+                    return status
+                if isinstance(data, list) and data and isinstance(data[0], Mapping):
+                    # Documented values: completed, scheduled, in progress, failed; the sample
+                    # is upper case.
+                    status = str(data[0].get("Status", "")).lower().replace("_", " ").strip()
+                    if status in {"completed", "failed"}:
+                        return status
+            if time.monotonic() + interval > deadline:
+                return status
+            self._sleep(interval)
+            interval = min(interval * 1.5, max(self._poll_interval * 8, 0.001))

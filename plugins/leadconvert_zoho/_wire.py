@@ -1,0 +1,200 @@
+"""Zoho's request bodies as typed classes, and the one cattrs converter that writes and reads them.
+
+Zoho's keys are mixed case (``Accounts``, ``Deal_Name``, ``assign_to``); the Python names are
+snake case and the rename table below is the single place where the two meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import cattrs
+from attrs import field, frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+__all__ = [
+    "CONVERTER",
+    "ApiNameRef",
+    "ConvertBody",
+    "DealsWire",
+    "IdRef",
+    "MassConvertBody",
+    "ModuleRefWire",
+    "PortalUserTypeWire",
+    "TagsWire",
+]
+
+
+@frozen
+class IdRef:
+    """``{"id": ...}``: a record or user reference."""
+
+    id: str
+
+
+@frozen
+class ApiNameRef:
+    """Single convert's ``move_attachments_to``: ``{"api_name": ...}``.
+
+    Zoho's v8 OpenAPI file also lists an ``id``; it is read when present and never written.
+    """
+
+    api_name: str
+    id: str | None = None
+
+
+@frozen
+class ModuleRefWire:
+    """Mass convert's module reference ``{"api_name", "id"}``."""
+
+    api_name: str
+    id: str
+
+
+@frozen
+class PortalUserTypeWire:
+    """Mass convert's ``portal_user_type``."""
+
+    id: str
+    api_name: str | None = None
+
+
+@frozen
+class TagsWire:
+    """Single convert's ``carry_over_tags``: tag names per module."""
+
+    contacts: list[str] | None = None
+    accounts: list[str] | None = None
+    deals: list[str] | None = None
+
+
+#: The named Deals keys, in the order the documents write them.
+DEAL_KEYS: Mapping[str, str] = {
+    "deal_name": "Deal_Name",
+    "closing_date": "Closing_Date",
+    "stage": "Stage",
+    "amount": "Amount",
+    "pipeline": "Pipeline",
+    "contact_role": "Contact_Role",
+}
+
+
+@frozen
+class DealsWire:
+    """The ``Deals`` object; ``other`` holds further Deal fields by API name."""
+
+    deal_name: str | None = None
+    closing_date: str | None = None
+    stage: str | None = None
+    amount: Decimal | None = None
+    pipeline: str | None = None
+    contact_role: str | None = None
+    other: dict[str, Any] = field(factory=dict)
+
+
+@frozen
+class ConvertBody:
+    """One element of single convert's ``data`` array."""
+
+    overwrite: bool | None = None
+    notify_lead_owner: bool | None = None
+    notify_new_entity_owner: bool | None = None
+    move_attachments_to: ApiNameRef | None = None
+    accounts: IdRef | None = None
+    contacts: IdRef | None = None
+    assign_to: IdRef | None = None
+    deals: DealsWire | None = None
+    carry_over_tags: TagsWire | None = None
+    add_to_existing_record: bool | None = None
+
+
+@frozen
+class MassConvertBody:
+    """Mass convert's whole body (not wrapped in ``data``)."""
+
+    ids: list[str]
+    deals: DealsWire | None = None
+    assign_to: IdRef | None = None
+    related_modules: list[ModuleRefWire] | None = None
+    carry_over_tags: list[ModuleRefWire] | None = None
+    move_attachments_to: ModuleRefWire | None = None
+    portal_user_type: PortalUserTypeWire | None = None
+    apply_assignment_threshold: bool | None = None
+
+
+#: Python attribute -> Zoho key, per class: the explicit rename table.
+RENAMES: Mapping[type, Mapping[str, str]] = {
+    # Leaves first: a generated hook binds its nested classes' hooks when it is built.
+    TagsWire: {"contacts": "Contacts", "accounts": "Accounts", "deals": "Deals"},
+    ConvertBody: {"accounts": "Accounts", "contacts": "Contacts", "deals": "Deals"},
+    MassConvertBody: {"deals": "Deals"},
+}
+
+
+def _structure_decimal(value: Any, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise TypeError(f"expected an exact number, got {value!r}")
+    return Decimal(value)
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _build() -> cattrs.Converter:
+    conv = cattrs.Converter(omit_if_default=True, forbid_extra_keys=True)
+    # Amounts stay Decimal: dumps_json writes them as exact JSON numbers.
+    conv.register_unstructure_hook(Decimal, lambda d: d)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_unstructure_hook(DealsWire, _unstructure_deals)
+    conv.register_structure_hook(DealsWire, _structure_deals)
+    for cls, renames in RENAMES.items():
+        overrides: dict[str, Any] = {name: override(rename=key) for name, key in renames.items()}
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
+        )
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **overrides)
+        )
+    return conv
+
+
+def _unstructure_deals(deals: DealsWire) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr, key in DEAL_KEYS.items():
+        value = getattr(deals, attr)
+        if value is not None:
+            out[key] = value
+    out.update(deals.other)
+    return out
+
+
+def _structure_deals(value: Any, _: type) -> DealsWire:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"Deals must be an object, got {value!r}")
+    data = dict(value)
+    named: dict[str, Any] = {}
+    for attr, key in DEAL_KEYS.items():
+        if key in data:
+            raw = data.pop(key)
+            structure: Callable[[Any, type], Any] = (
+                _structure_decimal if attr == "amount" else _structure_str
+            )
+            named[attr] = structure(raw, object)
+    return DealsWire(**named, other=data)
+
+
+#: Built once: writing and reading every Zoho body goes through it.
+CONVERTER: cattrs.Converter = _build()
