@@ -1,0 +1,191 @@
+"""The convertLead SOAP envelope: LeadConvert rows in WSDL order, written and read back.
+
+A *row* is one ``LeadConvert`` as element name -> text, holding only the elements sent. Rows
+are what the planner builds, what a resend after a dropped connection filters, and what
+``parse_native`` reads back, so the three can never disagree on the wire format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from xml.etree.ElementTree import Element
+from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeET
+
+from leadconvert import InputError
+
+__all__ = [
+    "CONVERTED_STATUS_PLACEHOLDER",
+    "LEAD_CONVERT_ORDER",
+    "NON_NILLABLE",
+    "PARTNER_NS",
+    "SESSION_PLACEHOLDER",
+    "SOAP_NS",
+    "XSI_NS",
+    "Row",
+    "build_envelope",
+    "find_invalid_xml_char",
+    "parse_rows",
+    "substitute",
+]
+
+PARTNER_NS = "urn:partner.soap.sforce.com"
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+#: Planned bodies carry this instead of the session id: a plan is printed and must hold no secret.
+SESSION_PLACEHOLDER = "{{SALESFORCE_SESSION_ID}}"
+#: Stands for the org's converted status, discovered when the request is sent.
+CONVERTED_STATUS_PLACEHOLDER = "{{DISCOVERED_CONVERTED_STATUS}}"
+
+#: The children of the v58 ``LeadConvert`` type, in WSDL order (order is enforced by the API).
+LEAD_CONVERT_ORDER: tuple[str, ...] = (
+    "accountId",
+    "accountRecord",
+    "bypassAccountDedupeCheck",
+    "bypassContactDedupeCheck",
+    "contactId",
+    "contactRecord",
+    "convertedStatus",
+    "doNotCreateOpportunity",
+    "leadId",
+    "opportunityId",
+    "opportunityName",
+    "opportunityRecord",
+    "overwriteLeadSource",
+    "ownerId",
+    "relatedPersonAccountId",
+    "relatedPersonAccountRecord",
+    "sendNotificationEmail",
+)
+#: The children the WSDL does not declare nillable: always sent.
+NON_NILLABLE = frozenset(
+    {
+        "convertedStatus",
+        "doNotCreateOpportunity",
+        "leadId",
+        "overwriteLeadSource",
+        "sendNotificationEmail",
+    }
+)
+
+Row = Mapping[str, str]
+
+# Everything XML 1.0 cannot carry, even escaped (C0 controls but tab/LF/CR, surrogates, FFFE/F).
+_INVALID_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# A literal CR would come back as LF after XML end-of-line normalisation: send it as a reference.
+_ESCAPES = {"\r": "&#13;"}
+
+
+def find_invalid_xml_char(value: str) -> str | None:
+    """The first character of ``value`` that XML 1.0 cannot carry, if any."""
+    found = _INVALID_XML.search(value)
+    return found.group() if found else None
+
+
+def _text(value: str) -> str:
+    bad = find_invalid_xml_char(value)
+    if bad is not None:
+        # Validation refuses these first; this guards callers that build rows by hand.
+        raise ValueError(f"U+{ord(bad):04X} cannot be carried by XML 1.0")
+    return escape(value, _ESCAPES)
+
+
+def _lead_convert(row: Row) -> str:
+    unknown = set(row) - set(LEAD_CONVERT_ORDER)
+    if unknown:
+        raise ValueError(f"not LeadConvert elements: {sorted(unknown)}")
+    missing = NON_NILLABLE - set(row)
+    if missing:
+        raise ValueError(f"LeadConvert needs {sorted(missing)}")
+    parts = []
+    for name in LEAD_CONVERT_ORDER:
+        value = row.get(name)
+        if value is None:
+            continue
+        if value == "":
+            raise ValueError(f"{name} must not be an empty string: leave it out instead")
+        parts.append(f"<{name}>{_text(value)}</{name}>")
+    return "<leadConverts>" + "".join(parts) + "</leadConverts>"
+
+
+def build_envelope(rows: Iterable[Row], session_id: str = SESSION_PLACEHOLDER) -> str:
+    """The ``convertLead`` SOAP envelope for ``rows`` with ``session_id`` in its SessionHeader."""
+    body = "".join(_lead_convert(row) for row in rows)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns="{PARTNER_NS}">'
+        f"<soapenv:Header><SessionHeader><sessionId>{_text(session_id)}</sessionId>"
+        "</SessionHeader></soapenv:Header>"
+        f"<soapenv:Body><convertLead>{body}</convertLead></soapenv:Body>"
+        "</soapenv:Envelope>"
+    )
+
+
+def substitute(body: str, session_id: str, converted_status: str | None = None) -> str:
+    """A planned body made sendable: the real session id, and the discovered status if needed."""
+    out = body.replace(
+        f"<sessionId>{SESSION_PLACEHOLDER}</sessionId>",
+        f"<sessionId>{_text(session_id)}</sessionId>",
+    )
+    if converted_status is not None:
+        out = out.replace(
+            f"<convertedStatus>{CONVERTED_STATUS_PLACEHOLDER}</convertedStatus>",
+            f"<convertedStatus>{_text(converted_status)}</convertedStatus>",
+        )
+    return out
+
+
+def _local(tag: str) -> tuple[str, str]:
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def _row(element: Element) -> dict[str, str]:
+    row: dict[str, str] = {}
+    for child in element:
+        ns, name = _local(child.tag)
+        if ns != PARTNER_NS or name not in LEAD_CONVERT_ORDER:
+            raise InputError(f"leadConverts holds an unknown element {child.tag!r}")
+        if name in row:
+            raise InputError(f"leadConverts holds {name} twice")
+        if child.get(f"{{{XSI_NS}}}nil") in ("true", "1"):
+            continue
+        if len(child):
+            raise InputError(f"{name} holds elements (sObject records are not supported)")
+        row[name] = child.text or ""
+    return row
+
+
+def parse_rows(payload: str | bytes) -> tuple[list[dict[str, str]], str | None]:
+    """The LeadConvert rows of a convertLead envelope, and its session id (if any)."""
+    try:
+        root = SafeET.fromstring(payload)
+    except SafeET.ParseError as exc:
+        raise InputError(f"not a well-formed XML document: {exc}") from exc
+    except Exception as exc:  # defusedxml's refusals (entities, DTDs) share no base class
+        raise InputError(f"XML refused: {exc}") from exc
+    if _local(root.tag) != (SOAP_NS, "Envelope"):
+        raise InputError("not a SOAP 1.1 envelope")
+    call = root.find(f"{{{SOAP_NS}}}Body/{{{PARTNER_NS}}}convertLead")
+    if call is None:
+        raise InputError(f"the envelope's Body holds no {{{PARTNER_NS}}}convertLead")
+    session = root.findtext(
+        f"{{{SOAP_NS}}}Header/{{{PARTNER_NS}}}SessionHeader/{{{PARTNER_NS}}}sessionId"
+    )
+    rows = []
+    for child in call:
+        if _local(child.tag) != (PARTNER_NS, "leadConverts"):
+            raise InputError(f"convertLead holds an unknown element {child.tag!r}")
+        rows.append(_row(child))
+    return rows, session
+
+
+def rows_for(rows: Sequence[Row], lead_ids: Iterable[str]) -> list[Row]:
+    """The rows of ``lead_ids`` (18-character), in their original order."""
+    wanted = set(lead_ids)
+    return [row for row in rows if row.get("leadId") in wanted]

@@ -1,0 +1,99 @@
+"""Salesforce record ids: the 15-character form, the 18-character case-safe form, key prefixes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = ["KEY_PREFIXES", "IdError", "canonical_id", "is_valid_id", "to_18"]
+
+_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?$")
+
+#: The key prefix (first three characters) of each object the backend sends ids of.
+KEY_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {
+        "Lead": "00Q",
+        "Account": "001",
+        "Contact": "003",
+        "Opportunity": "006",
+        "User": "005",
+        "Group": "00G",
+    }
+)
+
+
+class IdError(ValueError):
+    """An id that is malformed or names an object of the wrong type."""
+
+    def __init__(self, message: str, *, wrong_object: bool = False) -> None:
+        super().__init__(message)
+        self.wrong_object = wrong_object
+
+
+def _suffix(id15: str) -> str:
+    # Each 5-character chunk contributes one character: bit i is set when character i of the
+    # chunk is an upper-case letter. This makes the id survive case-insensitive systems.
+    out = []
+    for start in (0, 5, 10):
+        bits = 0
+        for i, ch in enumerate(id15[start : start + 5]):
+            if "A" <= ch <= "Z":
+                bits |= 1 << i
+        out.append(_SUFFIX_ALPHABET[bits])
+    return "".join(out)
+
+
+def to_18(id15: str) -> str:
+    """The 18-character case-safe form of a well-formed 15-character id."""
+    if len(id15) != 15 or not _ID.match(id15):
+        raise IdError(f"{id15!r} is not a 15-character Salesforce id")
+    return id15 + _suffix(id15)
+
+
+def _restore_case(id18: str) -> str:
+    # An 18-character id is case-insensitive: its suffix says which characters are upper case.
+    chars = list(id18[:15])
+    for chunk, code in enumerate(id18[15:].upper()):
+        bits = _SUFFIX_ALPHABET.index(code)
+        for i in range(5):
+            pos = chunk * 5 + i
+            ch = chars[pos]
+            if bits & (1 << i):
+                if not ch.isalpha():
+                    raise IdError(f"{id18!r} is malformed: its case-safe suffix does not match")
+                chars[pos] = ch.upper()
+            else:
+                chars[pos] = ch.lower()
+    return "".join(chars) + id18[15:].upper()
+
+
+def canonical_id(value: str, *objects: str) -> str:
+    """``value`` as an 18-character id, checked to belong to one of ``objects`` (by key prefix).
+
+    Raises ``IdError`` for a malformed id or one of another object.
+    """
+    if not isinstance(value, str) or not _ID.match(value):
+        raise IdError(
+            f"{value!r} is not a Salesforce id (15 or 18 letters and digits)",
+        )
+    full = to_18(value) if len(value) == 15 else _restore_case(value)
+    if objects:
+        prefixes = {KEY_PREFIXES[name]: name for name in objects}
+        if full[:3] not in prefixes:
+            expected = " or ".join(f"{name} ({prefix}...)" for prefix, name in prefixes.items())
+            raise IdError(
+                f"{value!r} is not the id of a {expected}: its key prefix is {full[:3]!r}",
+                wrong_object=True,
+            )
+    return full
+
+
+def is_valid_id(value: str, *objects: str) -> bool:
+    """Whether ``value`` is a well-formed id of one of ``objects``."""
+    try:
+        canonical_id(value, *objects)
+    except IdError:
+        return False
+    return True

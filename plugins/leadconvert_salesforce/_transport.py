@@ -1,0 +1,617 @@
+"""Carrying out planned calls over a simple-salesforce connection.
+
+simple-salesforce has no convertLead (its issue #637), so the SOAP call is posted with the
+connection's own ``requests.Session``; SOQL and the opportunity update go through
+simple-salesforce itself. No exception of either library crosses this module's boundary.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import attrs
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+)
+from simple_salesforce.format import format_soql
+
+from leadconvert import (
+    AuthenticationError,
+    BackendError,
+    ConfigurationError,
+    ConversionError,
+    ConversionResult,
+    ErrorCode,
+    FollowUp,
+    MatchCandidate,
+    MatchedField,
+    MatchReport,
+    Module,
+    Outcome,
+    ProtocolError,
+    RateLimitedError,
+    RequestTimeout,
+    ServerError,
+    TransportError,
+    dumps_json,
+)
+from leadconvert.backend import Client, PlannedCall
+
+from ._answers import read_convert_answer
+from ._backend import (
+    CONVERT_KIND,
+    FOLLOW_UP_KIND,
+    OPPORTUNITY_ID_PLACEHOLDER,
+    api_version,
+    soap_headers,
+)
+from ._envelope import CONVERTED_STATUS_PLACEHOLDER, Row, build_envelope, parse_rows
+from ._ids import IdError, canonical_id
+
+__all__ = ["SalesforceClient", "looks_like_jwt"]
+
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_MAX_RETRY_AFTER = 300.0
+_LOOKUP_CHUNK = 100
+
+
+def looks_like_jwt(token: str) -> bool:
+    """Whether ``token`` has the three base64url segments of a JWT (never a session id)."""
+    return bool(_JWT.match(token))
+
+
+def _refuse_jwt(token: str) -> None:
+    if looks_like_jwt(token):
+        raise ConfigurationError(
+            "the session id is a JWT: Salesforce's SOAP API takes a session id or an opaque "
+            "OAuth access token, and answers INVALID_SESSION_ID to a JWT; exchange it for an "
+            "access token first (OAuth JWT bearer flow) or log in with username, password and "
+            "security token"
+        )
+
+
+def _salesforce_code(exc: SalesforceError) -> str | None:
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        code = content[0].get("errorCode")
+        return str(code) if code else None
+    return None
+
+
+def _salesforce_message(exc: SalesforceError) -> str:
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("message", ""))
+    return str(exc)
+
+
+def _map_error(exc: BaseException, what: str) -> BackendError:
+    """The leadconvert error for a simple-salesforce or requests failure."""
+    if isinstance(exc, BackendError):
+        return exc
+    if isinstance(exc, SalesforceAuthenticationFailed | SalesforceExpiredSession):
+        return AuthenticationError(f"{what}: Salesforce refused the credentials: {exc}")
+    if isinstance(exc, SalesforceError):
+        code = _salesforce_code(exc)
+        message = f"{what}: {code or type(exc).__name__}: {_salesforce_message(exc)}"
+        if code == "REQUEST_LIMIT_EXCEEDED":
+            return RateLimitedError(message, backend_code=code)
+        if getattr(exc, "status", 0) >= 500:
+            return ServerError(message, backend_code=code)
+        return BackendError(message, backend_code=code)
+    if isinstance(exc, requests.Timeout):
+        return RequestTimeout(f"{what}: Salesforce did not answer in time: {exc}")
+    if isinstance(exc, requests.RequestException):
+        return TransportError(f"{what}: cannot reach Salesforce: {exc}")
+    return ProtocolError(f"{what}: unreadable answer: {type(exc).__name__}: {exc}")
+
+
+@contextmanager
+def _boundary(what: str) -> Iterator[None]:
+    try:
+        yield
+    except BackendError:
+        raise
+    except (SalesforceError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        raise _map_error(exc, what) from exc
+
+
+class _PinnedSession(requests.Session):
+    """A session whose own ``verify`` wins over ``REQUESTS_CA_BUNDLE``.
+
+    requests lets the environment override ``Session.verify`` (psf/requests#3829), and
+    simple-salesforce's login passes no ``verify``: without this, a CA bundle given as a
+    credential would be ignored wherever ``REQUESTS_CA_BUNDLE`` is set.
+    """
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            settings["verify"] = self.verify
+        return settings
+
+
+@attrs.define
+class _Attempt:
+    """The state of one planned convertLead call while it is being carried out."""
+
+    rows: list[Row]
+    given: list[str]
+    results: list[ConversionResult | None]
+
+
+class SalesforceClient(Client):
+    """Carries out Salesforce plans on a simple-salesforce ``Salesforce`` connection."""
+
+    def __init__(
+        self,
+        sf: Salesforce,
+        *,
+        timeout: float = 120.0,
+        max_retries: int = 3,
+        retry_base_delay: float = 1.0,
+        converted_status: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        token = getattr(sf, "session_id", None)
+        if isinstance(token, str):
+            _refuse_jwt(token)
+        self.sf = sf
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.retry_base_delay = retry_base_delay
+        self._default_status = converted_status
+        self._status_cache: str | None = None
+        self._sleep = sleep
+        # The last known result of each lead (by 18-character id): follow-ups need the
+        # opportunity its conversion created.
+        self._known: dict[str, ConversionResult] = {}
+
+    # --- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_connection(cls, sf: Salesforce, **options: Any) -> SalesforceClient:
+        """Wrap an existing simple-salesforce connection, built with any login it supports."""
+        return cls(sf, **options)
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: Mapping[str, str], settings: Mapping[str, str]
+    ) -> SalesforceClient:
+        """Log in with ``credentials`` (see ``SalesforceBackend.credential_names``)."""
+        version = api_version(settings)
+        try:
+            options: dict[str, Any] = {
+                "timeout": float(settings.get("timeout", "120")),
+                "max_retries": int(settings.get("max_retries", "3")),
+                "retry_base_delay": float(settings.get("retry_base_delay", "1.0")),
+                "converted_status": settings.get("converted_status") or None,
+            }
+        except ValueError as exc:
+            raise ConfigurationError(f"bad Salesforce setting: {exc}") from exc
+        session: requests.Session = requests.Session()
+        if credentials.get("ca_bundle"):
+            session = _PinnedSession()
+            session.verify = credentials["ca_bundle"]
+        get = credentials.get
+        with _boundary("login"):
+            if get("session_id"):
+                token = credentials["session_id"]
+                _refuse_jwt(token)
+                if not get("instance_url"):
+                    raise ConfigurationError("session_id needs instance_url")
+                sf = Salesforce(
+                    session_id=token,
+                    instance_url=credentials["instance_url"],
+                    version=version,
+                    session=session,
+                )
+            elif get("username") and get("password") and get("security_token") is not None:
+                sf = Salesforce(
+                    username=credentials["username"],
+                    password=credentials["password"],
+                    security_token=credentials["security_token"],
+                    domain=get("domain") or None,
+                    version=version,
+                    session=session,
+                )
+            else:
+                raise ConfigurationError(
+                    "Salesforce needs username, password and security_token (and optionally "
+                    "domain), or session_id and instance_url"
+                )
+        return cls(sf, **options)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    @property
+    def _can_relogin(self) -> bool:
+        # simple-salesforce keeps its login as a partial only when it logged in itself; a
+        # connection built from a session id cannot log in again.
+        return getattr(self.sf, "_salesforce_login_partial", None) is not None
+
+    def _relogin(self) -> None:
+        with _boundary("re-login"):
+            self.sf._refresh_session()
+
+    def _delay(self, attempt: int, advice: float | None) -> float:
+        if advice is not None:
+            return float(min(advice, _MAX_RETRY_AFTER))
+        base = self.retry_base_delay * float(2**attempt)
+        return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not crypto
+
+    def _query(self, soql: str, what: str) -> list[dict[str, Any]]:
+        with _boundary(what):
+            answer = self.sf.query_all(soql, timeout=self.timeout)
+        records = answer.get("records") if isinstance(answer, dict) else None
+        if not isinstance(records, list):
+            raise ProtocolError(f"{what}: the query answer holds no records")
+        return [dict(r) for r in records]
+
+    # --- converted status ---------------------------------------------------------------------
+
+    def converted_status(self) -> str:
+        """The org's one converted lead status, discovered once per connection."""
+        if self._default_status:
+            return self._default_status
+        if self._status_cache is not None:
+            return self._status_cache
+        base = "FROM LeadStatus WHERE IsConverted = true"
+        try:
+            records = self._query(f"SELECT ApiName, MasterLabel {base}", "converted status")
+        except BackendError as exc:
+            if exc.backend_code != "INVALID_FIELD":
+                raise
+            # Orgs before LeadStatus.ApiName existed: the label is the value to send.
+            records = self._query(f"SELECT MasterLabel {base}", "converted status")
+        names: list[str] = []
+        for record in records:
+            name = record.get("ApiName") or record.get("MasterLabel")
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+        if not names:
+            raise ConfigurationError("the org has no converted lead status (LeadStatus)")
+        if len(names) > 1:
+            raise ConfigurationError(
+                "the org has several converted lead statuses: "
+                + ", ".join(repr(n) for n in names)
+                + "; give converted_status per conversion or as the converted_status setting"
+            )
+        self._status_cache = names[0]
+        return names[0]
+
+    # --- Client -------------------------------------------------------------------------------
+
+    def execute(
+        self, call: PlannedCall, *, call_index: int | None = None
+    ) -> list[ConversionResult]:
+        """Send one planned call; one result per lead it carried, in order."""
+        if call.kind == CONVERT_KIND:
+            return self._convert(call, call_index)
+        if call.kind == FOLLOW_UP_KIND:
+            return [self._follow_up(call)]
+        raise ValueError(f"the Salesforce client cannot execute {call.kind!r} calls")
+
+    def _convert(self, call: PlannedCall, call_index: int | None) -> list[ConversionResult]:
+        if call.request.body is None:
+            raise ValueError("a convertLead call carries an XML body")
+        rows = [dict(row) for row in parse_rows(call.request.body.encode("utf-8"))[0]]
+        if len(rows) != len(call.lead_ids):
+            raise ValueError("the call's body and lead ids disagree")
+        state = _Attempt(list(rows), list(call.lead_ids), [None] * len(rows))
+        if any(row.get("convertedStatus") == CONVERTED_STATUS_PLACEHOLDER for row in rows):
+            try:
+                status: str | None = self.converted_status()
+            except ConfigurationError as exc:
+                status = None
+                problem = ConversionError(ErrorCode.INVALID_STATUS, str(exc))
+            for i, row in enumerate(rows):
+                if row.get("convertedStatus") != CONVERTED_STATUS_PLACEHOLDER:
+                    continue
+                if status is None:
+                    state.results[i] = ConversionResult(
+                        call.lead_ids[i], Outcome.NOT_ATTEMPTED, error=problem
+                    )
+                else:
+                    row["convertedStatus"] = status
+        self._send(call, state, call_index)
+        out = [r for r in state.results if r is not None]
+        assert len(out) == len(rows)
+        for result in out:
+            self._remember(result)
+        return out
+
+    def _remember(self, result: ConversionResult) -> None:
+        with suppress(IdError):
+            self._known[canonical_id(result.lead_id)] = result
+
+    def _send(self, call: PlannedCall, state: _Attempt, call_index: int | None) -> None:
+        url = f"https://{self.sf.sf_instance}{call.request.path}"
+        relogged = False
+        attempt = 0
+        while True:
+            pending = [i for i, r in enumerate(state.results) if r is None]
+            if not pending:
+                return
+            leads = [state.given[i] for i in pending]
+            body = build_envelope([state.rows[i] for i in pending], self.sf.session_id)
+            try:
+                response = self.sf.session.post(
+                    url,
+                    data=body.encode("utf-8"),
+                    headers=soap_headers(),
+                    timeout=self.timeout,
+                )
+                results = read_convert_answer(
+                    leads,
+                    response.status_code,
+                    response.content,
+                    dict(response.headers),
+                    call_index,
+                )
+            except requests.ConnectTimeout as exc:
+                # Nothing was sent: safe to send again.
+                failure = _failure(ErrorCode.NETWORK_ERROR, _map_error(exc, "convertLead"))
+                if attempt >= self.max_retries:
+                    self._fail(state, pending, failure, call_index)
+                    return
+            except (requests.RequestException, ProtocolError) as exc:
+                # The request may have been applied: establish each lead's state before
+                # sending anything again (convertLead is not idempotent).
+                self._establish(state, pending, call_index)
+                if attempt >= self.max_retries:
+                    failure = _failure(ErrorCode.NETWORK_ERROR, _map_error(exc, "convertLead"))
+                    self._fail(state, pending, failure, call_index)
+                    return
+            except AuthenticationError:
+                if relogged or not self._can_relogin:
+                    raise AuthenticationError(
+                        "Salesforce refused the session (INVALID_SESSION_ID)"
+                        + (
+                            " again after logging in anew"
+                            if relogged
+                            else "; this connection was built from a session id and cannot "
+                            "log in again: supply a fresh session id, or username, password "
+                            "and security token"
+                        ),
+                        backend_code="INVALID_SESSION_ID",
+                    ) from None
+                self._relogin()
+                relogged = True
+                continue
+            except (RateLimitedError, ServerError) as exc:
+                code = (
+                    ErrorCode.RATE_LIMITED
+                    if isinstance(exc, RateLimitedError)
+                    else ErrorCode.SERVER_ERROR
+                )
+                if attempt >= self.max_retries:
+                    self._fail(state, pending, _failure(code, exc), call_index)
+                    return
+                advice = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                self._sleep(self._delay(attempt, advice))
+                attempt += 1
+                continue
+            else:
+                for i, result in zip(pending, results, strict=True):
+                    state.results[i] = result
+                return
+            self._sleep(self._delay(attempt, None))
+            attempt += 1
+
+    def _fail(
+        self,
+        state: _Attempt,
+        pending: Sequence[int],
+        error: ConversionError,
+        call_index: int | None,
+    ) -> None:
+        for i in pending:
+            if state.results[i] is None:
+                state.results[i] = ConversionResult(
+                    state.given[i], Outcome.FAILED, error=error, call=call_index
+                )
+
+    def _establish(self, state: _Attempt, pending: Sequence[int], call_index: int | None) -> None:
+        leads = [state.given[i] for i in pending]
+        try:
+            found = self.lookup(leads)
+        except BackendError as exc:
+            error = ConversionError(
+                ErrorCode.NETWORK_ERROR,
+                f"the connection dropped and the lead's state could not be established: {exc}",
+                retryable=False,
+            )
+            for i in pending:
+                state.results[i] = ConversionResult(
+                    state.given[i], Outcome.UNKNOWN, error=error, call=call_index
+                )
+            return
+        for i, result in zip(pending, found, strict=True):
+            if result.outcome is Outcome.CONVERTED or result.outcome is not Outcome.NOT_ATTEMPTED:
+                state.results[i] = attrs.evolve(result, call=call_index)
+
+    def _follow_up(self, call: PlannedCall) -> ConversionResult:
+        (lead,) = call.lead_ids
+        action = f"update Opportunity ({', '.join(call.request.json or {})})"
+        try:
+            key = canonical_id(lead)
+        except IdError:
+            key = lead
+        known = self._known.get(key)
+        if known is None:
+            try:
+                known = self.lookup([lead])[0]
+            except BackendError as exc:
+                error = ConversionError(ErrorCode.UNKNOWN, f"cannot find the opportunity: {exc}")
+                return ConversionResult(
+                    lead, Outcome.UNKNOWN, error=error, follow_ups=(FollowUp(action, False, error),)
+                )
+        if known.outcome is not Outcome.CONVERTED or known.opportunity_id is None:
+            error = ConversionError(
+                ErrorCode.UNKNOWN, "the conversion created no opportunity to update"
+            )
+            result = attrs.evolve(
+                known, follow_ups=(*known.follow_ups, FollowUp(action, False, error))
+            )
+            self._known[key] = result
+            return result
+        path = call.request.path.replace(OPPORTUNITY_ID_PLACEHOLDER, known.opportunity_id)
+        relative = path.split(f"/v{self.sf.sf_version}/", 1)[-1]
+        step: FollowUp
+        try:
+            with _boundary("opportunity update"):
+                self.sf.restful(
+                    relative,
+                    method="PATCH",
+                    data=dumps_json(call.request.json),
+                    timeout=self.timeout,
+                )
+        except BackendError as exc:
+            code = ErrorCode.INVALID_DATA if exc.backend_code else ErrorCode.UNKNOWN
+            if isinstance(exc, ServerError):
+                code = ErrorCode.SERVER_ERROR
+            elif isinstance(exc, TransportError):
+                code = ErrorCode.NETWORK_ERROR
+            step = FollowUp(
+                action,
+                False,
+                ConversionError(code, str(exc), backend_code=exc.backend_code),
+            )
+        else:
+            step = FollowUp(action, True)
+        result = attrs.evolve(known, follow_ups=(*known.follow_ups, step))
+        self._known[key] = result
+        return result
+
+    def lookup(self, lead_ids: Sequence[str]) -> list[ConversionResult]:
+        """Whether each lead is converted, and into what, from the org's Lead records."""
+        canonical: dict[str, str] = {}
+        for lead in lead_ids:
+            with suppress(IdError):
+                canonical[lead] = canonical_id(lead, "Lead")
+        wanted = sorted(set(canonical.values()))
+        records: dict[str, dict[str, Any]] = {}
+        record: dict[str, Any] | None
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            soql = format_soql(
+                "SELECT Id, IsConverted, ConvertedAccountId, ConvertedContactId, "
+                "ConvertedOpportunityId FROM Lead WHERE Id IN {}",
+                wanted[start : start + _LOOKUP_CHUNK],
+            )
+            for record in self._query(soql, "lead lookup"):
+                records[canonical_id(str(record.get("Id")))] = record
+        out = []
+        for lead in lead_ids:
+            key = canonical.get(lead)
+            record = records.get(key) if key else None
+            if record is None:
+                out.append(
+                    ConversionResult(
+                        lead,
+                        Outcome.FAILED,
+                        error=ConversionError(
+                            ErrorCode.INVALID_REFERENCE, "no such lead", "ENTITY_IS_DELETED"
+                        ),
+                    )
+                )
+            elif record.get("IsConverted"):
+                out.append(
+                    ConversionResult(
+                        lead,
+                        Outcome.CONVERTED,
+                        account_id=record.get("ConvertedAccountId"),
+                        contact_id=record.get("ConvertedContactId"),
+                        opportunity_id=record.get("ConvertedOpportunityId"),
+                    )
+                )
+            else:
+                out.append(ConversionResult(lead, Outcome.NOT_ATTEMPTED))
+        return out
+
+    def match(self, lead_id: str) -> MatchReport:
+        """Existing contacts and accounts matching a lead, in Zoho's order of preference.
+
+        Lead email against contacts' Email first, then company against account Name, then
+        the lead's name against contacts' names.
+        """
+        try:
+            key = canonical_id(lead_id, "Lead")
+        except IdError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        leads = self._query(
+            format_soql(
+                "SELECT Id, FirstName, LastName, Email, Company FROM Lead WHERE Id = {}", key
+            ),
+            "match",
+        )
+        if not leads:
+            raise BackendError(f"no lead {lead_id}", backend_code="INVALID_CROSS_REFERENCE_KEY")
+        lead = leads[0]
+        contacts: dict[str, MatchCandidate] = {}
+        accounts: dict[str, MatchCandidate] = {}
+        preferred: Module | None = None
+        contact_fields = "SELECT Id, Name, Email, AccountId FROM Contact WHERE "
+
+        def add_contacts(records: list[dict[str, Any]], matched: MatchedField) -> None:
+            for r in records:
+                cid = str(r["Id"])
+                old = contacts.get(cid)
+                fields = (*(old.matched_fields if old else ()), matched)
+                contacts[cid] = MatchCandidate(
+                    Module.CONTACTS, cid, r.get("Name"), fields, account_id=r.get("AccountId")
+                )
+
+        email = lead.get("Email")
+        if email:
+            found = self._query(format_soql(contact_fields + "Email = {}", email), "match")
+            add_contacts(found, MatchedField("Email", email))
+            if found:
+                preferred = Module.CONTACTS
+        company = lead.get("Company")
+        if company:
+            found = self._query(
+                format_soql("SELECT Id, Name FROM Account WHERE Name = {}", company), "match"
+            )
+            for r in found:
+                accounts[str(r["Id"])] = MatchCandidate(
+                    Module.ACCOUNTS, str(r["Id"]), r.get("Name"), (MatchedField("Name", company),)
+                )
+            if found and preferred is None:
+                preferred = Module.ACCOUNTS
+        first, last = lead.get("FirstName"), lead.get("LastName")
+        if last:
+            if first:
+                soql = format_soql(contact_fields + "FirstName = {} AND LastName = {}", first, last)
+            else:
+                soql = format_soql(contact_fields + "LastName = {}", last)
+            found = self._query(soql, "match")
+            name = f"{first} {last}" if first else str(last)
+            add_contacts(found, MatchedField("Name", name))
+            if found and preferred is None:
+                preferred = Module.CONTACTS
+        return MatchReport(
+            lead_id,
+            preferred_module=preferred,
+            contacts=tuple(contacts.values()),
+            accounts=tuple(accounts.values()),
+        )
+
+    def close(self) -> None:
+        """Close the connection's HTTP session."""
+        self.sf.session.close()
+
+
+def _failure(code: ErrorCode, exc: BackendError) -> ConversionError:
+    return ConversionError(code, str(exc), backend_code=exc.backend_code, retryable=True)
