@@ -420,7 +420,7 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
     "--report",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Report, one row per lead: .csv for CSV, else JSON Lines (default: FILE.report.jsonl).",
+    help="Report, one row per lead: .csv for CSV, else JSON Lines (default: STEM.report.jsonl).",
 )
 @click.option(
     "--journal",

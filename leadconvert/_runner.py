@@ -472,8 +472,8 @@ def new_run_id() -> str:
 
 def default_paths(source: Path, report: Path | None, journal: Path | None) -> tuple[Path, Path]:
     """The report (next to the input) and the journal (next to the report) unless given."""
-    report = report or source.with_name(source.name + ".report.jsonl")
-    journal = journal or report.with_name(report.name + ".journal.sqlite")
+    report = report or source.with_name(source.stem + ".report.jsonl")
+    journal = journal or report.with_suffix(".journal.sqlite")
     return report, journal
 
 

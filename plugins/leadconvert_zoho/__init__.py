@@ -132,6 +132,8 @@ class ZohoBackend(Backend):
             "backoff": "first retry delay in seconds, doubled each time, with jitter (default 1)",
             "poll_interval": "first mass-convert status poll delay in seconds (default 2)",
             "poll_timeout": "seconds to wait for a mass-convert job (default 600)",
+            "doubt_wait": "seconds to watch the leads of a mass convert whose answer was lost "
+            "before sending it again (default 60)",
         }
     )
     credential_names: ClassVar[Mapping[str, str]] = MappingProxyType(
@@ -178,7 +180,7 @@ class ZohoBackend(Backend):
         """A stateful Zoho CRM emulator on ``host:port``, seeded from a JSON fixture."""
         from ._emulator import ZohoEmulator
 
-        return ZohoEmulator(seed=seed, host=host, port=port)
+        return ZohoEmulator(seed=seed, host=host, port=port, quiet=True)
 
 
 @hookimpl

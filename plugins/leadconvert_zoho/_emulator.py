@@ -12,6 +12,7 @@ import itertools
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -133,6 +134,9 @@ class ZohoEmulator(Emulator):
         #: Retry-After (seconds) sent with TOO_MANY_REQUESTS past the concurrency limit.
         self.busy_retry_after = 1.0
         self._lock = threading.RLock()
+        #: How many convert and mass-convert requests named each lead: the proof, in tests,
+        #: that no lead was sent twice.
+        self.convert_requests: Counter[str] = Counter()
         self._faults: list[Fault] = []
         self._in_flight = 0
         self._refreshes: list[float] = []
@@ -210,6 +214,7 @@ class ZohoEmulator(Emulator):
             self._state.tokens = tokens
             self._faults.clear()
             self.calls.clear()
+            self.convert_requests.clear()
 
     @property
     def base_url(self) -> str:
@@ -612,6 +617,7 @@ class ZohoEmulator(Emulator):
         lead, guard = self._lead_guard(lead_id)
         if guard is not None or lead is None:
             return guard or _json({}, 500)
+        self.convert_requests[lead_id] += 1
         if lead.get("$converted"):
             return _json(
                 _error("ID_ALREADY_CONVERTED", "id already converted", {"resource_path_index": 1}),
@@ -715,6 +721,7 @@ class ZohoEmulator(Emulator):
                 400,
             )
         ids = [str(i) for i in body["ids"]]
+        self.convert_requests.update(ids)
         if len(ids) > 50:
             return _json(
                 _error(

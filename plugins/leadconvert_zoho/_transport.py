@@ -232,6 +232,7 @@ class ZohoClient(Client):
         self._backoff = _number(settings, "backoff", 1.0)
         self._poll_interval = _number(settings, "poll_interval", 2.0)
         self._poll_timeout = _number(settings, "poll_timeout", 600.0)
+        self._doubt_wait = _number(settings, "doubt_wait", 60.0)
         self._sleep = sleep
         self._session = requests.Session()
         # Only failures to connect are retried by urllib3: nothing was sent, so even a convert
@@ -409,8 +410,15 @@ class ZohoClient(Client):
             return self._mass_convert(call, call_index)
         return self._send_checked(call, call_index)
 
-    def _send_checked(self, call: PlannedCall, index: int | None) -> list[ConversionResult]:
-        """Send a non-idempotent POST; after any doubt, read Zoho's state before resending."""
+    def _send_checked(
+        self, call: PlannedCall, index: int | None, settle: float = 0.0
+    ) -> list[ConversionResult]:
+        """Send a non-idempotent POST; after any doubt, read Zoho's state before resending.
+
+        ``settle`` is how long Zoho may take to act on a request whose answer was lost: a mass
+        convert only schedules a job, so its leads may turn converted seconds later. Until they
+        do or ``settle`` passes, nothing is re-sent.
+        """
         request = call.request
         doubt = ""
         for attempt in range(self._max_retries + 1):
@@ -429,7 +437,7 @@ class ZohoClient(Client):
                 else:
                     doubt = f"Zoho failed with HTTP {answer.status}"
             try:
-                states = self.lookup(call.lead_ids)
+                states = self._settled_states(call.lead_ids, settle)
             except BackendError as exc:
                 return unknown(call.lead_ids, f"{doubt}; and the leads' state: {exc}", index)
             if any(s.outcome is not Outcome.NOT_ATTEMPTED for s in states):
@@ -454,8 +462,20 @@ class ZohoClient(Client):
             for lead in call.lead_ids
         ]
 
+    def _settled_states(self, lead_ids: Sequence[str], settle: float) -> list[ConversionResult]:
+        """The leads' state, re-read until all show converted or ``settle`` seconds pass."""
+        deadline = time.monotonic() + settle
+        interval = self._poll_interval
+        while True:
+            states = self.lookup(lead_ids)
+            done = all(s.outcome is not Outcome.NOT_ATTEMPTED for s in states)
+            if done or time.monotonic() + interval > deadline:
+                return states
+            self._sleep(interval)
+            interval = min(interval * 1.5, max(self._poll_interval * 8, 0.001))
+
     def _mass_convert(self, call: PlannedCall, index: int | None) -> list[ConversionResult]:
-        scheduled = self._send_checked(call, index)
+        scheduled = self._send_checked(call, index, settle=self._doubt_wait)
         job_ids = {r.job_id for r in scheduled if r.outcome is Outcome.SCHEDULED and r.job_id}
         if not job_ids:
             # Refused outright (e.g. LIMIT_EXCEEDED), or established by lookup after a doubt.
@@ -502,6 +522,25 @@ class ZohoClient(Client):
             else:
                 out.append(evolve(state, call=index, job_id=job_id))
         return out
+
+    def job_status(self, job_id: str) -> Mapping[str, Any]:
+        """The mass convert job's counts as Zoho reports them, with the status normalised."""
+        answer = self._http(
+            "GET", mass_convert_path(self.version), params={"job_id": job_id}, idempotent=True
+        )
+        body = parse_body(answer.body)
+        if isinstance(body, Mapping) and body.get("status") == "error":
+            raise ProtocolError(
+                f"Zoho refused the job id {job_id!r}: {body.get('message', '')}",
+                backend_code=str(body.get("code", "")) or None,
+            )
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if not (isinstance(data, list) and data and isinstance(data[0], Mapping)):
+            raise ProtocolError(f"Zoho's answer about job {job_id!r} has no data")
+        report = dict(data[0])
+        # The documented values are lower case words, the documented sample upper case.
+        report["Status"] = str(report.get("Status", "")).lower().replace("_", " ").strip()
+        return {"job_id": job_id, **report}
 
     def _wait_for_job(self, job_id: str) -> str:
         """Poll the job until it ends or the poll timeout passes; its last status, normalised."""

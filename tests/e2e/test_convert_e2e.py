@@ -1,0 +1,271 @@
+"""`leadconvert convert` end to end: real subprocesses, real transports, the shipped emulators.
+
+The emulators run in this test process, so their state (which leads are converted, how many
+convert requests named each lead) is the evidence that no lead was lost or converted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+from leadconvert_salesforce import to_18
+from leadconvert_salesforce._emulator import SalesforceEmulator
+from leadconvert_zoho._emulator import ZohoEmulator
+
+FIRST = 5000000000000001000  # the Zoho seed's generated leads
+OWNER = "4876876000000225013"
+DEAL = {
+    "action": "create",
+    "name": "E2E deal",
+    "stage": "Needs Analysis",
+    "close_date": "2026-12-31",
+    "pipeline": "Standard (Standard)",
+    "amount": "1500.00",
+}
+
+
+@pytest.fixture
+def zoho_emulator() -> Iterator[ZohoEmulator]:
+    with ZohoEmulator(job_delay=0.05, refresh_limit=1000, quiet=True) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def sf_emulator() -> Iterator[SalesforceEmulator]:
+    with SalesforceEmulator() as emulator:
+        yield emulator
+
+
+def _env(backend: str, credentials: Mapping[str, str], **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADCONVERT_")}
+    prefix = f"LEADCONVERT_{backend.upper()}_"
+    env.update({prefix + k.upper(): v for k, v in credentials.items()})
+    env.update({prefix + k.upper(): v for k, v in settings.items()})
+    return env
+
+
+def _zoho_env(emulator: ZohoEmulator) -> dict[str, str]:
+    return _env(
+        "zoho",
+        emulator.credentials(),
+        poll_interval="0.02",
+        backoff="0.01",
+        doubt_wait="2",
+        **emulator.settings(),
+    )
+
+
+def _convert(
+    tmp_path: Path, env: dict[str, str], backend: str, source: Path, *extra: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "leadconvert", "convert", "--backend", backend, str(source), *extra],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    _, err = process.communicate(timeout=90)
+    return process.returncode, err
+
+
+def _rows(report: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
+
+
+def _write(path: Path, lines: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def _zoho_leads(n: int, mass: int = 0) -> list[dict[str, object]]:
+    """``mass`` leads that can share mass converts, then single-convert ones, n in all."""
+    lines: list[dict[str, object]] = []
+    for i in range(n):
+        line: dict[str, object] = {"lead_id": str(FIRST + i)}
+        if i < mass:
+            line.update(owner_id=OWNER, opportunity=DEAL)
+        lines.append(line)
+    return lines
+
+
+def _assert_exactly_once(emulator: ZohoEmulator, lead_ids: list[str]) -> None:
+    for lead_id in lead_ids:
+        assert emulator.lead(lead_id).get("$converted"), f"lead {lead_id} is not converted"
+        assert emulator.convert_requests[lead_id] == 1, (
+            f"lead {lead_id} was sent {emulator.convert_requests[lead_id]} times"
+        )
+
+
+class TestResume:
+    def test_sigkill_mid_run_then_resume_converts_each_lead_once(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """A run killed with SIGKILL mid-way and run again converts every lead exactly once."""
+        lines = _zoho_leads(260, mass=100)
+        source = _write(tmp_path / "leads.jsonl", lines)
+        report = tmp_path / "leads.report.jsonl"
+        # Slow every single convert a little so the kill lands mid-run, with calls in flight.
+        zoho_emulator.inject("delay", count=10_000, delay=0.02, path="/actions/convert")
+        process = _convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if report.exists() and len(report.read_text().splitlines()) >= 60:
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+        done_before = len(_rows(report))
+        assert 0 < done_before < len(lines), "the kill did not land mid-run"
+
+        zoho_emulator.clear_faults()
+        code, err = _finish(_convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source))
+        assert code == 0, err
+        rows = _rows(report)
+        assert sorted(str(r["lead_id"]) for r in rows) == sorted(str(x["lead_id"]) for x in lines)
+        assert {r["outcome"] for r in rows} == {"converted"}
+        _assert_exactly_once(zoho_emulator, [str(x["lead_id"]) for x in lines])
+
+    def test_interrupt_stops_cleanly_and_resumes(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """Ctrl-C stops after the calls in flight (exit 130); the rerun finishes the rest once."""
+        lines = _zoho_leads(120)
+        source = _write(tmp_path / "leads.jsonl", lines)
+        report = tmp_path / "leads.report.jsonl"
+        zoho_emulator.inject("delay", count=10_000, delay=0.03, path="/actions/convert")
+        process = _convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if report.exists() and len(report.read_text().splitlines()) >= 20:
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        code, err = _finish(process)
+        assert code == 130, err
+        assert "run the same command again to resume" in err
+        assert "Traceback" not in err
+        first = _rows(report)
+        assert first and all(r["outcome"] == "converted" for r in first)
+
+        zoho_emulator.clear_faults()
+        code, err = _finish(_convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source))
+        assert code == 0, err
+        assert len(_rows(report)) == len(lines)
+        _assert_exactly_once(zoho_emulator, [str(x["lead_id"]) for x in lines])
+
+
+class TestFaults:
+    def test_zoho_faults_every_lead_recorded_once(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """429s, 5xx and dropped connections (before and after acting) end with every lead
+        converted once and recorded."""
+        lines = _zoho_leads(140, mass=60)
+        source = _write(tmp_path / "leads.jsonl", lines)
+        zoho_emulator.inject("status", count=2, status=429, retry_after=0.05)
+        zoho_emulator.inject("status", count=2, status=500)
+        zoho_emulator.inject("drop_before", count=1, path="/actions/convert")
+        zoho_emulator.inject("drop_after", count=2, path="/actions/convert")
+        zoho_emulator.inject("drop_after", count=1, path="/mass_convert", method="POST")
+        code, err = _finish(_convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source))
+        rows = _rows(tmp_path / "leads.report.jsonl")
+        assert len(rows) == len(lines)
+        assert code == 0, err
+        assert {r["outcome"] for r in rows} == {"converted"}
+        _assert_exactly_once(zoho_emulator, [str(x["lead_id"]) for x in lines])
+
+    def test_salesforce_faults_and_follow_ups(
+        self, tmp_path: Path, sf_emulator: SalesforceEmulator
+    ) -> None:
+        """On Salesforce, a dropped call is reconciled, every lead recorded once, and the
+        follow-up opportunity update reported per lead."""
+        ids = [to_18(f"00QB{i:011d}") for i in range(150)]
+        lines: list[dict[str, object]] = [{"lead_id": lead_id} for lead_id in ids]
+        lines[5]["opportunity"] = {
+            "action": "create",
+            "name": "Follow-up deal",
+            "stage": "Prospecting",
+            "close_date": "2026-12-31",
+            "amount": "250.00",
+        }
+        source = _write(tmp_path / "leads.jsonl", lines)
+        sf_emulator.inject("drop_after", 1)
+        sf_emulator.inject("server_unavailable", 1)
+        env = _env("salesforce", sf_emulator.credentials(), retry_base_delay="0.01")
+        code, err = _finish(_convert(tmp_path, env, "salesforce", source))
+        rows = {str(r["lead_id"]): r for r in _rows(tmp_path / "leads.report.jsonl")}
+        assert code == 0, err
+        assert set(rows) == set(ids)
+        assert {r["outcome"] for r in rows.values()} == {"converted"}
+        follow_ups = rows[ids[5]]["follow_ups"]
+        assert isinstance(follow_ups, list) and follow_ups[0]["succeeded"] is True
+        opportunity = sf_emulator.record("Opportunity", str(rows[ids[5]]["opportunity_id"]))
+        assert opportunity["StageName"] == "Prospecting"
+        assert all(sf_emulator.convert_requests[i] == 1 for i in ids)
+
+
+class TestBadInput:
+    def test_mixed_file_converts_valid_and_reports_broken(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """Valid lines convert; broken ones are reported with their line and reason; exit 1."""
+        source = tmp_path / "leads.jsonl"
+        source.write_text(
+            f'{{"lead_id": "{FIRST}"}}\n'
+            "{not json\n"
+            f'{{"lead_id": "{FIRST + 1}", "opportunity": {{"action": "create", "name": "x"}}}}\n'
+            f'{{"lead_id": "{FIRST + 2}", "account": {{"action": "merge_person_account", "id": "1"}}}}\n'
+            f'{{"lead_id": "{FIRST + 3}"}}\n'
+            f'{{"lead_id": "{FIRST}"}}\n'
+        )
+        code, err = _finish(_convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source))
+        assert code == 1
+        assert "Traceback" not in err
+        rows = {r["line"]: r for r in _rows(tmp_path / "leads.report.jsonl")}
+        assert set(rows) == {1, 2, 3, 4, 5, 6}
+        assert rows[1]["outcome"] == rows[5]["outcome"] == "converted"
+        for line in (2, 3, 4, 6):
+            assert rows[line]["outcome"] == "not_attempted"
+        assert f"leads.jsonl:3: lead {FIRST + 1} opportunity" in err
+        assert "line 1" in str(rows[6]["message"])
+        _assert_exactly_once(zoho_emulator, [str(FIRST), str(FIRST + 3)])
+        assert not zoho_emulator.lead(str(FIRST + 1)).get("$converted")
+
+    def test_fail_fast_stops_at_first_bad_line(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """--fail-fast stops at the first invalid line instead of converting the others."""
+        source = tmp_path / "leads.jsonl"
+        source.write_text(f'{{oops\n{{"lead_id": "{FIRST}"}}\n')
+        code, _ = _finish(
+            _convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source, "--fail-fast")
+        )
+        assert code == 1
+        assert zoho_emulator.convert_requests[str(FIRST)] == 0
+
+
+class TestNoCredentials:
+    def test_runs_on_the_emulator_and_says_so(self, tmp_path: Path) -> None:
+        """Without credentials, convert runs on the emulator and says so loudly."""
+        source = Path(__file__).parents[2] / "examples" / "emulator" / "zoho-leads.jsonl"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADCONVERT_")}
+        report = tmp_path / "out.csv"
+        code, err = _finish(_convert(tmp_path, env, "zoho", source, "--report", str(report)))
+        assert code == 0, err
+        assert "NO CREDENTIALS GIVEN" in err and "EMULATOR" in err
+        header, *body = report.read_text().splitlines()
+        assert header.startswith("line,lead_id,outcome,")
+        assert len(body) == len(source.read_text().splitlines())
