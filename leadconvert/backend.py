@@ -26,6 +26,7 @@ from attrs import field, frozen
 from ._exceptions import PluginError
 from ._model import BackendOptions, Conversion
 from ._results import ConversionResult, MatchReport, Violation
+from ._retry import backoff_delay, retry_after
 
 
 def _frozen_strings(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -52,6 +53,8 @@ __all__ = [
     "PlannedCall",
     "Secret",
     "Support",
+    "backoff_delay",
+    "retry_after",
     "unsupported",
     "violation",
 ]

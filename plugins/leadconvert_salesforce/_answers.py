@@ -18,6 +18,7 @@ from leadconvert import (
     RateLimitedError,
     ServerError,
 )
+from leadconvert.backend import retry_after
 
 from ._envelope import PARTNER_NS, SOAP_NS, XSI_NS
 from ._ids import IdError, canonical_id
@@ -30,7 +31,6 @@ __all__ = [
     "parse_xml",
     "raise_for_fault",
     "read_convert_answer",
-    "retry_after",
 ]
 
 FAULT_NS = "urn:fault.partner.soap.sforce.com"
@@ -92,17 +92,6 @@ def parse_fault(root: Element) -> Fault | None:
         code = (fault.findtext("faultcode") or "").rpartition(":")[2].strip()
     message = (fault.findtext("faultstring") or "").strip()
     return Fault(code or "UNKNOWN_EXCEPTION", message)
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """The ``Retry-After`` advice in seconds, when given as a number."""
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return None
-    return None
 
 
 def raise_for_fault(fault: Fault, headers: Mapping[str, str]) -> None:

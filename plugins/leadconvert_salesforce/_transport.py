@@ -7,7 +7,6 @@ simple-salesforce itself. No exception of either library crosses this module's b
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,7 +43,7 @@ from leadconvert import (
     TransportError,
     dumps_json,
 )
-from leadconvert.backend import Client, PlannedCall
+from leadconvert.backend import Client, PlannedCall, backoff_delay
 
 from ._answers import read_convert_answer
 from ._backend import (
@@ -246,10 +245,7 @@ class SalesforceClient(Client):
             self.sf._refresh_session()
 
     def _delay(self, attempt: int, advice: float | None) -> float:
-        if advice is not None:
-            return float(min(advice, _MAX_RETRY_AFTER))
-        base = self.retry_base_delay * float(2**attempt)
-        return base / 2 + random.uniform(0, base / 2)  # noqa: S311 - jitter, not crypto
+        return backoff_delay(attempt, self.retry_base_delay, advice=advice, cap=_MAX_RETRY_AFTER)
 
     def _query(self, soql: str, what: str) -> list[dict[str, Any]]:
         with _boundary(what):

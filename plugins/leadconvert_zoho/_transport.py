@@ -6,7 +6,6 @@ with ``raise ... from exc``, or recorded in the lead's result.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import deque
@@ -34,7 +33,14 @@ from leadconvert import (
     TransportError,
     dumps_json,
 )
-from leadconvert.backend import Client, NativeAnswer, PlannedCall, Secret
+from leadconvert.backend import (
+    Client,
+    NativeAnswer,
+    PlannedCall,
+    Secret,
+    backoff_delay,
+    retry_after,
+)
 
 from ._answers import parse_body, read_answer, read_lead_states, read_match, unknown
 from ._translate import api_version, mass_convert_path
@@ -100,16 +106,6 @@ def _number(settings: Mapping[str, str], key: str, default: float) -> float:
 def _secret(credentials: Mapping[str, str], key: str) -> Secret | None:
     value = credentials.get(key)
     return Secret(value) if value else None
-
-
-def _retry_after(answer: NativeAnswer) -> float | None:
-    for key, value in answer.headers.items():
-        if key.lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except ValueError:
-                return None
-    return None
 
 
 class _Tokens:
@@ -279,9 +275,8 @@ class ZohoClient(Client):
             url, data=form, timeout=(self._connect_timeout, self._read_timeout)
         )
 
-    def _delay(self, attempt: int) -> float:
-        delay: float = self._backoff * (2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
-        return delay
+    def _delay(self, attempt: int, advice: float | None = None) -> float:
+        return backoff_delay(attempt, self._backoff, advice=advice)
 
     def _http(
         self,
@@ -339,8 +334,7 @@ class ZohoClient(Client):
                 refreshed = True
                 continue
             if answer.status == 429 and attempt < self._max_retries:
-                wait = _retry_after(answer)
-                self._sleep(self._delay(attempt) if wait is None else wait)
+                self._sleep(self._delay(attempt, retry_after(answer.headers)))
                 attempt += 1
                 continue
             if answer.status >= 500 and idempotent and attempt < self._max_retries:
@@ -361,7 +355,7 @@ class ZohoClient(Client):
         if code in _AUTH_CODES or code == "OAUTH_SCOPE_MISMATCH" or answer.status == 401:
             raise AuthenticationError(text, backend_code=code)
         if answer.status == 429 or code == "TOO_MANY_REQUESTS":
-            raise RateLimitedError(text, backend_code=code, retry_after=_retry_after(answer))
+            raise RateLimitedError(text, backend_code=code, retry_after=retry_after(answer.headers))
         if answer.status >= 500 or code == "INTERNAL_ERROR":
             raise ServerError(text, backend_code=code)
         raise BackendError(text, backend_code=code)
