@@ -535,7 +535,8 @@ def match(
         return
     table = Table(title=f"records matching lead {lead_id}")
     for heading in ("module", "id", "name", "matched on", "account", "usable"):
-        table.add_column(heading)
+        # Ids are copied from here into conversions: never cut them.
+        table.add_column(heading, no_wrap=heading in ("id", "account"))
     for candidate in (*found.contacts, *found.accounts, *found.deals):
         table.add_row(
             candidate.module.value,
@@ -545,7 +546,7 @@ def match(
             candidate.account_id or "",
             "yes" if candidate.usable else "no",
         )
-    console = Console()
+    console = Console(width=max(Console().width, 140))
     console.print(table)
     preferred = found.preferred_module.value if found.preferred_module else "none"
     console.print(f"preferred module: {preferred}")

@@ -269,3 +269,52 @@ class TestNoCredentials:
         header, *body = report.read_text().splitlines()
         assert header.startswith("line,lead_id,outcome,")
         assert len(body) == len(source.read_text().splitlines())
+
+
+class TestMatchAndStatus:
+    def test_match_json(self, tmp_path: Path, zoho_emulator: ZohoEmulator) -> None:
+        """`leadconvert match --json` prints the neutral match report of the Kaizen lead."""
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "leadconvert",
+                "match",
+                "-b",
+                "zoho",
+                "--json",
+                "4876876000007400001",
+            ],
+            env=_zoho_env(zoho_emulator),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        assert report["preferred_module"] == "contacts"
+        assert {c["id"] for c in report["contacts"]} == {
+            "4876876000007421001",
+            "4876876000007437017",
+        }
+
+    def test_status_of_a_mass_convert_job(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """`leadconvert status` shows a mass convert job's counts as Zoho reports them."""
+        source = _write(tmp_path / "leads.jsonl", _zoho_leads(3, mass=3))
+        code, err = _finish(_convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source))
+        assert code == 0, err
+        job_ids = {r["job_id"] for r in _rows(tmp_path / "leads.report.jsonl")}
+        assert len(job_ids) == 1 and None not in job_ids
+        out = subprocess.run(
+            [sys.executable, "-m", "leadconvert", "status", "-b", "zoho", str(job_ids.pop())],
+            env=_zoho_env(zoho_emulator),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        status = json.loads(out.stdout)
+        assert status["Status"] == "completed"
+        assert status["Converted_Count"] == 3
