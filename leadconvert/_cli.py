@@ -36,9 +36,11 @@ from ._exceptions import (
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter, dumps_json
 from ._matrix import capability_matrix_markdown
+from ._merge import Action, OnAmbiguous, OnMatch, decide
 from ._planner import Mode, check, plan_records
 from ._plugins import Registry, load_registry, make_plugin_manager
 from ._progress import PlainProgress, RichProgress, print_summary
+from ._results import Violation
 from ._runner import RunOptions, convert_file, default_paths
 from ._schema import conversion_schema
 from .backend import MEANINGS, Backend, Client, PlanWarning
@@ -122,6 +124,34 @@ _set_option = click.option(
 )
 _file_argument = click.argument(
     "file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=False)
+)
+
+
+_on_match_option = click.option(
+    "--on-match",
+    type=click.Choice([m.value for m in OnMatch]),
+    default=None,
+    help="Look for existing records first: merge into unambiguous matches, or create, skip, "
+    "or fail leads that match (default: convert as given, without looking).",
+)
+_on_ambiguous_option = click.option(
+    "--on-ambiguous",
+    type=click.Choice([m.value for m in OnAmbiguous]),
+    default=OnAmbiguous.FAIL.value,
+    show_default=True,
+    help="With --on-match merge: what to do when it cannot tell which record to merge into.",
+)
+_config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML file with credentials and settings (see docs/cli.md); env vars win.",
+)
+_seed_option = click.option(
+    "--emulator-seed",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Seed for the emulator used when no credentials are given.",
 )
 
 
@@ -268,6 +298,10 @@ def validate(
 @_lenient_option
 @_format_option
 @_set_option
+@_config_option
+@_seed_option
+@_on_match_option
+@_on_ambiguous_option
 @_file_argument
 @click.pass_context
 def plan(
@@ -276,43 +310,92 @@ def plan(
     lenient: bool,
     fmt: str | None,
     settings: tuple[str, ...],
+    config: Path | None,
+    emulator_seed: Path | None,
+    on_match: str | None,
+    on_ambiguous: str,
     file: Path,
 ) -> None:
     """Print the exact requests FILE's conversions need, as JSON; no network is used.
 
     Invalid conversions are reported on stderr with their line and left out of the plan; the
-    exit code is then 1.
+    exit code is then 1. With --on-match the CRM (or its emulator) is asked for existing records
+    first, and each request says which leads were merged into what, and why.
     """
     state = _state(ctx)
     backend = state.backend(backend_name)
-    parsed = _settings(backend, settings)
     mode = Mode.LENIENT if lenient else Mode.STRICT
     out = sys.stdout
     err = sys.stderr
     calls = invalid = 0
     warnings: list[dict[str, Any]] = []
-    # Streamed: requests are written as they are planned, so memory does not grow with the file.
-    out.write(f'{{"backend": {dumps_json(backend.name)},\n "requests": [')
-    for window in plan_records(backend, _records(state, file, fmt), parsed, mode):
-        for record in window.invalid:
-            invalid += 1
-            _report_invalid(err, file, record)
-        base = calls
-        for call in window.plan.calls:
-            request = call.request.to_dict()
-            request.update(kind=call.kind, leads=list(call.lead_ids), reason=call.reason)
-            if call.after is not None:
-                # Requests are numbered across the whole plan, windows included.
-                request["after"] = base + call.after
-            out.write(("\n  " if calls == 0 else ",\n  ") + dumps_json(request))
-            calls += 1
-        for warning in window.plan.warnings:
-            warnings.append(warning.to_dict())
-            _report_warning(err, file, warning)
+    notes: dict[str, str] = {}
+    records = _records(state, file, fmt)
+    with contextlib.ExitStack() as stack:
+        if on_match is not None:
+            parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+            client = stack.enter_context(_client(backend, config, parsed, emulator_seed))
+            records = _merged(
+                records, backend, client, OnMatch(on_match), OnAmbiguous(on_ambiguous), mode, notes
+            )
+        else:
+            parsed = _settings(backend, settings)
+        # Streamed: requests are written as they are planned, so memory stays flat.
+        out.write(f'{{"backend": {dumps_json(backend.name)},\n "requests": [')
+        for window in plan_records(backend, records, parsed, mode):
+            for record in window.invalid:
+                invalid += 1
+                _report_invalid(err, file, record)
+            base = calls
+            for call in window.plan.calls:
+                request = call.request.to_dict()
+                request.update(kind=call.kind, leads=list(call.lead_ids), reason=call.reason)
+                if call.after is not None:
+                    # Requests are numbered across the whole plan, windows included.
+                    request["after"] = base + call.after
+                merges = {
+                    lead: notes.pop(key)
+                    for lead in call.lead_ids
+                    if (key := backend.canonical_lead_id(lead)) in notes
+                }
+                if merges:
+                    request["merges"] = merges
+                out.write(("\n  " if calls == 0 else ",\n  ") + dumps_json(request))
+                calls += 1
+            for warning in window.plan.warnings:
+                warnings.append(warning.to_dict())
+                _report_warning(err, file, warning)
     out.write(f'\n ],\n "calls": {calls},\n "warnings": {dumps_json(warnings)}}}\n')
     if invalid:
-        err.write(f"{invalid} invalid conversion(s) left out of the plan\n")
+        err.write(f"{invalid} conversion(s) left out of the plan\n")
     ctx.exit(EXIT_FAILED if invalid else EXIT_OK)
+
+
+def _merged(
+    records: Iterable[InputRecord],
+    backend: Backend,
+    client: Client,
+    on_match: OnMatch,
+    on_ambiguous: OnAmbiguous,
+    mode: Mode,
+    notes: dict[str, str],
+) -> Iterator[InputRecord]:
+    """The records with the merge policy applied; refused leads become invalid records."""
+    for record in records:
+        conversion = record.conversion
+        if conversion is None or check(backend, conversion, mode).errors:
+            yield record
+            continue
+        decision = decide(
+            conversion, client.match(conversion.lead_id), backend, on_match, on_ambiguous, mode
+        )
+        if decision.conversion is None:
+            rule = "match.skipped" if decision.action is Action.SKIPPED else "match.failed"
+            violation = Violation(rule=rule, path="", message=decision.reason)
+            yield InputRecord(record.line, None, (violation,), conversion.lead_id)
+            continue
+        notes[backend.canonical_lead_id(conversion.lead_id)] = decision.reason
+        yield InputRecord(record.line, decision.conversion, (), record.lead_id)
 
 
 @cli.command()
@@ -356,20 +439,6 @@ def sandbox(ctx: click.Context, backend_name: str, host: str, port: int, seed: P
         threading.Event().wait()
     finally:
         emulator.stop()
-
-
-_config_option = click.option(
-    "--config",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="TOML file with credentials and settings (see docs/cli.md); env vars win.",
-)
-_seed_option = click.option(
-    "--emulator-seed",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Seed for the emulator used when no credentials are given.",
-)
 
 
 @contextlib.contextmanager
@@ -428,6 +497,8 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
     default=None,
     help="SQLite journal that makes runs resumable (default: next to the report).",
 )
+@_on_match_option
+@_on_ambiguous_option
 @click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Calls in flight.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first invalid or failed lead.")
 @click.option("--dry-run", is_flag=True, help="Only print the plan (the same as `plan`).")
@@ -443,6 +514,8 @@ def convert(
     emulator_seed: Path | None,
     report: Path | None,
     journal: Path | None,
+    on_match: str | None,
+    on_ambiguous: str,
     concurrency: int | None,
     fail_fast: bool,
     dry_run: bool,
@@ -457,7 +530,16 @@ def convert(
     """
     if dry_run:
         ctx.invoke(
-            plan, backend_name=backend_name, lenient=lenient, fmt=fmt, settings=settings, file=file
+            plan,
+            backend_name=backend_name,
+            lenient=lenient,
+            fmt=fmt,
+            settings=settings,
+            config=config,
+            emulator_seed=emulator_seed,
+            on_match=on_match,
+            on_ambiguous=on_ambiguous,
+            file=file,
         )
         return
     state = _state(ctx)
@@ -468,6 +550,8 @@ def convert(
         mode=Mode.LENIENT if lenient else Mode.STRICT,
         concurrency=concurrency,
         fail_fast=fail_fast,
+        on_match=OnMatch(on_match) if on_match else None,
+        on_ambiguous=OnAmbiguous(on_ambiguous),
     )
     records = _records(state, file, fmt)
     console = Console(stderr=True)

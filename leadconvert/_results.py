@@ -94,6 +94,8 @@ class ConversionResult:
     #: The CRM's asynchronous job, for outcomes that come from one (Zoho mass convert).
     job_id: str | None = None
     follow_ups: tuple[FollowUp, ...] = ()
+    #: What the merge policy did with the lead and why (which records, which fields matched).
+    merge: str | None = None
 
 
 @frozen
@@ -136,6 +138,9 @@ class MatchCandidate:
     editable: bool = True
     locked: bool = False
     approved: bool = True
+    #: Where its best matched field stands in the CRM's order of preference (0 = first), so
+    #: a phone match on a unique field outranks an email match, as Zoho ranks them.
+    rank: int = 0
 
     @property
     def usable(self) -> bool:

@@ -24,12 +24,14 @@ from attrs import evolve, field, frozen
 from ._exceptions import AuthenticationError, BackendError, RateLimitedError
 from ._input import InputRecord
 from ._journal import Journal
+from ._merge import Action, OnAmbiguous, OnMatch, decide
 from ._planner import WINDOW, Mode, check
 from ._results import (
     ConversionError,
     ConversionResult,
     ErrorCode,
     FollowUp,
+    MatchReport,
     Outcome,
     Violation,
 )
@@ -60,6 +62,7 @@ REPORT_COLUMNS = (
     "call",
     "job_id",
     "follow_ups",
+    "merge",
 )
 
 #: Outcomes that count as success for the exit code.
@@ -113,6 +116,7 @@ class ReportWriter:
             "call": result.call,
             "job_id": result.job_id,
             "follow_ups": follow_ups,
+            "merge": result.merge,
         }
         if self._csv is not None:
             row["follow_ups"] = json.dumps(follow_ups) if follow_ups else ""
@@ -136,6 +140,9 @@ class RunOptions:
     #: Stop at the first invalid or failed lead instead of carrying on.
     fail_fast: bool = False
     window: int = WINDOW
+    #: Look for existing records first and apply the merge policy (None: convert as given).
+    on_match: OnMatch | None = None
+    on_ambiguous: OnAmbiguous = OnAmbiguous.FAIL
 
 
 @frozen
@@ -191,6 +198,8 @@ class Runner:
         self._invalid = 0
         self._calls = itertools.count()
         self._stop: str | None = None
+        #: What the merge policy did with each lead still in flight, for its report row.
+        self._notes: dict[str, str] = {}
         self._aborted: str | None = None
         limit = backend.limits.max_concurrency
         self.workers = max(1, min(self.options.concurrency or limit, limit))
@@ -198,6 +207,9 @@ class Runner:
     # --- bookkeeping ---------------------------------------------------------------------
 
     def _finish(self, result: ConversionResult, line: int | None, *, journal: bool = True) -> None:
+        note = self._notes.pop(result.lead_id, None)
+        if note is not None and result.merge is None:
+            result = evolve(result, merge=note)
         if journal:
             self.journal.record([(result, line)])
         self.report.write(result, line)
@@ -276,10 +288,61 @@ class Runner:
             if self._stop is not None:
                 return
         to_plan.extend(self._reconcile(in_doubt))
+        if self.options.on_match is not None and to_plan and self._stop is None:
+            to_plan = self._merge(to_plan)
         if to_plan and self._stop is None:
             plan = self.backend.plan(to_plan, self.settings)
             lines = {self.backend.canonical_lead_id(i.conversion.lead_id): i.line for i in to_plan}
             self._execute(plan.calls, lines)
+
+    def _merge(self, items: Sequence[PlanItem]) -> list[PlanItem]:
+        """Look for existing records of each lead and apply the merge policy."""
+        on_match = self.options.on_match
+        assert on_match is not None
+        out: list[PlanItem] = []
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="match") as pool:
+            reports = pool.map(self._match_or_error, [i.conversion.lead_id for i in items])
+            for item, found in zip(items, reports, strict=True):
+                lead_id = self.backend.canonical_lead_id(item.conversion.lead_id)
+                if isinstance(found, BackendError):
+                    if on_match is OnMatch.CREATE:
+                        out.append(item)
+                        continue
+                    # Without the report a merge would be a guess: the lead waits for a rerun.
+                    message = f"could not look for existing records: {found}"
+                    error = ConversionError(
+                        ErrorCode.NETWORK_ERROR, message, found.backend_code, retryable=True
+                    )
+                    self._finish(ConversionResult(lead_id, Outcome.FAILED, error=error), item.line)
+                    continue
+                decision = decide(
+                    item.conversion,
+                    found,
+                    self.backend,
+                    on_match,
+                    self.options.on_ambiguous,
+                    self.options.mode,
+                )
+                if decision.conversion is not None:
+                    self._notes[lead_id] = decision.reason
+                    out.append(PlanItem(decision.conversion, item.line))
+                else:
+                    outcome = (
+                        Outcome.FAILED
+                        if decision.action is Action.FAILED
+                        else Outcome.NOT_ATTEMPTED
+                    )
+                    result = ConversionResult(
+                        lead_id, outcome, error=decision.error, merge=decision.reason
+                    )
+                    self._finish(result, item.line)
+        return out
+
+    def _match_or_error(self, lead_id: str) -> MatchReport | BackendError:
+        try:
+            return self.client.match(lead_id)
+        except BackendError as exc:
+            return exc
 
     def _reconcile(self, items: Sequence[PlanItem]) -> Iterator[PlanItem]:
         """Ask the CRM about leads whose last call ended in doubt; yield those safe to send."""

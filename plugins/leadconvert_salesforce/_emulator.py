@@ -457,6 +457,11 @@ class SalesforceEmulator(Emulator):
             data.setdefault("Id", self.org.new_id(obj))
             if obj == "Lead":
                 data.setdefault("IsConverted", False)
+            if obj == "Contact":
+                # Contact.Name is a compound field Salesforce derives from the name parts.
+                data.setdefault(
+                    "Name", f"{data.get('FirstName') or ''} {data.get('LastName') or ''}".strip()
+                )
             self.org.data[obj][data["Id"]] = data
             return str(data["Id"])
 

@@ -560,19 +560,24 @@ class SalesforceClient(Client):
         preferred: Module | None = None
         contact_fields = "SELECT Id, Name, Email, AccountId FROM Contact WHERE "
 
-        def add_contacts(records: list[dict[str, Any]], matched: MatchedField) -> None:
+        def add_contacts(records: list[dict[str, Any]], matched: MatchedField, rank: int) -> None:
             for r in records:
                 cid = str(r["Id"])
                 old = contacts.get(cid)
                 fields = (*(old.matched_fields if old else ()), matched)
                 contacts[cid] = MatchCandidate(
-                    Module.CONTACTS, cid, r.get("Name"), fields, account_id=r.get("AccountId")
+                    Module.CONTACTS,
+                    cid,
+                    r.get("Name"),
+                    fields,
+                    account_id=r.get("AccountId"),
+                    rank=min(old.rank, rank) if old else rank,
                 )
 
         email = lead.get("Email")
         if email:
             found = self._query(format_soql(contact_fields + "Email = {}", email), "match")
-            add_contacts(found, MatchedField("Email", email))
+            add_contacts(found, MatchedField("Email", email), 0)
             if found:
                 preferred = Module.CONTACTS
         company = lead.get("Company")
@@ -594,7 +599,7 @@ class SalesforceClient(Client):
                 soql = format_soql(contact_fields + "LastName = {}", last)
             found = self._query(soql, "match")
             name = f"{first} {last}" if first else str(last)
-            add_contacts(found, MatchedField("Name", name))
+            add_contacts(found, MatchedField("Name", name), 1)
             if found and preferred is None:
                 preferred = Module.CONTACTS
         return MatchReport(

@@ -255,7 +255,8 @@ def _candidates(
         if not isinstance(record, Mapping) or record.get("id") is None:
             continue
         fields = []
-        for entry in matched:
+        rank = len(matched)
+        for position, entry in enumerate(matched):
             field = entry.get("field") or {}
             api_name = field.get("api_name") if isinstance(field, Mapping) else None
             value = entry.get("matched_lead_value")
@@ -266,6 +267,8 @@ def _candidates(
                 held = held.get("name")
             if api_name and value is not None and held == value:
                 fields.append(MatchedField(api_name, str(value)))
+                # Zoho lists the matched fields in its order of preference.
+                rank = min(rank, position)
         account = record.get("Account_Name")
         if module is Module.CONTACTS:
             name = record.get("Full_Name")
@@ -283,6 +286,7 @@ def _candidates(
                 editable=record.get("$editable") is not False,
                 locked=record.get("Locked__s") is True,
                 approved=record.get("$approval_state", "approved") == "approved",
+                rank=rank,
             )
         )
     return tuple(out)

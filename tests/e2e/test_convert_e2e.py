@@ -12,10 +12,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_helpers import _convert, _env, _finish, _rows, _write, _zoho_env
 from leadconvert_salesforce import to_18
 from leadconvert_salesforce._emulator import SalesforceEmulator
 from leadconvert_zoho._emulator import ZohoEmulator
@@ -42,52 +43,6 @@ def zoho_emulator() -> Iterator[ZohoEmulator]:
 def sf_emulator() -> Iterator[SalesforceEmulator]:
     with SalesforceEmulator() as emulator:
         yield emulator
-
-
-def _env(backend: str, credentials: Mapping[str, str], **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADCONVERT_")}
-    prefix = f"LEADCONVERT_{backend.upper()}_"
-    env.update({prefix + k.upper(): v for k, v in credentials.items()})
-    env.update({prefix + k.upper(): v for k, v in settings.items()})
-    return env
-
-
-def _zoho_env(emulator: ZohoEmulator) -> dict[str, str]:
-    return _env(
-        "zoho",
-        emulator.credentials(),
-        poll_interval="0.02",
-        backoff="0.01",
-        doubt_wait="2",
-        **emulator.settings(),
-    )
-
-
-def _convert(
-    tmp_path: Path, env: dict[str, str], backend: str, source: Path, *extra: str
-) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "leadconvert", "convert", "--backend", backend, str(source), *extra],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
-    _, err = process.communicate(timeout=90)
-    return process.returncode, err
-
-
-def _rows(report: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
-
-
-def _write(path: Path, lines: list[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
 
 
 def _zoho_leads(n: int, mass: int = 0) -> list[dict[str, object]]:

@@ -1,0 +1,58 @@
+"""Helpers shared by the end-to-end tests: run the real CLI against in-process emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from leadconvert_zoho._emulator import ZohoEmulator
+
+
+def _env(backend: str, credentials: Mapping[str, str], **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADCONVERT_")}
+    prefix = f"LEADCONVERT_{backend.upper()}_"
+    env.update({prefix + k.upper(): v for k, v in credentials.items()})
+    env.update({prefix + k.upper(): v for k, v in settings.items()})
+    return env
+
+
+def _zoho_env(emulator: ZohoEmulator) -> dict[str, str]:
+    return _env(
+        "zoho",
+        emulator.credentials(),
+        poll_interval="0.02",
+        backoff="0.01",
+        doubt_wait="2",
+        **emulator.settings(),
+    )
+
+
+def _convert(
+    tmp_path: Path, env: dict[str, str], backend: str, source: Path, *extra: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "leadconvert", "convert", "--backend", backend, str(source), *extra],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    _, err = process.communicate(timeout=90)
+    return process.returncode, err
+
+
+def _rows(report: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in report.read_text().splitlines() if line.strip()]
+
+
+def _write(path: Path, lines: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
