@@ -141,6 +141,34 @@ class _PinnedSession(requests.Session):
         return settings
 
 
+class _TimeoutSession(_PinnedSession):
+    """A session that puts a timeout on every request that does not carry one.
+
+    simple-salesforce's login (``soap_login``) posts without a timeout: a login endpoint that
+    never answers would hang the whole run. Every other call passes its own timeout.
+    """
+
+    def __init__(self, timeout: float, verify: str | bool = True) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+        self.verify = verify
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if isinstance(self.verify, str):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        # No CA bundle was given: REQUESTS_CA_BUNDLE and friends apply as usual.
+        return requests.Session.merge_environment_settings(
+            self, url, proxies, stream, verify, cert
+        )
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
 @attrs.define
 class _Attempt:
     """The state of one planned convertLead call while it is being carried out."""
@@ -199,10 +227,7 @@ class SalesforceClient(Client):
             }
         except ValueError as exc:
             raise ConfigurationError(f"bad Salesforce setting: {exc}") from exc
-        session: requests.Session = requests.Session()
-        if credentials.get("ca_bundle"):
-            session = _PinnedSession()
-            session.verify = credentials["ca_bundle"]
+        session = _TimeoutSession(options["timeout"], credentials.get("ca_bundle") or True)
         get = credentials.get
         with _boundary("login"):
             if get("session_id"):
