@@ -207,17 +207,30 @@ class Runner:
     # --- bookkeeping ---------------------------------------------------------------------
 
     def _finish(self, result: ConversionResult, line: int | None, *, journal: bool = True) -> None:
-        note = self._notes.pop(result.lead_id, None)
-        if note is not None and result.merge is None:
-            result = evolve(result, merge=note)
-        if journal:
-            self.journal.record([(result, line)])
-        self.report.write(result, line)
-        self._counts[result.outcome] += 1
-        if self.progress is not None:
-            self.progress.advance(result.outcome)
-        if self.options.fail_fast and result.outcome not in SUCCESS and self._stop is None:
-            self._stop = f"lead {result.lead_id} ended {result.outcome.value} (--fail-fast)"
+        self._finish_all([(result, line)], journal=journal)
+
+    def _finish_all(
+        self,
+        rows: Sequence[tuple[ConversionResult, int | None]],
+        *,
+        journal: bool = True,
+        also_journal: Sequence[tuple[ConversionResult, int | None]] = (),
+    ) -> None:
+        """Record outcomes: one journal transaction (one fsync) for all of them, then report."""
+        noted = []
+        for given, line in rows:
+            note = self._notes.pop(given.lead_id, None)
+            noted.append((evolve(given, merge=note) if note and not given.merge else given, line))
+        to_journal = [*also_journal, *noted] if journal else list(also_journal)
+        if to_journal:
+            self.journal.record(to_journal)
+        for result, line in noted:
+            self.report.write(result, line)
+            self._counts[result.outcome] += 1
+            if self.progress is not None:
+                self.progress.advance(result.outcome)
+            if self.options.fail_fast and result.outcome not in SUCCESS and self._stop is None:
+                self._stop = f"lead {result.lead_id} ended {result.outcome.value} (--fail-fast)"
 
     def _invalid_record(self, record: InputRecord) -> None:
         self._invalid += 1
@@ -261,6 +274,7 @@ class Runner:
         to_plan: list[PlanItem] = []
         in_doubt: list[PlanItem] = []
         seen: dict[str, int | None] = {}
+        seen_before: list[tuple[ConversionResult, int | None]] = []
         for record in chunk:
             if record.conversion is None:
                 self._invalid_record(record)
@@ -278,15 +292,18 @@ class Runner:
             seen[lead_id] = record.line
             item = PlanItem(record.conversion, record.line)
             if entry is not None and entry.final and entry.result is not None:
-                # Converted by an earlier run: report it again, never re-send it.
+                # Converted by an earlier run: report it again, never re-send it (journaled
+                # again below so that a repeat later in this run is seen as one).
                 self._finish(evolve(entry.result, lead_id=lead_id), record.line, journal=False)
-                self.journal.record([(entry.result, record.line)])
+                seen_before.append((entry.result, record.line))
             elif entry is not None and entry.in_doubt:
                 in_doubt.append(item)
             else:
                 to_plan.append(item)
             if self._stop is not None:
                 return
+        if seen_before:
+            self.journal.record(seen_before)
         to_plan.extend(self._reconcile(in_doubt))
         if self.options.on_match is not None and to_plan and self._stop is None:
             to_plan = self._merge(to_plan)
@@ -442,14 +459,17 @@ class Runner:
             self._collect_follow_up(call, ids, future, lines, held, waiting)
             return
         followed: Counter[str] = Counter(canonical(i) for f in follow for i in f.lead_ids)
+        done: list[tuple[ConversionResult, int | None]] = []
+        converted_first: list[tuple[ConversionResult, int | None]] = []
         for lead_id, result in zip(ids, self._results(ids, index, future), strict=True):
             if followed[lead_id] and result.outcome is Outcome.CONVERTED:
                 # The conversion is recorded now; the report row waits for the follow-ups.
-                self.journal.record([(result, lines.get(lead_id))])
+                converted_first.append((result, lines.get(lead_id)))
                 held[lead_id] = result
                 waiting[lead_id] = followed[lead_id]
             else:
-                self._finish(result, lines.get(lead_id))
+                done.append((result, lines.get(lead_id)))
+        self._finish_all(done, also_journal=converted_first)
 
     def _collect_follow_up(
         self,
