@@ -60,13 +60,41 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 
 
+# Built once, as simplejson builds its own default coders: ``loads(use_decimal=True)`` and
+# ``dumps(use_decimal=True, ensure_ascii=False)`` would build one per call, with these settings.
+_DECODER = simplejson.JSONDecoder(encoding=None, parse_float=Decimal)
+_ENCODER = simplejson.JSONEncoder(
+    skipkeys=False,
+    ensure_ascii=False,
+    check_circular=True,
+    allow_nan=False,
+    indent=None,
+    separators=None,
+    encoding="utf-8",
+    default=None,
+    use_decimal=True,
+    namedtuple_as_object=True,
+    tuple_as_array=True,
+    iterable_as_array=False,
+    bigint_as_string=False,
+    sort_keys=False,
+    item_sort_key=None,
+    for_json=False,
+    ignore_nan=False,
+    int_as_string_bitcount=None,
+)
+
+
 def loads_json(text: str | bytes) -> Any:
     """Parse JSON with every non-integer number as an exact ``Decimal``."""
-    return simplejson.loads(text, use_decimal=True)
+    # As simplejson.loads does it: bytes are read as UTF-8.
+    return _DECODER.decode(str(text, "utf-8") if isinstance(text, bytes) else text)
 
 
 def dumps_json(value: Any, *, indent: int | None = None) -> str:
     """Write JSON with ``Decimal`` as an exact number literal, never through a float."""
+    if indent is None:
+        return _ENCODER.encode(value)
     return simplejson.dumps(value, use_decimal=True, indent=indent, ensure_ascii=False)
 
 

@@ -77,6 +77,11 @@ Row = Mapping[str, str]
 _INVALID_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # A literal CR would come back as LF after XML end-of-line normalisation: send it as a reference.
 _ESCAPES = {"\r": "&#13;"}
+# Text XML 1.0 carries as it is: nothing to escape (&, <, >, CR) and nothing it cannot carry.
+_PLAIN = re.compile(
+    "[\t\n\u0020-\u0025\u0027-\u003b\u003d\u003f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*"
+)
+_ORDER = frozenset(LEAD_CONVERT_ORDER)
 
 
 def find_invalid_xml_char(value: str) -> str | None:
@@ -86,6 +91,8 @@ def find_invalid_xml_char(value: str) -> str | None:
 
 
 def _text(value: str) -> str:
+    if _PLAIN.fullmatch(value):
+        return value
     bad = find_invalid_xml_char(value)
     if bad is not None:
         # Validation refuses these first; this guards callers that build rows by hand.
@@ -94,10 +101,10 @@ def _text(value: str) -> str:
 
 
 def _lead_convert(row: Row) -> str:
-    unknown = set(row) - set(LEAD_CONVERT_ORDER)
+    unknown = row.keys() - _ORDER
     if unknown:
         raise ValueError(f"not LeadConvert elements: {sorted(unknown)}")
-    missing = NON_NILLABLE - set(row)
+    missing = NON_NILLABLE - row.keys()
     if missing:
         raise ValueError(f"LeadConvert needs {sorted(missing)}")
     parts = []

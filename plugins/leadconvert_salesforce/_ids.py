@@ -32,17 +32,20 @@ class IdError(ValueError):
         self.wrong_object = wrong_object
 
 
+# Upper-case letters -> "1", every other character -> "0" (ids are ASCII letters and digits).
+_UPPER_FLAGS = {ch: "1" if "A" <= chr(ch) <= "Z" else "0" for ch in range(128)}
+
+
 def _suffix(id15: str) -> str:
     # Each 5-character chunk contributes one character: bit i is set when character i of the
     # chunk is an upper-case letter. This makes the id survive case-insensitive systems.
-    out = []
-    for start in (0, 5, 10):
-        bits = 0
-        for i, ch in enumerate(id15[start : start + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_SUFFIX_ALPHABET[bits])
-    return "".join(out)
+    flags = id15.translate(_UPPER_FLAGS)
+    # Reversed, character i of a chunk is bit i of a binary number.
+    return (
+        _SUFFIX_ALPHABET[int(flags[4::-1], 2)]
+        + _SUFFIX_ALPHABET[int(flags[9:4:-1], 2)]
+        + _SUFFIX_ALPHABET[int(flags[14:9:-1], 2)]
+    )
 
 
 def to_18(id15: str) -> str:
@@ -54,6 +57,9 @@ def to_18(id15: str) -> str:
 
 def _restore_case(id18: str) -> str:
     # An 18-character id is case-insensitive: its suffix says which characters are upper case.
+    if id18[15:] == _suffix(id18[:15]):
+        # Already in its one spelling (the usual case): every letter's case matches the suffix.
+        return id18
     chars = list(id18[:15])
     for chunk, code in enumerate(id18[15:].upper()):
         bits = _SUFFIX_ALPHABET.index(code)

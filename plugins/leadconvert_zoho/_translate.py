@@ -103,16 +103,26 @@ def mass_convert_path(version: str) -> str:
     return f"/crm/{version}/Leads/actions/mass_convert"
 
 
+#: The options of a conversion that gives none (frozen, so one instance serves all).
+_NO_OPTIONS = ZohoOptions()
+
+
 def _options(conversion: Conversion) -> ZohoOptions:
+    if not conversion.options:
+        return _NO_OPTIONS
     found = conversion.options_for(NAME)
-    return found if isinstance(found, ZohoOptions) else ZohoOptions()
+    return found if isinstance(found, ZohoOptions) else _NO_OPTIONS
 
 
 def _tags_all(tags: CarryOverTags) -> list[Module]:
+    if not (tags.contacts or tags.accounts or tags.deals):
+        return []
     return [m for m, sel in tags.by_module().items() if sel == "all"]
 
 
 def _tags_named(tags: CarryOverTags) -> list[Module]:
+    if not (tags.contacts or tags.accounts or tags.deals):
+        return []
     return [m for m, sel in tags.by_module().items() if sel != "all"]
 
 
@@ -260,9 +270,9 @@ def validate(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
-    single = _single_only(conversion)
     mass = _mass_only(conversion)
     if mass:
+        single = _single_only(conversion)
         if conversion.owner_id is None:
             found.append(
                 violation(
@@ -337,7 +347,13 @@ def to_convert_body(conversion: Conversion, version: str = "v8") -> dict[str, An
         contacts=IdRef(contact.id) if isinstance(contact, MergeContact) else None,
         assign_to=IdRef(conversion.owner_id) if conversion.owner_id else None,
         deals=_deals(opportunity) if isinstance(opportunity, CreateOpportunity) else None,
-        carry_over_tags=tag_wire if tag_wire != TagsWire() else None,
+        carry_over_tags=(
+            tag_wire
+            if tag_wire.contacts is not None
+            or tag_wire.accounts is not None
+            or tag_wire.deals is not None
+            else None
+        ),
         add_to_existing_record=(True if opts.add_to_existing_record and version == "v8" else None),
     )
     return {"data": [CONVERTER.unstructure(body)]}
@@ -408,6 +424,45 @@ def _mass_key(conversion: Conversion) -> str:
     return dumps_json(to_mass_body([], shared, {s: s for s in MODULE_ID_SETTINGS.values()}))
 
 
+#: Deal field values a stand-in holds as they are: equal values of one of these types are
+#: always written as the same JSON.
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _mass_key_stand_in(conversion: Conversion) -> tuple[Any, ...] | None:
+    """A cheap stand-in for ``_mass_key``: equal stand-ins always give equal keys.
+
+    It holds exactly the values the shared mass-convert body is written from, as the text they
+    are written as (so ``Decimal("1.0")`` and ``Decimal("1.00")`` differ, as their bodies do).
+    ``None`` when the conversion holds something it does not cover (Zoho options, deal fields
+    other than strings, integers, booleans and nulls): the key is then computed from the body.
+    """
+    if conversion.options_for(NAME) is not None:
+        return None
+    opportunity = conversion.opportunity
+    deal: tuple[Any, ...] | None = None
+    if isinstance(opportunity, CreateOpportunity):
+        fields = opportunity.fields
+        if fields and not all(type(v) in _PLAIN_TYPES for v in fields.values()):
+            return None
+        deal = (
+            opportunity.name,
+            opportunity.close_date.isoformat() if opportunity.close_date else None,
+            opportunity.stage,
+            None if opportunity.amount is None else str(opportunity.amount),
+            opportunity.pipeline,
+            opportunity.contact_role,
+            # Keys in order, values with their type: True and 1 are equal but written apart.
+            tuple((k, type(v), v) for k, v in fields.items()) if fields else (),
+        )
+    return (
+        deal,
+        conversion.owner_id,
+        conversion.move_attachments_to,
+        tuple(_tags_all(conversion.carry_over_tags)),
+    )
+
+
 @frozen
 class _Group:
     key: str
@@ -439,6 +494,8 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
     # Each entry is a single-convert call or a mass-convert group, in first-seen order.
     order: list[PlannedCall | _Group] = []
     groups: dict[str, _Group] = {}
+    # Stand-in -> mass key: conversions that share options skip building the shared body.
+    keys: dict[tuple[Any, ...], str] = {}
     for item in items:
         conversion = item.conversion
         if conversion.converted_status is not None:
@@ -476,14 +533,20 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
                 single.append(
                     f"move_attachments_to without {setting}: mass convert needs the module id"
                 )
-        if mass_only and conversion.owner_id is not None:
-            # Lenient mode may hand us a conflicting conversion: the single-only parts were
-            # already reported as warnings and are not sent.
-            single = []
+        # Lenient mode may hand us a conflicting conversion (mass-only and single-only parts):
+        # validation warned about its mass-only parts, so it goes single convert, which does
+        # not send them; everything else it asked for is sent.
         if single:
             order.append(_single_call(conversion, version, list(dict.fromkeys(single))))
             continue
-        key = _mass_key(conversion)
+        stand_in = _mass_key_stand_in(conversion)
+        if stand_in is None:
+            key = _mass_key(conversion)
+        else:
+            found = keys.get(stand_in)
+            if found is None:
+                found = keys[stand_in] = _mass_key(conversion)
+            key = found
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(key, conversion, [], mass_only)
