@@ -55,6 +55,7 @@ from ._results import (
     Violation,
 )
 from ._schema import conversion_schema
+from ._translate import Translation, translate
 
 __version__ = "0.1.0"
 
@@ -101,6 +102,7 @@ __all__ = [
     "Registry",
     "RequestTimeout",
     "ServerError",
+    "Translation",
     "TransportError",
     "UnknownBackendError",
     "ValidationError",
@@ -115,4 +117,5 @@ __all__ = [
     "make_plugin_manager",
     "plan_records",
     "read_records",
+    "translate",
 ]

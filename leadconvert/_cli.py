@@ -43,6 +43,7 @@ from ._progress import PlainProgress, RichProgress, print_summary
 from ._results import Violation
 from ._runner import RunOptions, convert_file, default_paths
 from ._schema import conversion_schema
+from ._translate_cli import translate as translate_command
 from .backend import MEANINGS, Backend, Client, PlanWarning
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
@@ -704,3 +705,6 @@ def main(argv: list[str] | None = None) -> None:
             EXIT_INTERNAL,
         )
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+cli.add_command(translate_command)

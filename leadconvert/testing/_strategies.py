@@ -1,14 +1,21 @@
-"""Hypothesis strategies that build any valid neutral ``Conversion``."""
+"""Hypothesis strategies for neutral conversions: any, valid for a backend, valid for several
+backends at once (one meaning, each backend's own ids), and invalid ones with the rules they break.
+
+Nothing here knows a particular CRM: what is valid is asked of the backends themselves
+(``leadconvert.check``), so a third-party backend gets the same strategies for free.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import attrs
+from attrs import frozen
 from hypothesis import strategies as st
 
 from .._model import (
@@ -28,18 +35,109 @@ from .._model import (
     NoOpportunity,
     OpportunityTarget,
 )
+from .._planner import Mode, check
+from .._results import Violation
+from .._translate import ID_ROLES, relabel_ids
+from ..backend import Backend
 
-__all__ = ["backend_options", "conversions", "record_ids"]
+__all__ = [
+    "DIALECTS",
+    "InvalidConversion",
+    "backend_options",
+    "conversions",
+    "id_strategies",
+    "invalid_conversions",
+    "portable_conversions",
+    "record_ids",
+    "valid_conversions",
+    "without_violations",
+]
+
+IdStrategies = Mapping[str, st.SearchStrategy[str]]
+
+_ALNUM = string.ascii_letters + string.digits
+_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+# Key prefixes of the 15/18-character id dialect (Salesforce's), per role.
+_PREFIXES = {"lead": "00Q", "account": "001", "contact": "003", "opportunity": "006", "user": "005"}
 
 
-def record_ids() -> st.SearchStrategy[str]:
-    """Record ids of the shapes CRMs use: Zoho's long numbers, Salesforce's 15/18 characters."""
-    alnum = string.ascii_letters + string.digits
+def _case_safe(id15: str) -> str:
+    """The 18-character case-safe form of a 15-character id."""
+    out = []
+    for start in (0, 5, 10):
+        bits = sum(1 << i for i, ch in enumerate(id15[start : start + 5]) if "A" <= ch <= "Z")
+        out.append(_SUFFIX_ALPHABET[bits])
+    return id15 + "".join(out)
+
+
+def _numeric(role: str) -> st.SearchStrategy[str]:
+    return st.integers(min_value=10**17, max_value=10**19 - 1).map(str)
+
+
+def _prefixed(role: str) -> st.SearchStrategy[str]:
+    id15 = st.text(_ALNUM, min_size=12, max_size=12).map(lambda rest: _PREFIXES[role] + rest)
+    return st.one_of(id15, id15.map(_case_safe))
+
+
+def _plain(role: str) -> st.SearchStrategy[str]:
     return st.one_of(
-        st.integers(min_value=10**17, max_value=10**19 - 1).map(str),
-        st.text(alnum, min_size=15, max_size=15),
-        st.text(alnum, min_size=18, max_size=18),
+        st.text(_ALNUM, min_size=15, max_size=15), st.text(_ALNUM, min_size=18, max_size=18)
     )
+
+
+#: Record id shapes CRMs use, by name: long numbers (Zoho), 15/18 characters with a key prefix
+#: per object (Salesforce), and plain 15/18 letters and digits.
+DIALECTS: Mapping[str, Callable[[str], st.SearchStrategy[str]]] = {
+    "numeric": _numeric,
+    "prefixed": _prefixed,
+    "plain": _plain,
+}
+# One fixed example per dialect and role, to ask a backend which shapes it accepts.
+_EXAMPLES: Mapping[str, Callable[[str], str]] = {
+    "numeric": lambda role: str(4876876000000000000 + ID_ROLES.index(role)),
+    "prefixed": lambda role: _case_safe(_PREFIXES[role] + "0000AbCdE0001"[:12]),
+    "plain": lambda role: "AbCdE0000000001",
+}
+
+
+def record_ids(role: str | None = None) -> st.SearchStrategy[str]:
+    """Record ids of every shape CRMs use (for ``role``, one of ``ID_ROLES``, when given)."""
+    roles = [role] if role is not None else list(_PREFIXES)
+    return st.one_of(*(DIALECTS[d](r) for d in DIALECTS for r in roles))
+
+
+def id_strategies(backend: Backend) -> dict[str, st.SearchStrategy[str]]:
+    """Per role, ids of the shapes ``backend`` accepts (asked of its ``validate``)."""
+    paths = {
+        "lead": "lead_id",
+        "account": "account.id",
+        "contact": "contact.id",
+        "opportunity": "opportunity.id",
+        "user": "owner_id",
+    }
+    out: dict[str, st.SearchStrategy[str]] = {}
+    for role in ID_ROLES:
+        accepted = []
+        for dialect, example in _EXAMPLES.items():
+            probe = _probe(role, example(role), example("account"))
+            if not any(v.path == paths[role] for v in backend.validate(probe)):
+                accepted.append(DIALECTS[dialect](role))
+        out[role] = st.one_of(*accepted) if accepted else record_ids(role)
+    return out
+
+
+def _probe(role: str, value: str, account: str) -> Conversion:
+    lead = value if role == "lead" else "0"
+    if role == "account":
+        return Conversion(lead_id=lead, account=MergeAccount(value))
+    if role == "contact":
+        # A contact merge may need its account (Salesforce): name one of the same shape.
+        return Conversion(lead_id=lead, account=MergeAccount(account), contact=MergeContact(value))
+    if role == "opportunity":
+        return Conversion(lead_id=lead, opportunity=AttachOpportunity(value))
+    if role == "user":
+        return Conversion(lead_id=lead, owner_id=value)
+    return Conversion(lead_id=lead)
 
 
 _text = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
@@ -48,22 +146,49 @@ _text = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, ma
 _amounts = st.decimals(
     min_value=Decimal("-1e12"), max_value=Decimal("1e12"), places=2, allow_nan=False
 )
+#: Field names CRMs give their own meaning (the typed fields of a deal or opportunity), drawn
+#: often, so that a field a backend would confuse with a typed one is found.
+COMMON_FIELD_NAMES = (
+    "Name",
+    "StageName",
+    "CloseDate",
+    "Amount",
+    "Description",
+    "NextStep",
+    "Probability",
+    "Deal_Name",
+    "Stage",
+    "Closing_Date",
+    "Pipeline",
+    "Contact_Role",
+    "Custom__c",
+)
+_field_names = st.one_of(
+    st.sampled_from(COMMON_FIELD_NAMES),
+    st.from_regex(r"[A-Z][A-Za-z0-9_]{0,20}", fullmatch=True),
+)
 _json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**9), 10**9), _text)
 
 
-def _accounts() -> st.SearchStrategy[AccountTarget]:
+def _ids(ids: IdStrategies | None, role: str) -> st.SearchStrategy[str]:
+    if ids is not None and role in ids:
+        return ids[role]
+    return record_ids(role)
+
+
+def _accounts(ids: IdStrategies | None) -> st.SearchStrategy[AccountTarget]:
     return st.one_of(
         st.just(CreateAccount()),
-        st.builds(MergeAccount, id=record_ids()),
-        st.builds(MergePersonAccount, id=record_ids()),
+        st.builds(MergeAccount, id=_ids(ids, "account")),
+        st.builds(MergePersonAccount, id=_ids(ids, "account")),
     )
 
 
-def _contacts() -> st.SearchStrategy[ContactTarget]:
-    return st.one_of(st.just(CreateContact()), st.builds(MergeContact, id=record_ids()))
+def _contacts(ids: IdStrategies | None) -> st.SearchStrategy[ContactTarget]:
+    return st.one_of(st.just(CreateContact()), st.builds(MergeContact, id=_ids(ids, "contact")))
 
 
-def _opportunities() -> st.SearchStrategy[OpportunityTarget]:
+def _opportunities(ids: IdStrategies | None) -> st.SearchStrategy[OpportunityTarget]:
     create = st.builds(
         CreateOpportunity,
         name=_text,
@@ -71,19 +196,17 @@ def _opportunities() -> st.SearchStrategy[OpportunityTarget]:
         close_date=st.none() | st.dates(dt.date(2000, 1, 1), dt.date(2100, 12, 31)),
         pipeline=st.none() | _text,
         amount=st.none() | _amounts,
-        contact_role=st.none() | record_ids(),
-        fields=st.dictionaries(
-            st.from_regex(r"[A-Z][A-Za-z0-9_]{0,20}", fullmatch=True), _json_scalars, max_size=3
-        ),
+        contact_role=st.none() | _ids(ids, "contact"),
+        fields=st.dictionaries(_field_names, _json_scalars, max_size=3),
     )
     return st.one_of(
-        st.just(NoOpportunity()), create, st.builds(AttachOpportunity, id=record_ids())
+        st.just(NoOpportunity()), create, st.builds(AttachOpportunity, id=_ids(ids, "opportunity"))
     )
 
 
 def _tag_selections() -> st.SearchStrategy[tuple[str, ...] | str]:
-    names = st.lists(_text, max_size=3, unique=True).map(tuple)
-    return st.one_of(names, st.just("all"))
+    names = st.lists(_text, min_size=1, max_size=3, unique=True).map(tuple)
+    return st.one_of(st.just(()), names, st.just("all"))
 
 
 def backend_options(
@@ -100,15 +223,21 @@ def backend_options(
 
 def conversions(
     option_types: Mapping[str, type[BackendOptions]] | None = None,
+    *,
+    ids: IdStrategies | None = None,
     **overrides: st.SearchStrategy[Any],
 ) -> st.SearchStrategy[Conversion]:
-    """Any valid neutral conversion; ``overrides`` fix the strategy of chosen fields."""
+    """Any neutral conversion (valid for the model, not necessarily for any backend).
+
+    ``ids`` gives the strategy of record ids per role (``lead``, ``account``, ``contact``,
+    ``opportunity``, ``user``); ``overrides`` fix the strategy of chosen fields.
+    """
     fields: dict[str, st.SearchStrategy[Any]] = {
-        "lead_id": record_ids(),
-        "account": _accounts(),
-        "contact": _contacts(),
-        "opportunity": _opportunities(),
-        "owner_id": st.none() | record_ids(),
+        "lead_id": _ids(ids, "lead"),
+        "account": _accounts(ids),
+        "contact": _contacts(ids),
+        "opportunity": _opportunities(ids),
+        "owner_id": st.none() | _ids(ids, "user"),
         "notify_lead_owner": st.booleans(),
         "notify_new_owner": st.booleans(),
         "overwrite_account_name": st.booleans(),
@@ -128,3 +257,246 @@ def conversions(
         raise TypeError(f"Conversion has no field(s) {sorted(unknown)}")
     fields.update(overrides)
     return st.builds(Conversion, **fields)
+
+
+# --- repair: the nearest conversion a backend accepts ----------------------------------------
+
+
+class _CannotReset(Exception):
+    pass
+
+
+def _default(field: attrs.Attribute[Any]) -> Any:
+    if field.default is attrs.NOTHING:
+        raise _CannotReset
+    default: Any = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return default.factory()
+    return default
+
+
+def _reset(obj: Any, segments: Sequence[str]) -> Any:
+    """``obj`` with the value at ``segments`` back to its default (or removed from a mapping)."""
+    head, rest = segments[0], segments[1:]
+    if isinstance(obj, tuple) and all(isinstance(o, BackendOptions) for o in obj):
+        if not any(o.backend == head for o in obj):
+            raise _CannotReset
+        if not rest:
+            return tuple(o for o in obj if o.backend != head)
+        return tuple(_reset(o, rest) if o.backend == head else o for o in obj)
+    if isinstance(obj, Mapping):
+        if rest or head not in obj:
+            raise _CannotReset
+        return {k: v for k, v in obj.items() if k != head}
+    if not attrs.has(type(obj)):
+        raise _CannotReset
+    field = attrs.fields_dict(type(obj)).get(head)
+    if field is None:
+        raise _CannotReset
+    value = _default(field) if not rest else _reset(getattr(obj, head), rest)
+    return attrs.evolve(obj, **{field.alias or head: value})
+
+
+def _without(conversion: Conversion, path: str) -> Conversion | None:
+    """``conversion`` without what ``path`` names, climbing to its parents if need be."""
+    segments = [s for s in path.split(".") if s]
+    for end in range(len(segments), 0, -1):
+        try:
+            fixed = _reset(conversion, segments[:end])
+        except (_CannotReset, ValueError, TypeError):
+            continue
+        if fixed != conversion:
+            return fixed  # type: ignore[no-any-return]
+    return None
+
+
+_TOP_FIELDS = [f.name for f in attrs.fields(Conversion) if f.name != "lead_id"]
+
+
+def _repair(
+    conversion: Conversion, errors: Callable[[Conversion], Sequence[Violation]], rounds: int = 12
+) -> Conversion | None:
+    current = conversion
+    for _ in range(rounds):
+        found = errors(current)
+        if not found:
+            return current
+        fixed: Conversion | None = None
+        for v in found:
+            fixed = _without(current, v.path)
+            if fixed is not None:
+                break
+        if fixed is None:
+            # Nothing the violations name can be taken back: take back whole features, in
+            # order, keeping the first that leaves fewer violations.
+            for name in _TOP_FIELDS:
+                candidate = _without(current, name)
+                if candidate is not None and len(errors(candidate)) < len(found):
+                    fixed = candidate
+                    break
+        if fixed is None:
+            return None
+        current = fixed
+    return None if errors(current) else current
+
+
+def without_violations(
+    backends: Backend | Iterable[Backend], conversion: Conversion, mode: Mode = Mode.STRICT
+) -> Conversion | None:
+    """The nearest conversion every one of ``backends`` accepts in ``mode``, or ``None``.
+
+    Each violation's path is taken back to its default (a merge target back to "create", a
+    flag back to false, an option set removed...), until nothing is violated. ``None`` when
+    that cannot be done (e.g. a lead id the backend cannot read).
+    """
+    group = [backends] if isinstance(backends, Backend) else list(backends)
+    return _repair(conversion, lambda c: [v for b in group for v in check(b, c, mode).errors])
+
+
+def _option_types(backends: Iterable[Backend]) -> dict[str, type[BackendOptions]]:
+    return {b.name: b.options_type for b in backends if b.options_type is not None}
+
+
+def valid_conversions(
+    backend: Backend,
+    *,
+    mode: Mode = Mode.STRICT,
+    ids: IdStrategies | None = None,
+    **overrides: st.SearchStrategy[Any],
+) -> st.SearchStrategy[Conversion]:
+    """Conversions ``backend`` accepts in ``mode`` (no violation left after ``check``).
+
+    Ids are of the shapes the backend accepts unless ``ids`` says otherwise; ``overrides`` fix
+    chosen fields, as for ``conversions``. Fields the backend rejects are drawn and then taken
+    back to their default, so every field still varies where the backend allows it.
+    """
+    chosen = {**id_strategies(backend), **(ids or {})}
+    base = conversions(_option_types([backend]), ids=chosen, **overrides)
+    return base.map(lambda c: without_violations(backend, c, mode)).filter(lambda c: c is not None)  # type: ignore[return-value]
+
+
+def _symbol(role: str, number: int) -> str:
+    return f"{role}-{number}"
+
+
+@st.composite
+def _portable(
+    draw: st.DrawFn,
+    backends: Sequence[Backend],
+    mode: Mode,
+    records: Mapping[str, st.SearchStrategy[Mapping[str, str]]],
+    overrides: Mapping[str, st.SearchStrategy[Any]],
+) -> dict[str, Conversion]:
+    symbols = {role: st.integers(0, 9).map(functools.partial(_symbol, role)) for role in ID_ROLES}
+    shape = draw(conversions(_option_types(backends), ids=symbols, **overrides))
+    named: dict[tuple[str, str], Mapping[str, str]] = {}
+
+    def consistent(record: Mapping[str, str]) -> bool:
+        # Two records may share an id in one backend only if they are one record in all.
+        for other in named.values():
+            same = [record[b.name] == other[b.name] for b in backends]
+            if any(same) and not all(same):
+                return False
+        return True
+
+    def collect(role: str, value: str) -> str:
+        if (role, value) not in named:
+            named[(role, value)] = draw(records[role].filter(consistent))
+        return value
+
+    relabel_ids(shape, collect)
+
+    def expressed(c: Conversion, backend: Backend) -> Conversion:
+        return relabel_ids(c, lambda role, value: named[(role, value)][backend.name])
+
+    fixed = _repair(
+        shape,
+        lambda c: [v for b in backends for v in check(b, expressed(c, b), mode).errors],
+    )
+    if fixed is None:
+        from hypothesis import reject
+
+        reject()
+    return {b.name: expressed(fixed, b) for b in backends}
+
+
+def portable_conversions(
+    backends: Iterable[Backend],
+    *,
+    mode: Mode = Mode.STRICT,
+    records: Mapping[str, st.SearchStrategy[Mapping[str, str]]] | None = None,
+    **overrides: st.SearchStrategy[Any],
+) -> st.SearchStrategy[dict[str, Conversion]]:
+    """One meaning valid on every one of ``backends``: backend name -> its conversion.
+
+    Record ids are CRM-specific, so each backend gets the same conversion with its own ids.
+    ``records`` gives, per role, a strategy of *records*: backend name -> the record's id in that
+    backend (say, the same seeded account in two emulators); each record the conversion names is
+    drawn from it, so every backend's conversion names its own copy of the same records. By
+    default each record gets an id of a shape each backend accepts.
+    """
+    group = sorted(backends, key=lambda b: b.name)
+    per_backend = {b.name: id_strategies(b) for b in group}
+    chosen: dict[str, st.SearchStrategy[Mapping[str, str]]] = {
+        role: st.fixed_dictionaries({b.name: per_backend[b.name][role] for b in group})
+        for role in ID_ROLES
+    }
+    chosen.update(records or {})
+    return _portable(group, mode, chosen, overrides)
+
+
+@frozen
+class InvalidConversion:
+    """A conversion a backend refuses, with every violation it reports."""
+
+    conversion: Conversion
+    violations: tuple[Violation, ...]
+
+    @property
+    def rules(self) -> frozenset[str]:
+        """The rules broken."""
+        return frozenset(v.rule for v in self.violations)
+
+
+@st.composite
+def _invalid(
+    draw: st.DrawFn,
+    backend: Backend,
+    mode: Mode,
+    valid: st.SearchStrategy[Conversion],
+    anything: st.SearchStrategy[Conversion],
+) -> InvalidConversion:
+    base = draw(valid)
+    other = draw(anything)
+    names = draw(
+        st.lists(
+            st.sampled_from([f.name for f in attrs.fields(Conversion)]),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        )
+    )
+    broken = attrs.evolve(base, **{name: getattr(other, name) for name in names})
+    errors = check(backend, broken, mode).errors
+    if not errors:
+        from hypothesis import reject
+
+        reject()
+    return InvalidConversion(broken, errors)
+
+
+def invalid_conversions(
+    backend: Backend,
+    *,
+    mode: Mode = Mode.STRICT,
+    ids: IdStrategies | None = None,
+    **overrides: st.SearchStrategy[Any],
+) -> st.SearchStrategy[InvalidConversion]:
+    """Conversions ``backend`` refuses in ``mode``, paired with the violations it reports.
+
+    Each is a valid conversion with one or two fields replaced by arbitrary values, so most
+    break exactly one rule.
+    """
+    anything = conversions(_option_types([backend]), ids=None, **overrides)
+    valid = valid_conversions(backend, mode=mode, ids=ids, **overrides)
+    return _invalid(backend, mode, valid, anything)

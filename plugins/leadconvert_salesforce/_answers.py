@@ -139,7 +139,7 @@ def _error(result: Element) -> ConversionError:
 
 
 def _same_lead(given: str, answered: str | None) -> bool:
-    if answered is None:
+    if answered is None or answered == given:
         return True
     try:
         return canonical_id(given) == canonical_id(answered)

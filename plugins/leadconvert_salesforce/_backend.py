@@ -41,6 +41,7 @@ from ._translate import (
     follow_up_body,
     row_for,
     validate_conversion,
+    with_follow_up,
 )
 
 __all__ = [
@@ -242,8 +243,12 @@ class SalesforceBackend(Backend):
         return read_convert_answer(call.lead_ids, answer.status, answer.body, answer.headers)
 
     def parse_native(self, payload: str) -> list[Conversion]:
-        """Conversions from a convertLead SOAP envelope or a JSON list of LeadConvert objects."""
+        """Conversions from a convertLead SOAP envelope, a JSON list of LeadConvert objects, or
+        a plan (``{"requests": [...]}``, as ``leadconvert plan`` prints it), whose opportunity
+        updates give back the stage, close date, amount and fields convertLead cannot carry."""
         text = payload.lstrip()
+        if text.startswith("{"):
+            return _parse_plan(text)
         if text.startswith("<"):
             rows: list[dict[str, Any]] = list(parse_rows(text.encode("utf-8"))[0])
         elif text.startswith("["):
@@ -282,6 +287,46 @@ class SalesforceBackend(Backend):
         from ._emulator import SalesforceEmulator
 
         return SalesforceEmulator(seed=seed, host=host, port=port)
+
+
+def _parse_plan(text: str) -> list[Conversion]:
+    try:
+        data = loads_json(text)
+    except ValueError as exc:
+        raise InputError(f"not a JSON plan: {exc}") from exc
+    requests = data.get("requests") if isinstance(data, dict) else None
+    if not isinstance(requests, list):
+        raise InputError('a JSON object payload is a plan: {"requests": [...]}')
+    conversions: list[Conversion] = []
+    by_lead: dict[str, int] = {}
+    for request in requests:
+        if not isinstance(request, dict):
+            raise InputError("each plan request is an object")
+        kind = request.get("kind")
+        if kind == FOLLOW_UP_KIND or (kind is None and request.get("method") == "PATCH"):
+            leads = request.get("leads")
+            body = request.get("json")
+            if not (isinstance(leads, list) and len(leads) == 1 and isinstance(body, dict)):
+                raise InputError("an opportunity update names one lead and carries a JSON body")
+            try:
+                key = canonical_id(str(leads[0]), "Lead")
+            except IdError as exc:
+                raise InputError(f"an opportunity update names {leads[0]!r}: {exc}") from exc
+            if key not in by_lead:
+                raise InputError(
+                    f"an opportunity update names lead {leads[0]}, not converted before it"
+                )
+            index = by_lead[key]
+            conversions[index] = with_follow_up(conversions[index], body)
+            continue
+        body_text = request.get("body")
+        if not isinstance(body_text, str):
+            raise InputError("a convertLead request carries its SOAP envelope as body")
+        for row in parse_rows(body_text.encode("utf-8"))[0]:
+            conversion = conversion_from_row(row)
+            by_lead[canonical_id(conversion.lead_id, "Lead")] = len(conversions)
+            conversions.append(conversion)
+    return conversions
 
 
 def canonical_lead_id(lead_id: str) -> str:

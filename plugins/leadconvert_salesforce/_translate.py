@@ -3,10 +3,13 @@ follow-up update of the created Opportunity."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+import attrs
 
 from leadconvert import (
     AttachOpportunity,
@@ -34,6 +37,7 @@ __all__ = [
     "follow_up_body",
     "row_for",
     "validate_conversion",
+    "with_follow_up",
 ]
 
 NAME = "salesforce"
@@ -153,12 +157,14 @@ def validate_conversion(conversion: Conversion) -> list[Violation]:
                     )
                 )
             typed = _TYPED_FIELDS.get(key)
-            if typed is not None and (typed == "name" or getattr(opportunity, typed) is not None):
+            # Always, even when the typed field is unset: the update could not be read back
+            # apart from it (one spelling per meaning, as Zoho's Deals keys).
+            if typed is not None:
                 found.append(
                     violation(
                         "salesforce.opportunity.field_conflict",
                         path,
-                        f"is already set by opportunity.{typed}",
+                        f"is set by opportunity.{typed}, not by fields",
                         NAME,
                     )
                 )
@@ -291,6 +297,33 @@ def follow_up_body(conversion: Conversion) -> dict[str, Any] | None:
         body["Amount"] = opportunity.amount
     body.update(opportunity.fields)
     return body or None
+
+
+def with_follow_up(conversion: Conversion, body: Mapping[str, Any]) -> Conversion:
+    """``conversion`` with the Opportunity fields of its follow-up update (``follow_up_body``)."""
+    opportunity = conversion.opportunity
+    if not isinstance(opportunity, CreateOpportunity):
+        raise InputError(
+            f"lead {conversion.lead_id}: an opportunity update follows a conversion that "
+            "creates no opportunity"
+        )
+    data = dict(body)
+    stage = data.pop("StageName", None)
+    close = data.pop("CloseDate", None)
+    amount = data.pop("Amount", None)
+    try:
+        return attrs.evolve(
+            conversion,
+            opportunity=attrs.evolve(
+                opportunity,
+                stage=stage,
+                close_date=dt.date.fromisoformat(close) if close is not None else None,
+                amount=amount,
+                fields={**opportunity.fields, **data},
+            ),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"lead {conversion.lead_id}: opportunity update: {exc}") from exc
 
 
 def _flag(row: Mapping[str, Any], name: str) -> bool | None:

@@ -1,0 +1,542 @@
+"""The four properties as plain functions (so a test can also show them failing), and the worlds
+the emulators are seeded with, as hypothesis strategies."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import attrs
+from hypothesis import strategies as st
+from leadconvert_salesforce import _translate as sf_translate
+from leadconvert_salesforce._ids import IdError, canonical_id, to_18
+
+from leadconvert import (
+    AttachOpportunity,
+    Conversion,
+    ConversionResult,
+    CreateAccount,
+    CreateOpportunity,
+    MergeAccount,
+    MergeContact,
+    MergePersonAccount,
+    Mode,
+    NoOpportunity,
+    Outcome,
+    dumps_json,
+)
+from leadconvert._translate import plan_document, relabel_ids, translate
+from leadconvert.backend import Backend, Client, PlanItem
+from leadconvert.testing import assert_round_trip, normal_form, same_id
+from leadconvert.testing._strategies import _without
+
+REFERENCE = Path("/work/shared/reference")
+
+# --- the seeded worlds ---------------------------------------------------------------------------
+
+#: Records seeded in both emulators, by meaning: role -> symbol -> backend -> id.
+SHARED: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    "account": {
+        "zylker": {"zoho": "4876876000007421010", "salesforce": to_18("001000000000001")},
+        "other": {"zoho": "4876876000007421020", "salesforce": to_18("001000000000002")},
+    },
+    # Pat Boyle belongs to Zylker in both.
+    "contact": {"pat": {"zoho": "4876876000007421001", "salesforce": to_18("003000000000001")}},
+    "user": {
+        "first": {"zoho": "4876876000000225013", "salesforce": to_18("005000000000001")},
+        "second": {"zoho": "4876876000000225015", "salesforce": to_18("005000000000002")},
+    },
+}
+#: Records only one CRM has: a Zoho contact with no account; Salesforce's person account, its
+#: contact, and an opportunity to attach.
+ZOHO_ONLY = {"contact": ["4876876000007437017"]}
+SF_ONLY = {
+    "account": [to_18("001000000000003")],
+    "contact": [to_18("003000000000002")],
+    "opportunity": [to_18("006000000000001")],
+}
+#: Stages both seeds share (Zoho: in the "Standard (Standard)" pipeline).
+ZOHO_PIPELINE = "Standard (Standard)"
+COMMON_STAGES = ("Qualification", "Negotiation/Review", "Closed Won", "Closed Lost")
+SF_STAGES = ("Prospecting", *COMMON_STAGES)
+SF_CONVERTED_STATUS = "Closed - Converted"
+#: Opportunity fields both emulators store.
+SAFE_FIELDS = st.dictionaries(
+    st.sampled_from(["Description", "NextStep"]), st.text("abc xyz", min_size=1, max_size=8)
+)
+_names = st.text(st.characters(codec="utf-8", categories=["L", "N", "Zs"]), min_size=1, max_size=30)
+_names = _names.filter(str.strip)
+_dates = st.dates(dt.date(2020, 1, 1), dt.date(2035, 12, 31))
+_amounts = st.none() | st.decimals(Decimal("0"), Decimal("1e9"), places=2)
+
+#: A lead id of the backend's shape that no seed holds: replaced by a fresh lead when sent.
+PLACEHOLDER_LEAD = {"zoho": "1", "salesforce": to_18("00Q0000000ZZZZZ")}
+
+
+def world_ids(backend: str) -> dict[str, st.SearchStrategy[str]]:
+    """Per role, the ids of records seeded in ``backend``'s emulator."""
+    out: dict[str, st.SearchStrategy[str]] = {"lead": st.just(PLACEHOLDER_LEAD[backend])}
+    extra = ZOHO_ONLY if backend == "zoho" else SF_ONLY
+    for role in ("account", "contact", "user", "opportunity"):
+        ids = [r[backend] for r in SHARED.get(role, {}).values()] + list(extra.get(role, []))
+        out[role] = st.sampled_from(ids) if ids else st.just(PLACEHOLDER_LEAD[backend])
+    return out
+
+
+def world_opportunities(backend: str) -> st.SearchStrategy[Any]:
+    """Opportunities the backend's emulator can create (valid pipeline and stage)."""
+    if backend == "zoho":
+        create = st.builds(
+            CreateOpportunity,
+            name=_names,
+            stage=st.none() | st.sampled_from(COMMON_STAGES),
+            close_date=st.none() | _dates,
+            pipeline=st.none() | st.just(ZOHO_PIPELINE),
+            amount=_amounts,
+            fields=SAFE_FIELDS,
+        )
+        attach = st.builds(AttachOpportunity, id=st.just("4876876000000000001"))
+    else:
+        create = st.builds(
+            CreateOpportunity,
+            name=_names,
+            stage=st.none() | st.sampled_from(SF_STAGES),
+            close_date=st.none() | _dates,
+            amount=_amounts,
+            fields=SAFE_FIELDS,
+        )
+        attach = st.builds(AttachOpportunity, id=st.sampled_from(SF_ONLY["opportunity"]))
+    return st.one_of(st.just(NoOpportunity()), create, attach)
+
+
+def world_overrides(backend: str) -> dict[str, st.SearchStrategy[Any]]:
+    """Field strategies that keep a conversion inside the emulator's seeded world."""
+    out: dict[str, st.SearchStrategy[Any]] = {"opportunity": world_opportunities(backend)}
+    if backend == "salesforce":
+        out["converted_status"] = st.none() | st.just(SF_CONVERTED_STATUS)
+    else:
+        out["options"] = st.just(())
+    return out
+
+
+_CONTACT_ACCOUNT = {
+    "4876876000007421001": "4876876000007421010",
+    to_18("003000000000001"): to_18("001000000000001"),
+    to_18("003000000000002"): to_18("001000000000002"),
+}
+
+
+def grounded(conversion: Conversion) -> Conversion:
+    """A merge into a seeded contact names the account that contact belongs to (as the CRMs
+    demand and neither backend can check before sending)."""
+    contact = conversion.contact
+    if not isinstance(contact, MergeContact):
+        return conversion
+    account = _CONTACT_ACCOUNT.get(contact.id)
+    if account is None:  # Zoho's contact without an account: no account may be named
+        if isinstance(conversion.account, MergeAccount):
+            return attrs.evolve(conversion, account=CreateAccount())
+        return conversion
+    if isinstance(conversion.account, MergeAccount | MergePersonAccount):
+        return attrs.evolve(conversion, account=MergeAccount(account))
+    return conversion
+
+
+def person_grounded(conversion: Conversion) -> Conversion:
+    """A person-account merge names the seeded person account (whether an account is a person
+    account is the org's data, which validation cannot see)."""
+    if isinstance(conversion.account, MergePersonAccount):
+        person = SF_ONLY["account"][0]
+        if _tolerant_canonical(conversion.account.id) != person and is_sf_account(
+            conversion.account.id
+        ):
+            return attrs.evolve(conversion, account=MergePersonAccount(person))
+    return conversion
+
+
+def is_sf_account(value: str) -> bool:
+    try:
+        canonical_id(value, "Account")
+    except IdError:
+        return False
+    return True
+
+
+def sf_normalise(conversion: Conversion) -> Conversion:
+    """Salesforce sends a person account and a business account both as ``accountId``."""
+    if isinstance(conversion.account, MergePersonAccount):
+        return attrs.evolve(conversion, account=MergeAccount(conversion.account.id))
+    return conversion
+
+
+NORMALISE: Mapping[str, Callable[[Conversion], Conversion]] = {
+    "salesforce": sf_normalise,
+    "zoho": lambda c: c,
+}
+
+# --- property 1: round trip --------------------------------------------------------------------
+
+
+def _documented_zoho_keys() -> tuple[set[str], set[str]]:
+    convert = json.loads((REFERENCE / "zoho-oas-v8" / "convert_lead.json").read_text())
+    mass = json.loads((REFERENCE / "zoho-oas-v8" / "mass_convert.json").read_text())
+    single = set(convert["components"]["schemas"]["Lead_Converter"]["properties"])
+    bulk = set(mass["components"]["schemas"]["Body_Wrapper"]["properties"])
+    return single, bulk
+
+
+ZOHO_SINGLE_KEYS, ZOHO_MASS_KEYS = _documented_zoho_keys()
+
+
+def assert_documented_keys(
+    backend: Backend, conversion: Conversion, settings: Mapping[str, str], mode: Mode
+) -> None:
+    """Every key a Zoho body carries is one Zoho's v8 OpenAPI files document."""
+    if backend.name != "zoho":
+        return
+    plan = backend.plan([PlanItem(conversion, 1)], settings)
+    for call in plan.calls:
+        body = call.request.json
+        keys = set(body["data"][0]) if call.kind == "convert" else set(body)
+        allowed = ZOHO_SINGLE_KEYS if call.kind == "convert" else ZOHO_MASS_KEYS
+        assert keys <= allowed, f"zoho {call.kind} sends undocumented keys {keys - allowed}"
+
+
+def check_round_trip(
+    backend: Backend, conversion: Conversion, settings: Mapping[str, str], mode: Mode
+) -> None:
+    """Property 1: neutral -> native -> neutral is the identity, and the native is documented."""
+    assert_round_trip(
+        backend, conversion, settings=settings, mode=mode, normalise=NORMALISE[backend.name]
+    )
+    assert_documented_keys(backend, conversion, settings, mode)
+
+
+# --- property 2: differential ------------------------------------------------------------------
+
+#: Each rule a backend checks before sending, and the codes its CRM answers when the request is
+#: sent anyway. ``None``: the rule has no request that could carry it (the CRM cannot express it,
+#: or it keeps the neutral form unambiguous); such conversions are checked in lenient mode instead.
+CRM_CODES: Mapping[str, Mapping[str, frozenset[str] | None]] = {
+    "zoho": {
+        "zoho.id.syntax": frozenset({"INVALID_DATA"}),
+        "zoho.deal.close_date_required": frozenset({"MANDATORY_NOT_FOUND"}),
+        "zoho.deal.stage_required": frozenset({"MANDATORY_NOT_FOUND"}),
+        "zoho.deal.pipeline_required": frozenset({"MANDATORY_NOT_FOUND"}),
+        "zoho.deal.field_conflict": None,
+        "zoho.add_to_existing_record.needs_target": None,
+        "zoho.mass_convert.owner_required": None,
+        "zoho.mass_convert.conflict": None,
+        "zoho.account.person_account": None,
+        "zoho.opportunity.attach": None,
+        "zoho.contact.overwrite_lead_source": None,
+        "options.other_backend": None,
+    },
+    "salesforce": {
+        "salesforce.id.malformed": frozenset({"MALFORMED_ID", "INVALID_CROSS_REFERENCE_KEY"}),
+        "salesforce.id.wrong_object": frozenset({"INVALID_CROSS_REFERENCE_KEY"}),
+        "salesforce.contact.needs_account": frozenset({"REQUIRED_FIELD_MISSING"}),
+        "salesforce.person_account.no_contact": frozenset(
+            {"FIELD_INTEGRITY_EXCEPTION", "INVALID_CROSS_REFERENCE_KEY"}
+        ),
+        "salesforce.opportunity.name_too_long": frozenset({"STRING_TOO_LONG"}),
+        "salesforce.owner.must_be_user": frozenset({"INVALID_CROSS_REFERENCE_KEY"}),
+        "salesforce.overwrite_lead_source.needs_contact": frozenset({"FIELD_INTEGRITY_EXCEPTION"}),
+        "salesforce.xml.invalid_character": None,
+        "salesforce.opportunity.field_name": None,
+        "salesforce.opportunity.field_conflict": None,
+        "salesforce.opportunity.field_value": None,
+        "salesforce.converted_status.reserved": None,
+        "salesforce.opportunity.pipeline": None,
+        "salesforce.opportunity.contact_role": None,
+        "salesforce.notify_lead_owner": None,
+        "salesforce.overwrite_account_name": None,
+        "salesforce.move_attachments_to": None,
+        "salesforce.carry_over_tags": None,
+        "options.other_backend": None,
+    },
+}
+
+
+def _tolerant_canonical(value: str, *objects: str) -> str:
+    try:
+        return canonical_id(value, *objects)
+    except IdError:
+        try:
+            return canonical_id(value)
+        except IdError:
+            return value
+
+
+@contextlib.contextmanager
+def sending_anyway(backend: Backend) -> Iterator[None]:
+    """Let ``plan`` write a conversion validation refuses (Salesforce canonicalises ids while
+    writing; a malformed or foreign id is sent as given)."""
+    if backend.name == "salesforce":
+        with mock.patch.object(sf_translate, "canonical_id", _tolerant_canonical):
+            yield
+    else:
+        yield
+
+
+def with_lead(conversion: Conversion, backend: Backend, fresh: Callable[[], str]) -> Conversion:
+    """The conversion for a fresh lead, unless it names a lead on purpose."""
+    if conversion.lead_id == PLACEHOLDER_LEAD[backend.name]:
+        return attrs.evolve(conversion, lead_id=fresh())
+    return conversion
+
+
+def run(
+    backend: Backend,
+    client: Client,
+    conversion: Conversion,
+    settings: Mapping[str, str],
+    mode: Mode = Mode.STRICT,
+) -> ConversionResult:
+    """Plan ``conversion`` (valid or not) and carry it out; the lead's last result."""
+    from leadconvert._planner import check
+
+    if mode is Mode.LENIENT:
+        assert not check(backend, conversion, mode).errors
+    with sending_anyway(backend):
+        plan = backend.plan([PlanItem(conversion, 1)], settings)
+    last: ConversionResult | None = None
+    for index, call in enumerate(plan.calls):
+        if call.after is not None and (last is None or last.outcome is not Outcome.CONVERTED):
+            continue  # a follow-up runs only for a lead its call converted
+        for result in client.execute(call, call_index=index):
+            last = result
+    assert last is not None
+    return last
+
+
+def check_accepted(
+    backend: Backend,
+    client: Client,
+    conversion: Conversion,
+    settings: Mapping[str, str],
+    mode: Mode,
+) -> ConversionResult:
+    """Property 2, accepted side: the emulator converts it, into the records it names."""
+    from leadconvert._planner import check
+
+    result = run(backend, client, conversion, settings, mode)
+    assert result.outcome is Outcome.CONVERTED, (
+        f"{backend.name} accepts {conversion} but its emulator answered {result}"
+    )
+    assert all(step.succeeded for step in result.follow_ups), result.follow_ups
+    # In lenient mode what was warned about is not sent: judge by the rest.
+    for warning in check(backend, conversion, mode).warnings:
+        conversion = _without(conversion, warning.path) or conversion
+    account = conversion.account
+    if isinstance(account, MergeAccount | MergePersonAccount):
+        assert same_id("account", account.id, result.account_id or ""), (account, result)
+    if isinstance(conversion.contact, MergeContact):
+        assert same_id("contact", conversion.contact.id, result.contact_id or ""), result
+    opportunity = conversion.opportunity
+    if isinstance(opportunity, NoOpportunity):
+        assert result.opportunity_id is None, result
+    elif isinstance(opportunity, CreateOpportunity):
+        assert result.opportunity_id is not None, result
+    return result
+
+
+#: What each CRM answers for a record it does not hold.
+UNKNOWN_RECORD = {
+    "zoho": frozenset({"INVALID_DATA"}),
+    "salesforce": frozenset({"INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID"}),
+}
+
+
+def _names_unseeded_record(backend: str, conversion: Conversion) -> bool:
+    seeded = {r[backend] for records in SHARED.values() for r in records.values()}
+    seeded.update(
+        v for values in (ZOHO_ONLY if backend == "zoho" else SF_ONLY).values() for v in values
+    )
+    found: list[tuple[str, str]] = []
+    relabel_ids(conversion, lambda role, v: found.append((role, v)) or v)  # type: ignore[func-returns-value]
+    for role, value in found:
+        if role == "lead":
+            continue
+        key = value
+        if backend == "salesforce":
+            key = _tolerant_canonical(value)
+        if key not in seeded:
+            return True
+    return False
+
+
+def check_rejected(
+    backend: Backend,
+    client: Client,
+    conversion: Conversion,
+    rules: frozenset[str],
+    settings: Mapping[str, str],
+    fresh_lead: bool = True,
+) -> ConversionResult:
+    """Property 2, rejected side: the emulator refuses it with a code of a rule it breaks."""
+    codes = frozenset().union(*(CRM_CODES[backend.name][r] or () for r in rules))
+    if not fresh_lead or _names_unseeded_record(backend.name, conversion):
+        # The CRM may name the missing record first; validation cannot know it is missing.
+        codes |= UNKNOWN_RECORD[backend.name]
+    result = run(backend, client, conversion, settings)
+    assert result.outcome is Outcome.FAILED, (
+        f"{backend.name} refuses {conversion} ({sorted(rules)}) but its emulator answered {result}"
+    )
+    assert result.error is not None and result.error.backend_code in codes, (
+        f"{backend.name}: {sorted(rules)} expects {sorted(codes)}, the emulator said {result.error}"
+    )
+    return result
+
+
+# --- property 3: cross-backend -----------------------------------------------------------------
+
+
+def reverse_world() -> dict[str, tuple[str, str]]:
+    """Backend id (18-character for Salesforce) -> (role, symbol) of the shared records."""
+    out: dict[str, tuple[str, str]] = {}
+    for role, records in SHARED.items():
+        for symbol, ids in records.items():
+            for value in ids.values():
+                out[value] = (role, symbol)
+    return out
+
+
+_REVERSE = reverse_world()
+
+
+def outcome_summary(result: ConversionResult) -> dict[str, Any]:
+    """A result in CRM-neutral terms: outcome, neutral error, and for each record whether it is
+    a seeded record (by meaning), a new one, or none."""
+
+    def record(value: str | None) -> str | None:
+        if value is None:
+            return None
+        key = value
+        with contextlib.suppress(IdError):
+            key = canonical_id(value) if len(value) in (15, 18) and not value.isdigit() else value
+        found = _REVERSE.get(key)
+        return f"{found[0]}:{found[1]}" if found else "new"
+
+    return {
+        "outcome": result.outcome.value,
+        "error": result.error.code.value if result.error else None,
+        "account": record(result.account_id),
+        "contact": record(result.contact_id),
+        "opportunity": record(result.opportunity_id),
+        "follow_ups": [s.succeeded for s in result.follow_ups],
+    }
+
+
+def check_cross_backend(
+    pair: Mapping[str, Conversion],
+    runners: Mapping[str, Callable[[Conversion], ConversionResult]],
+) -> dict[str, dict[str, Any]]:
+    """Property 3: one meaning ends in one neutral outcome on every backend."""
+    summaries = {name: outcome_summary(runners[name](c)) for name, c in pair.items()}
+    first, *others = summaries.values()
+    for summary in summaries.values():
+        # Salesforce reports its opportunity follow-up; Zoho sends the same fields at once.
+        summary.pop("follow_ups")
+    for other in others:
+        assert other == first, f"the backends disagree: {summaries} for {dict(pair)}"
+    return summaries
+
+
+# --- property 4: translate round trip ----------------------------------------------------------
+
+
+def check_translate_round_trip(
+    source: Backend,
+    target: Backend,
+    conversion: Conversion,
+    id_map: Mapping[str, str],
+    mode: Mode,
+    settings: Mapping[str, Mapping[str, str]],
+) -> Conversion:
+    """Property 4: source -> target -> source keeps every meaning the target can express."""
+    native = _payload(source, conversion, settings[source.name])
+    there = translate(
+        native, source, target, mode=mode, settings=settings[target.name], id_map=id_map
+    )
+    from leadconvert._planner import check
+
+    # What the source itself leaves out (lenient warnings, ignored meanings) never leaves it.
+    own = [
+        *check(source, conversion, mode).warnings,
+        *(
+            w.violation
+            for w in source.plan([PlanItem(conversion, 1)], settings[source.name]).warnings
+        ),
+    ]
+    if there.rejected:
+        # ...and may be what the target needs (Zoho requires the pipeline Salesforce drops).
+        _assert_caused_by(there.rejected, [v.path for v in own], target.name)
+        return conversion
+    back = translate(
+        there.payload(),
+        target,
+        source,
+        mode=mode,
+        settings=settings[source.name],
+        id_map=_inverse(id_map, target.name),
+    )
+    if back.rejected:
+        # Lenient: what the target left out may be what the source needs.
+        dropped = [v.path for v in own] + [w.violation.path for w in there.warnings]
+        _assert_caused_by(back.rejected, dropped, source.name)
+        return conversion
+    (parsed,) = source.parse_native(back.payload())
+    expected = conversion
+    for warning in (*there.warnings, *back.warnings):
+        expected = _without(expected, warning.violation.path) or expected
+    for violation in own:
+        expected = _without(expected, violation.path) or expected
+    normalise = NORMALISE[source.name]
+    want = normalise(normal_form(expected))
+    got = normalise(normal_form(parsed))
+    spelled = dict(zip(_ids(want), _ids(got), strict=True))
+    for a, b in spelled.items():
+        assert same_id("", a, b), f"id {a} came back as {b}"
+    aligned = relabel_ids(want, lambda _r, v: spelled.get(v, v))
+    assert aligned == got, (
+        f"{source.name} -> {target.name} -> {source.name} changed the meaning:\n"
+        f"  sent {aligned}\n  got  {got}"
+    )
+    return parsed
+
+
+def _assert_caused_by(rejected: Any, dropped: list[str], where: str) -> None:
+    """Every refusal is about something left out on the way (a path or one under it)."""
+    for item in rejected:
+        for v in item.violations:
+            assert any(v.path == p or v.path.startswith(f"{p}.") for p in dropped), (
+                f"{where} refuses {item.conversion}: {item.violations} (left out: {dropped})"
+            )
+
+
+def _inverse(id_map: Mapping[str, str], target: str) -> dict[str, str]:
+    """The way back: target id (in every spelling the target parses it as) -> source id."""
+    out: dict[str, str] = {}
+    for source_id, target_id in id_map.items():
+        out.setdefault(target_id, source_id)
+        if target == "salesforce":
+            out.setdefault(_tolerant_canonical(target_id), source_id)
+    return out
+
+
+def _ids(conversion: Conversion) -> list[str]:
+    found: list[str] = []
+    relabel_ids(conversion, lambda _r, v: found.append(v) or v)  # type: ignore[func-returns-value]
+    return found
+
+
+def _payload(backend: Backend, conversion: Conversion, settings: Mapping[str, str]) -> str:
+    plan = backend.plan([PlanItem(conversion, 1)], settings)
+    return dumps_json(plan_document(backend.name, plan))

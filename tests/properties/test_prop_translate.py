@@ -1,0 +1,125 @@
+"""Property 4: translating Salesforce -> Zoho -> Salesforce (and back) keeps every meaning the
+other CRM can express; and ``leadconvert translate`` reports what it cannot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, note
+from prop_helpers import _ids, _tolerant_canonical, check_translate_round_trip
+
+import leadconvert
+from leadconvert import Conversion, CreateOpportunity, Mode, dumps_json
+from leadconvert._translate import plan_document
+from leadconvert.backend import PlanItem
+from leadconvert.testing import portable_conversions
+
+SETTINGS = {
+    "zoho": {"contacts_module_id": "11", "accounts_module_id": "12", "deals_module_id": "13"},
+    "salesforce": {},
+}
+
+
+@pytest.mark.parametrize("mode", [Mode.STRICT, Mode.LENIENT], ids=lambda m: m.value)
+@pytest.mark.parametrize(("source", "target"), [("salesforce", "zoho"), ("zoho", "salesforce")])
+def test_translate_round_trip(
+    registry: leadconvert.Registry, source: str, target: str, mode: Mode
+) -> None:
+    """source -> target -> source gives back everything the target could carry."""
+    backends = [registry.get(source), registry.get(target)]
+
+    @given(portable_conversions(backends, mode=mode))
+    def prop(pair: dict[str, Conversion]) -> None:
+        # The same records in both CRMs: the source's ids (in every spelling) -> the target's.
+        ids: dict[str, str] = {}
+        for a, b in zip(_ids(pair[source]), _ids(pair[target]), strict=True):
+            ids[a] = b
+            if source == "salesforce":
+                ids[_tolerant_canonical(a)] = b
+        note(f"{source}: {pair[source]}; ids {ids}")
+        check_translate_round_trip(backends[0], backends[1], pair[source], ids, mode, SETTINGS)
+
+    prop()
+
+
+def _plan_file(tmp_path: Path, registry: leadconvert.Registry, conversion: Conversion) -> Path:
+    backend = registry.get("salesforce")
+    plan = backend.plan([PlanItem(conversion, 1)], {})
+    path = tmp_path / "salesforce.json"
+    path.write_text(dumps_json(plan_document("salesforce", plan)))
+    return path
+
+
+def test_cli_translates_and_reports(tmp_path: Path, registry: leadconvert.Registry) -> None:
+    """`leadconvert translate` prints Zoho's plan, and refuses (strict) or warns (lenient)."""
+    from leadconvert._cli import main
+
+    sf_lead, zoho_lead = "00Q000000000001", "4876876000007400001"
+    conversion = Conversion(
+        lead_id=sf_lead,
+        opportunity=CreateOpportunity("Deal"),
+        overwrite_lead_source=False,
+        notify_new_owner=True,
+    )
+    source = _plan_file(tmp_path, registry, conversion)
+    ids = tmp_path / "ids.csv"
+    ids.write_text(f"source,target\n{sf_lead}EAA,{zoho_lead}\n")
+    out = _run(
+        main, ["translate", "--from", "salesforce", "--to", "zoho", "--ids", str(ids), str(source)]
+    )
+    # Zoho needs a stage, closing date and pipeline the Salesforce payload does not have.
+    assert out[0] == 1
+    assert "zoho.deal.stage_required" in out[2]
+    plain = _plan_file(tmp_path, registry, Conversion(lead_id=sf_lead, notify_new_owner=True))
+    code, stdout, stderr = _run(
+        main, ["translate", "--from", "salesforce", "--to", "zoho", "--ids", str(ids), str(plain)]
+    )
+    assert code == 0, stderr
+    (request,) = json.loads(stdout)["requests"]
+    assert request["path"] == f"/crm/v8/Leads/{zoho_lead}/actions/convert"
+    assert request["json"] == {"data": [{"notify_new_entity_owner": True}]}
+    back = tmp_path / "zoho.json"
+    back.write_text(stdout)
+    reverse = tmp_path / "back.json"
+    reverse.write_text(json.dumps({zoho_lead: sf_lead}))
+    code, stdout, stderr = _run(
+        main,
+        ["translate", "--from", "zoho", "--to", "salesforce", "--ids", str(reverse), str(back)],
+    )
+    assert code == 0, stderr
+    (again,) = registry.get("salesforce").parse_native(stdout)
+    assert again.notify_new_owner and again.lead_id.startswith(sf_lead)
+    # Lenient: what Zoho cannot express is warned about and left out, not refused.
+    both = _plan_file(tmp_path, registry, Conversion(lead_id=sf_lead, converted_status="Done"))
+    code, stdout, stderr = _run(
+        main,
+        [
+            "translate",
+            "--from",
+            "salesforce",
+            "--to",
+            "zoho",
+            "--lenient",
+            "--ids",
+            str(ids),
+            str(both),
+        ],
+    )
+    assert code == 0, stderr
+    assert "zoho.converted_status.ignored" in stderr
+
+
+def _run(main, args):  # type: ignore[no-untyped-def]
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
