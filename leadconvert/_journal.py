@@ -8,6 +8,7 @@ lead id being the primary key, is what keeps a lead from being converted twice.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -80,6 +81,7 @@ class Journal:
     def __init__(self, path: Path, backend: str, run_id: str) -> None:
         self.path = path
         self.run_id = run_id
+        self._in_batch = False
         try:
             self._db = sqlite3.connect(path, isolation_level=None)
             # WAL with full sync: a committed mark survives kill -9 and power loss alike.
@@ -171,19 +173,26 @@ class Journal:
                 rows,
             )
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make every mark and record inside one transaction: one commit, one fsync."""
+        if self._in_batch:
+            yield
+            return
         self._db.execute("BEGIN IMMEDIATE")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_batch = False
 
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self.batch()
 
 
 def _entry(row: tuple[object, ...]) -> JournalEntry:

@@ -123,6 +123,10 @@ class ReportWriter:
             self._csv.writerow(["" if row[c] is None else row[c] for c in REPORT_COLUMNS])
         else:
             self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def flush(self) -> None:
+        """Push the rows written so far to the file (the journal, not the report, is the record
+        a resumed run trusts)."""
         self._stream.flush()
 
     def close(self) -> None:
@@ -400,35 +404,53 @@ class Runner:
         waiting: Counter[str] = Counter()
         running: dict[Future[list[ConversionResult]], tuple[int, int]] = {}
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
+            done: set[Future[list[ConversionResult]]] = set()
             try:
-                while ready or running:
-                    while ready and len(running) < self.workers and self._stop is None:
-                        position = ready.popleft()
-                        call = calls[position]
-                        index = next(self._calls)
-                        if call.after is None:
-                            ids = [canonical(i) for i in call.lead_ids]
-                            self.journal.mark_sending(((i, lines.get(i)) for i in ids), str(index))
-                        future = pool.submit(self.client.execute, call, call_index=index)
+                while True:
+                    launch: list[tuple[int, int]] = []
+                    # One journal transaction (one fsync) records the calls that finished and
+                    # marks the ones about to leave; the marks are on disk before they do.
+                    with self.journal.batch():
+                        for future in done:
+                            position, index = running.pop(future)
+                            follow = [calls[d] for d in dependents.get(position, ())]
+                            self._collect(
+                                calls[position], index, future, lines, held, waiting, follow
+                            )
+                            ready.extend(
+                                d
+                                for d in dependents.get(position, ())
+                                if any(canonical(i) in held for i in calls[d].lead_ids)
+                            )
+                        done = set()
+                        while (
+                            ready
+                            and len(running) + len(launch) < self.workers
+                            and self._stop is None
+                        ):
+                            position = ready.popleft()
+                            index = next(self._calls)
+                            call = calls[position]
+                            if call.after is None:
+                                ids = [canonical(i) for i in call.lead_ids]
+                                self.journal.mark_sending(
+                                    ((i, lines.get(i)) for i in ids), str(index)
+                                )
+                            launch.append((position, index))
+                    self.report.flush()
+                    for position, index in launch:
+                        future = pool.submit(self.client.execute, calls[position], call_index=index)
                         running[future] = (position, index)
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        position, index = running.pop(future)
-                        follow = [calls[d] for d in dependents.get(position, ())]
-                        self._collect(calls[position], index, future, lines, held, waiting, follow)
-                        ready.extend(
-                            d
-                            for d in dependents.get(position, ())
-                            if any(canonical(i) in held for i in calls[d].lead_ids)
-                        )
             except KeyboardInterrupt:
                 # Let the calls in flight finish and be recorded; send nothing new.
                 self._stop = "interrupted"
                 wait(running)
-                for future, (position, index) in running.items():
-                    self._collect(calls[position], index, future, lines, held, waiting, [])
+                with self.journal.batch():
+                    for future, (position, index) in running.items():
+                        self._collect(calls[position], index, future, lines, held, waiting, [])
                 raise
             finally:
                 for lead_id, result in held.items():
