@@ -12,10 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from e2e_helpers import _convert, _env, _finish, _rows, _write, _zoho_env
 from leadconvert_salesforce import to_18
 from leadconvert_salesforce._emulator import SalesforceEmulator
@@ -31,18 +29,6 @@ DEAL = {
     "pipeline": "Standard (Standard)",
     "amount": "1500.00",
 }
-
-
-@pytest.fixture
-def zoho_emulator() -> Iterator[ZohoEmulator]:
-    with ZohoEmulator(job_delay=0.05, refresh_limit=1000, quiet=True) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def sf_emulator() -> Iterator[SalesforceEmulator]:
-    with SalesforceEmulator() as emulator:
-        yield emulator
 
 
 def _zoho_leads(n: int, mass: int = 0) -> list[dict[str, object]]:

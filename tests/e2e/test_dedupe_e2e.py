@@ -7,10 +7,8 @@ Pat Boyle of Zylker Biotech already exists as a contact of the account Zylker Bi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from e2e_helpers import _convert, _env, _finish, _rows, _write, _zoho_env
 from leadconvert_salesforce import to_18
 from leadconvert_salesforce._emulator import SalesforceEmulator
@@ -22,18 +20,6 @@ ZOHO_ACCOUNT = "4876876000007421010"
 SF_LEAD = to_18("00Q000000000001")
 SF_CONTACT = to_18("003000000000001")
 SF_ACCOUNT = to_18("001000000000001")
-
-
-@pytest.fixture
-def zoho_emulator() -> Iterator[ZohoEmulator]:
-    with ZohoEmulator(job_delay=0.05, refresh_limit=1000, quiet=True) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def sf_emulator() -> Iterator[SalesforceEmulator]:
-    with SalesforceEmulator() as emulator:
-        yield emulator
 
 
 class TestZohoExample:
