@@ -335,7 +335,7 @@ def plan(
     with contextlib.ExitStack() as stack:
         if on_match is not None:
             parsed = load_settings(backend, config, overrides=_settings(backend, settings))
-            client = stack.enter_context(_client(backend, config, parsed, emulator_seed))
+            client, parsed = stack.enter_context(_client(backend, config, parsed, emulator_seed))
             records = _merged(
                 records, backend, client, OnMatch(on_match), OnAmbiguous(on_ambiguous), mode, notes
             )
@@ -434,7 +434,7 @@ def sandbox(ctx: click.Context, backend_name: str, host: str, port: int, seed: P
     try:
         click.echo(f"{backend.name} emulator listening on {emulator.base_url}")
         prefix = f"LEADCONVERT_{backend.name.upper()}_"
-        for key, value in emulator.credentials().items():
+        for key, value in {**emulator.credentials(), **emulator.settings()}.items():
             click.echo(f"export {prefix}{key.upper()}={value}")
         click.echo("Press Ctrl-C to stop.")
         threading.Event().wait()
@@ -445,8 +445,12 @@ def sandbox(ctx: click.Context, backend_name: str, host: str, port: int, seed: P
 @contextlib.contextmanager
 def _client(
     backend: Backend, config: Path | None, settings: dict[str, str], seed: Path | None
-) -> Iterator[Client]:
-    """A client on the real CRM when credentials are given, else on the backend's emulator."""
+) -> Iterator[tuple[Client, dict[str, str]]]:
+    """A client on the real CRM when credentials are given, else on the backend's emulator.
+
+    Also yields the settings in force: the emulated org's own (its module ids...) fill in what
+    the user did not set.
+    """
     credentials = load_credentials(backend, config)
     with contextlib.ExitStack() as stack:
         if not credentials:
@@ -454,6 +458,8 @@ def _client(
             emulator.start()
             stack.callback(emulator.stop)
             credentials = dict(emulator.credentials())
+            # The emulated org's own settings (its module ids...), unless the user set them.
+            settings = {**emulator.settings(), **settings}
             names = ", ".join(env_name(backend, n) for n in backend.credential_names) or "none"
             Console(stderr=True).print(
                 f"[bold yellow]NO CREDENTIALS GIVEN: using the {backend.name} EMULATOR at "
@@ -463,7 +469,7 @@ def _client(
             )
         client = backend.connect(credentials, settings)
         stack.callback(client.close)
-        yield client
+        yield client, settings
 
 
 def _count_records(path: Path) -> int | None:
@@ -562,7 +568,7 @@ def convert(
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with _client(backend, config, parsed, emulator_seed) as client:
+        with _client(backend, config, parsed, emulator_seed) as (client, parsed):
             total = _count_records(file)
             progress: RichProgress | PlainProgress = (
                 RichProgress(console, total)
@@ -613,7 +619,7 @@ def match(
     state = _state(ctx)
     backend = state.backend(backend_name)
     parsed = load_settings(backend, config, overrides=_settings(backend, settings))
-    with _client(backend, config, parsed, emulator_seed) as client:
+    with _client(backend, config, parsed, emulator_seed) as (client, _):
         found = client.match(lead_id)
     if as_json:
         click.echo(dumps_json(state.converter.unstructure_any(found), indent=2))
@@ -653,7 +659,7 @@ def status(
     """Show the state of an asynchronous CRM job (a Zoho mass convert) as JSON."""
     backend = _state(ctx).backend(backend_name)
     parsed = load_settings(backend, config, overrides=_settings(backend, settings))
-    with _client(backend, config, parsed, None) as client:
+    with _client(backend, config, parsed, None) as (client, _):
         click.echo(dumps_json(dict(client.job_status(job_id)), indent=2))
 
 

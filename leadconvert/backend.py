@@ -296,6 +296,10 @@ class Emulator(abc.ABC):
     def credentials(self) -> Mapping[str, str]:
         """Credentials that ``Backend.connect`` accepts for this emulator."""
 
+    def settings(self) -> Mapping[str, str]:
+        """Settings this emulated CRM needs beyond the defaults (e.g. its module ids)."""
+        return {}
+
     @abc.abstractmethod
     def start(self) -> None:
         """Start serving in a background thread."""

@@ -259,3 +259,20 @@ class TestMatchAndStatus:
         status = json.loads(out.stdout)
         assert status["Status"] == "completed"
         assert status["Converted_Count"] == 3
+
+
+class TestEmulatorSettings:
+    def test_emulated_org_settings_fill_in(self, tmp_path: Path) -> None:
+        """Without credentials the emulated org's own settings (Zoho module ids) are used, so
+        carrying all tags over in a mass convert works out of the box."""
+        lines: list[dict[str, object]] = [
+            {"lead_id": str(FIRST + i), "owner_id": OWNER, "carry_over_tags": {"contacts": "all"}}
+            for i in range(3)
+        ]
+        source = _write(tmp_path / "leads.jsonl", lines)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEADCONVERT_")}
+        code, err = _finish(_convert(tmp_path, env, "zoho", source))
+        assert code == 0, err
+        rows = _rows(tmp_path / "leads.report.jsonl")
+        assert {r["outcome"] for r in rows} == {"converted"} and len(rows) == 3
+        assert len({r["job_id"] for r in rows}) == 1
