@@ -3,9 +3,9 @@
 Exit codes (documented in docs/cli.md):
 
 * 0: everything asked for succeeded;
-* 1: some conversions are invalid or failed (each one is reported);
+* 1: some conversions are invalid or failed (each one is reported), or the CRM refused a request;
 * 2: usage error, unreadable input, bad configuration or plugin;
-* 3: the CRM could not be reached or refused the credentials;
+* 3: the CRM could not be reached, refused the credentials, failed or kept rate-limiting;
 * 70: an internal error (a bug: please report it);
 * 130: interrupted.
 """
@@ -27,11 +27,15 @@ from rich.table import Table
 
 from ._config import env_name, load_credentials, load_settings
 from ._exceptions import (
+    AuthenticationError,
     BackendError,
     ConfigurationError,
     InputError,
     LeadConvertError,
     PluginError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
 )
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter, dumps_json
@@ -695,8 +699,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except (InputError, ConfigurationError, PluginError) as exc:
         _fail(str(exc), EXIT_USAGE)
-    except BackendError as exc:
+    except (TransportError, AuthenticationError, ServerError, RateLimitedError) as exc:
         _fail(str(exc), EXIT_UNREACHABLE)
+    except BackendError as exc:
+        # The CRM answered and refused what was asked (an unknown job id, say).
+        _fail(str(exc), EXIT_FAILED)
     except LeadConvertError as exc:
         _fail(str(exc), EXIT_FAILED)
     except BrokenPipeError:

@@ -276,3 +276,30 @@ class TestEmulatorSettings:
         rows = _rows(tmp_path / "leads.report.jsonl")
         assert {r["outcome"] for r in rows} == {"converted"} and len(rows) == 3
         assert len({r["job_id"] for r in rows}) == 1
+
+
+class TestStatusExitCodes:
+    def test_unknown_job_is_a_refusal_not_an_outage(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """A job id Zoho refuses exits 1 with its message; an unreachable CRM exits 3."""
+        refused = subprocess.run(
+            [sys.executable, "-m", "leadconvert", "status", "-b", "zoho", "12345"],
+            env=_zoho_env(zoho_emulator),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 1 and "12345" in refused.stderr
+        env = _zoho_env(zoho_emulator)
+        env["LEADCONVERT_ZOHO_API_DOMAIN"] = "http://127.0.0.1:9"  # nothing listens there
+        env["LEADCONVERT_ZOHO_MAX_RETRIES"] = "0"
+        down = subprocess.run(
+            [sys.executable, "-m", "leadconvert", "status", "-b", "zoho", "12345"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert down.returncode == 3, down.stderr
+        assert "Traceback" not in down.stderr
