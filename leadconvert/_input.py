@@ -83,7 +83,8 @@ def read_records(
     """Yield the records of ``path`` one at a time; ``InputError`` if it cannot be read at all."""
     fmt = fmt or InputFormat.for_path(path)
     try:
-        stream = path.open(encoding="utf-8", newline="")
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark that must not join the header.
+        stream = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     with stream:

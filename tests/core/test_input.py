@@ -111,3 +111,12 @@ class TestCsv:
         path = _write(tmp_path, "in.csv", "lead_id,acount_id\n1,2\n")
         with pytest.raises(InputError, match="acount_id"):
             list(read_records(path, converter))
+
+
+class TestEncoding:
+    def test_csv_with_byte_order_mark(self, tmp_path: Path, converter: NeutralConverter) -> None:
+        """A CSV saved by a spreadsheet with a UTF-8 byte-order mark reads like any other."""
+        path = tmp_path / "in.csv"
+        path.write_bytes("\ufefflead_id,account_id\n1,2\n".encode())
+        (record,) = list(read_records(path, converter))
+        assert record.conversion is not None and record.conversion.lead_id == "1"
