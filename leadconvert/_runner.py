@@ -21,7 +21,7 @@ from typing import IO, Any, Protocol
 
 from attrs import evolve, field, frozen
 
-from ._exceptions import AuthenticationError, BackendError, RateLimitedError
+from ._exceptions import AuthenticationError, BackendError, InputError, RateLimitedError
 from ._input import InputRecord
 from ._journal import Journal
 from ._merge import Action, OnAmbiguous, OnMatch, decide
@@ -89,7 +89,11 @@ class ReportWriter:
     def open(cls, path: Path) -> ReportWriter:
         """A writer for ``path``; ``.csv`` writes CSV, anything else JSON Lines."""
         fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
-        return cls(path.open("w", encoding="utf-8", newline=""), fmt)
+        try:
+            stream = path.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise InputError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
+        return cls(stream, fmt)
 
     def write(self, result: ConversionResult, line: int | None) -> None:
         """Write one lead's row."""

@@ -110,3 +110,25 @@ class TestPlan:
         out = run("plan", "--backend", "zoho", "--set", "colour=blue", str(src))
         assert out.returncode == 2
         assert "no setting 'colour'" in out.stderr
+
+
+class TestConvertPaths:
+    def test_unwritable_report_is_a_usage_error(self, tmp_path: Path) -> None:
+        """A report in a folder that does not exist is exit 2 with a message, not a crash."""
+        src = tmp_path / "in.jsonl"
+        src.write_text('{"lead_id": "5000000000000001000"}\n')
+        out = run(
+            "convert",
+            "--backend",
+            "zoho",
+            "--report",
+            str(tmp_path / "no" / "r.jsonl"),
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+            str(src),
+        )
+        assert out.returncode == 2, out.stderr
+        assert "cannot write the report" in out.stderr and "Traceback" not in out.stderr
+        out = run("convert", "--backend", "zoho", "--journal", str(tmp_path / "no" / "j"), str(src))
+        assert out.returncode == 2, out.stderr
+        assert "as a journal" in out.stderr and "Traceback" not in out.stderr
