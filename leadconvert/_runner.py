@@ -604,7 +604,11 @@ def convert_file(
     call ended in doubt are checked against the CRM before anything is re-sent.
     """
     book = Journal(journal, backend.name, new_run_id())
-    writer = ReportWriter.open(report)
+    try:
+        writer = ReportWriter.open(report)
+    except InputError:
+        book.close()
+        raise
     try:
         runner = Runner(
             backend, client, book, writer, settings, options, progress, on_invalid=on_invalid
