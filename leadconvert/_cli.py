@@ -25,6 +25,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ._cli_settings import parse_settings, set_option
 from ._config import env_name, load_credentials, load_settings
 from ._exceptions import (
     AuthenticationError,
@@ -85,22 +86,6 @@ def _state(ctx: click.Context) -> _State:
     return state
 
 
-def _settings(backend: Backend, pairs: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
-        if key not in backend.settings:
-            known = ", ".join(backend.settings) or "none"
-            raise click.BadParameter(
-                f"backend {backend.name!r} has no setting {key!r} (settings: {known})",
-                param_hint="--set",
-            )
-        out[key] = value
-    return out
-
-
 _backend_option = click.option(
     "--backend",
     "-b",
@@ -119,13 +104,6 @@ _format_option = click.option(
     type=click.Choice([f.value for f in InputFormat]),
     default=None,
     help="Input format (default: csv for *.csv, else JSON Lines).",
-)
-_set_option = click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A backend setting, e.g. api_version=v7 (see `leadconvert backends`).",
 )
 _file_argument = click.argument(
     "file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=False)
@@ -302,7 +280,7 @@ def validate(
 @_backend_option
 @_lenient_option
 @_format_option
-@_set_option
+@set_option
 @_config_option
 @_seed_option
 @_on_match_option
@@ -338,13 +316,13 @@ def plan(
     records = _records(state, file, fmt)
     with contextlib.ExitStack() as stack:
         if on_match is not None:
-            parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+            parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
             client, parsed = stack.enter_context(_client(backend, config, parsed, emulator_seed))
             records = _merged(
                 records, backend, client, OnMatch(on_match), OnAmbiguous(on_ambiguous), mode, notes
             )
         else:
-            parsed = _settings(backend, settings)
+            parsed = parse_settings(backend, settings)
         # Streamed: requests are written as they are planned, so memory stays flat.
         out.write(f'{{"backend": {dumps_json(backend.name)},\n "requests": [')
         for window in plan_records(backend, records, parsed, mode):
@@ -493,7 +471,7 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
 @_backend_option
 @_lenient_option
 @_format_option
-@_set_option
+@set_option
 @_config_option
 @_seed_option
 @click.option(
@@ -555,7 +533,7 @@ def convert(
         return
     state = _state(ctx)
     backend = state.backend(backend_name)
-    parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+    parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
     report_path, journal_path = default_paths(file, report, journal)
     options = RunOptions(
         mode=Mode.LENIENT if lenient else Mode.STRICT,
@@ -605,7 +583,7 @@ def convert(
 @cli.command()
 @_backend_option
 @_config_option
-@_set_option
+@set_option
 @_seed_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.argument("lead_id")
@@ -622,7 +600,7 @@ def match(
     """Show the existing contacts, accounts and deals that match LEAD_ID."""
     state = _state(ctx)
     backend = state.backend(backend_name)
-    parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+    parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
     with _client(backend, config, parsed, emulator_seed) as (client, _):
         found = client.match(lead_id)
     if as_json:
@@ -650,7 +628,7 @@ def match(
 @cli.command()
 @_backend_option
 @_config_option
-@_set_option
+@set_option
 @click.argument("job_id")
 @click.pass_context
 def status(
@@ -662,7 +640,7 @@ def status(
 ) -> None:
     """Show the state of an asynchronous CRM job (a Zoho mass convert) as JSON."""
     backend = _state(ctx).backend(backend_name)
-    parsed = load_settings(backend, config, overrides=_settings(backend, settings))
+    parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
     with _client(backend, config, parsed, None) as (client, _):
         click.echo(dumps_json(dict(client.job_status(job_id)), indent=2))
 

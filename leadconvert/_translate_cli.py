@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
+from ._cli_settings import parse_settings, set_option
 from ._exceptions import InputError
 from ._json import dumps_json, load_json_document
 from ._planner import Mode
@@ -46,18 +46,6 @@ def _read_id_map(path: Path) -> dict[str, str]:
     return dict(data)
 
 
-def _settings(pairs: tuple[str, ...], allowed: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
-        if key not in allowed:
-            raise click.BadParameter(f"the target has no setting {key!r}", param_hint="--set")
-        out[key] = value
-    return out
-
-
 @click.command()
 @click.option("--from", "source_name", required=True, help="The backend FILE is native to.")
 @click.option("--to", "target_name", required=True, help="The backend to translate to.")
@@ -73,13 +61,7 @@ def _settings(pairs: tuple[str, ...], allowed: Mapping[str, str]) -> dict[str, s
     default=None,
     help="Record ids to rename: a JSON object or a CSV of source,target ids.",
 )
-@click.option(
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A setting of the target backend, e.g. api_version=v7.",
-)
+@set_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def translate(
@@ -115,7 +97,7 @@ def translate(
         source,
         target,
         mode=Mode.LENIENT if lenient else Mode.STRICT,
-        settings=_settings(settings, target.settings),
+        settings=parse_settings(target, settings),
         id_map=id_map,
     )
     err = sys.stderr
