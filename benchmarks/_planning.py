@@ -73,18 +73,7 @@ def zoho_throughput(
     seconds, (payloads, invalid) = best_of(repeats, lambda: plan_and_serialize(backend, recs))
     assert invalid == 0 and len(payloads) == len(hand)
     floor, _ = best_of(repeats, lambda: [json.dumps(body) for body in bodies])
-    kinds_count = Counter(call.kind for call in ours_calls)
-    return {
-        "conversions": n,
-        "seconds": seconds,
-        "per_second": n / seconds,
-        "floor_seconds": floor,
-        "floor_per_second": n / floor,
-        "ratio_to_floor": seconds / floor,
-        "calls": len(ours_calls),
-        "calls_by_kind": dict(kinds_count),
-        "mix": dict(Counter(kinds)),
-    }
+    return _throughput(n, seconds, floor, ours_calls, kinds)
 
 
 def sf_throughput(
@@ -105,17 +94,7 @@ def sf_throughput(
     seconds, _ = best_of(repeats, lambda: plan_and_serialize(backend, recs))
     floor, _ = best_of(repeats, lambda: w.sf_floor(hand))
     ours_calls = calls_of(backend, recs)
-    return {
-        "conversions": n,
-        "seconds": seconds,
-        "per_second": n / seconds,
-        "floor_seconds": floor,
-        "floor_per_second": n / floor,
-        "ratio_to_floor": seconds / floor,
-        "calls": len(ours_calls),
-        "calls_by_kind": dict(Counter(call.kind for call in ours_calls)),
-        "mix": dict(Counter(kinds)),
-    }
+    return _throughput(n, seconds, floor, ours_calls, kinds)
 
 
 def call_counts(zoho: Backend, salesforce: Backend, n: int) -> dict[str, Any]:
@@ -125,4 +104,21 @@ def call_counts(zoho: Backend, salesforce: Backend, n: int) -> dict[str, Any]:
     return {
         "zoho": {"conversions": n, "calls": len(z), "minimum": math.ceil(n / 50)},
         "salesforce": {"conversions": n, "calls": len(s), "minimum": math.ceil(n / 100)},
+    }
+
+
+def _throughput(
+    n: int, seconds: float, floor: float, calls: Sequence[Any], kinds: Sequence[str]
+) -> dict[str, Any]:
+    """One throughput row: ours against the floor, and the calls the plan makes."""
+    return {
+        "conversions": n,
+        "seconds": seconds,
+        "per_second": n / seconds,
+        "floor_seconds": floor,
+        "floor_per_second": n / floor,
+        "ratio_to_floor": seconds / floor,
+        "calls": len(calls),
+        "calls_by_kind": dict(Counter(call.kind for call in calls)),
+        "mix": dict(Counter(kinds)),
     }

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -56,3 +57,12 @@ def _rows(report: Path) -> list[dict[str, object]]:
 def _write(path: Path, lines: list[dict[str, object]]) -> Path:
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
+
+
+def _wait_for_rows(report: Path, rows: int, timeout: float = 60) -> None:
+    """Wait until the report of a running convert holds at least ``rows`` rows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if report.exists() and len(report.read_text().splitlines()) >= rows:
+            return
+        time.sleep(0.02)

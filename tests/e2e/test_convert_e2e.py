@@ -11,10 +11,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from e2e_helpers import _convert, _env, _finish, _rows, _write, _zoho_env
+from e2e_helpers import _convert, _env, _finish, _rows, _wait_for_rows, _write, _zoho_env
 from leadconvert_salesforce import to_18
 from leadconvert_salesforce._emulator import SalesforceEmulator
 from leadconvert_zoho._emulator import ZohoEmulator
@@ -61,11 +60,7 @@ class TestResume:
         # Slow every single convert a little so the kill lands mid-run, with calls in flight.
         zoho_emulator.inject("delay", count=10_000, delay=0.02, path="/actions/convert")
         process = _convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if report.exists() and len(report.read_text().splitlines()) >= 60:
-                break
-            time.sleep(0.02)
+        _wait_for_rows(report, 60)
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
         done_before = len(_rows(report))
@@ -88,11 +83,7 @@ class TestResume:
         report = tmp_path / "leads.report.jsonl"
         zoho_emulator.inject("delay", count=10_000, delay=0.03, path="/actions/convert")
         process = _convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if report.exists() and len(report.read_text().splitlines()) >= 20:
-                break
-            time.sleep(0.02)
+        _wait_for_rows(report, 20)
         process.send_signal(signal.SIGINT)
         code, err = _finish(process)
         assert code == 130, err
