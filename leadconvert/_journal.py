@@ -113,15 +113,6 @@ class Journal:
         ).fetchone()
         return None if row is None else _entry(row)
 
-    def entries(self) -> Iterator[JournalEntry]:
-        """Every lead the journal knows, in the order they were first seen."""
-        for row in self._db.execute(
-            "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id,"
-            " error_code, backend_code, message, call_id, job_id, attempts, run_id"
-            " FROM leads ORDER BY rowid"
-        ):
-            yield _entry(row)
-
     def mark_sending(self, lead_lines: Iterable[tuple[str, int | None]], call_id: str) -> None:
         """Record, durably, that a call carrying these leads is about to leave."""
         now = time.time()

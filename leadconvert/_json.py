@@ -292,16 +292,6 @@ def _format_exception(exc: BaseException, type_: type | None) -> str:
     return str(exc) or cattrs.v.format_exception(exc, type_)
 
 
-def structure_or_raise(converter: NeutralConverter, data: Any) -> Conversion:
-    """Structure one conversion or raise ``ValidationError`` listing every problem."""
-    from ._exceptions import ValidationError
-
-    conversion, problems = converter.violations(data)
-    if conversion is None:
-        raise ValidationError(problems)
-    return conversion
-
-
 def load_json_document(text: str, what: str) -> Any:
     """Parse a whole JSON document, naming ``what`` it was in the error."""
     try:
