@@ -17,8 +17,8 @@ from ._ids import canonical_id, to_18
 from ._options import SalesforceOptions
 
 if TYPE_CHECKING:
+    from ._client import SalesforceClient
     from ._emulator import SalesforceEmulator
-    from ._transport import SalesforceClient
 
 __all__ = [
     "SalesforceBackend",
@@ -41,7 +41,7 @@ def __getattr__(name: str) -> Any:
     # The transport and emulator pull in requests, werkzeug and trustme: import them on first
     # use so that planning and the CLI stay fast.
     if name == "SalesforceClient":
-        from ._transport import SalesforceClient
+        from ._client import SalesforceClient
 
         return SalesforceClient
     if name == "SalesforceEmulator":

@@ -20,8 +20,8 @@ from leadconvert import (
 )
 from leadconvert.backend import retry_after
 
-from ._envelope import PARTNER_NS, SOAP_NS, XSI_NS
 from ._ids import IdError, canonical_id
+from ._wire import PARTNER_NS, SOAP_NS, XSI_NS
 
 __all__ = [
     "FAULT_CODES",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from leadconvert import (
-    ConfigurationError,
     Conversion,
     ConversionResult,
     InputError,
@@ -32,7 +30,6 @@ from leadconvert.backend import (
 )
 
 from ._answers import read_convert_answer
-from ._envelope import build_envelope, parse_rows
 from ._ids import IdError, canonical_id
 from ._options import SalesforceOptions, options_schema
 from ._translate import (
@@ -43,40 +40,21 @@ from ._translate import (
     validate_conversion,
     with_follow_up,
 )
+from ._wire import (
+    CONVERT_KIND,
+    DEFAULT_API_VERSION,
+    FOLLOW_UP_KIND,
+    OPPORTUNITY_ID_PLACEHOLDER,
+    api_version,
+    build_envelope,
+    parse_rows,
+    soap_headers,
+)
 
-__all__ = [
-    "CONVERT_KIND",
-    "DEFAULT_API_VERSION",
-    "FOLLOW_UP_KIND",
-    "OPPORTUNITY_ID_PLACEHOLDER",
-    "SalesforceBackend",
-    "api_version",
-    "soap_headers",
-]
+__all__ = ["SalesforceBackend"]
 
-DEFAULT_API_VERSION = "59.0"
-CONVERT_KIND = "convertLead"
-FOLLOW_UP_KIND = "opportunityUpdate"
-#: Stands in the follow-up's path for the id of the Opportunity the conversion creates.
-OPPORTUNITY_ID_PLACEHOLDER = "{convertedOpportunityId}"
-_VERSION = re.compile(r"^\d{2,3}\.0$")
 _C = Capability
 _S = Support
-
-
-def api_version(settings: Mapping[str, str]) -> str:
-    """The API version a setting names (``59.0``; a leading ``v`` is accepted)."""
-    version = settings.get("api_version", DEFAULT_API_VERSION).removeprefix("v")
-    if not _VERSION.match(version):
-        raise ConfigurationError(
-            f"api_version must look like {DEFAULT_API_VERSION!r}, got {version!r}"
-        )
-    return version
-
-
-def soap_headers() -> dict[str, str]:
-    """The headers every SOAP call carries."""
-    return {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
 
 
 class SalesforceBackend(Backend):
@@ -269,7 +247,7 @@ class SalesforceBackend(Backend):
 
     def connect(self, credentials: Mapping[str, str], settings: Mapping[str, str]) -> Client:
         """A client on a simple-salesforce connection built from ``credentials``."""
-        from ._transport import SalesforceClient
+        from ._client import SalesforceClient
 
         return SalesforceClient.from_credentials(credentials, settings)
 

@@ -34,8 +34,8 @@ from werkzeug.wrappers import Request, Response
 
 from leadconvert.backend import Emulator
 
-from ._envelope import PARTNER_NS, SOAP_NS, XSI_NS
 from ._ids import IdError, canonical_id, to_18
+from ._wire import PARTNER_NS, SOAP_NS, XSI_NS
 
 __all__ = ["FAULT_KINDS", "InjectedFault", "SalesforceEmulator", "load_seed"]
 

@@ -26,9 +26,9 @@ from leadconvert import (
 )
 from leadconvert.backend import unsupported, violation
 
-from ._envelope import CONVERTED_STATUS_PLACEHOLDER, find_invalid_xml_char
 from ._ids import IdError, canonical_id
 from ._options import SalesforceOptions
+from ._wire import CONVERTED_STATUS_PLACEHOLDER, find_invalid_xml_char
 
 __all__ = [
     "NAME",

@@ -298,7 +298,7 @@ class TestSalesforceEndToEnd:
 
 
 def _envelope(leads: list[str]) -> str:
-    from leadconvert_salesforce._envelope import build_envelope
+    from leadconvert_salesforce._wire import build_envelope
 
     return build_envelope(
         {

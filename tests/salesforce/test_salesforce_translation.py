@@ -11,14 +11,14 @@ import xmlschema
 from hypothesis import given
 from hypothesis import strategies as st
 from leadconvert_salesforce import SalesforceBackend, SalesforceOptions, canonical_id, to_18
-from leadconvert_salesforce._envelope import (
+from leadconvert_salesforce._ids import IdError
+from leadconvert_salesforce._wire import (
     CONVERTED_STATUS_PLACEHOLDER,
     LEAD_CONVERT_ORDER,
     PARTNER_NS,
     SESSION_PLACEHOLDER,
     parse_rows,
 )
-from leadconvert_salesforce._ids import IdError
 
 import leadconvert as lc
 from leadconvert import (

@@ -14,22 +14,52 @@ from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 
-from leadconvert import InputError
+from leadconvert import ConfigurationError, InputError
 
 __all__ = [
     "CONVERTED_STATUS_PLACEHOLDER",
+    "CONVERT_KIND",
+    "DEFAULT_API_VERSION",
+    "FOLLOW_UP_KIND",
     "LEAD_CONVERT_ORDER",
     "NON_NILLABLE",
+    "OPPORTUNITY_ID_PLACEHOLDER",
     "PARTNER_NS",
     "SESSION_PLACEHOLDER",
     "SOAP_NS",
     "XSI_NS",
     "Row",
+    "api_version",
     "build_envelope",
     "find_invalid_xml_char",
     "parse_rows",
+    "soap_headers",
     "substitute",
 ]
+
+DEFAULT_API_VERSION = "59.0"
+CONVERT_KIND = "convertLead"
+FOLLOW_UP_KIND = "opportunityUpdate"
+#: Stands in the follow-up's path for the id of the Opportunity the conversion creates.
+OPPORTUNITY_ID_PLACEHOLDER = "{convertedOpportunityId}"
+_VERSION = re.compile(r"^\d{2,3}\.0$")
+
+
+def api_version(settings: Mapping[str, str]) -> str:
+    """The API version a setting names (``59.0``; a leading ``v`` is accepted)."""
+    version = settings.get("api_version", DEFAULT_API_VERSION).removeprefix("v")
+    if not _VERSION.match(version):
+        raise ConfigurationError(
+            f"api_version must look like {DEFAULT_API_VERSION!r}, got {version!r}"
+        )
+    return version
+
+
+def soap_headers() -> dict[str, str]:
+    """The headers every SOAP call carries."""
+    return {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+
+
 
 PARTNER_NS = "urn:partner.soap.sforce.com"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -46,15 +46,18 @@ from leadconvert import (
 from leadconvert.backend import Client, PlannedCall, backoff_delay
 
 from ._answers import read_convert_answer
-from ._backend import (
+from ._ids import IdError, canonical_id
+from ._wire import (
     CONVERT_KIND,
+    CONVERTED_STATUS_PLACEHOLDER,
     FOLLOW_UP_KIND,
     OPPORTUNITY_ID_PLACEHOLDER,
+    Row,
     api_version,
+    build_envelope,
+    parse_rows,
     soap_headers,
 )
-from ._envelope import CONVERTED_STATUS_PLACEHOLDER, Row, build_envelope, parse_rows
-from ._ids import IdError, canonical_id
 
 __all__ = ["SalesforceClient", "looks_like_jwt"]
 
