@@ -6,6 +6,8 @@ underneath (requests, simple-salesforce, sockets) are mapped at the backend's bo
 
     LeadConvertError
      +-- InputError               the input cannot be read at all (not JSON Lines, not CSV, ...)
+     |    +-- EmptyInputError         the input holds no conversion at all
+     +-- LocalStateError          a local file (report, journal, log) cannot be written or read
      +-- ValidationError          a conversion breaks rules; .violations lists every one
      +-- PluginError              a backend plugin cannot be loaded or registered
      |    +-- DuplicateBackendError   two plugins register the same backend name
@@ -13,6 +15,7 @@ underneath (requests, simple-salesforce, sockets) are mapped at the backend's bo
      +-- ConfigurationError       credentials or settings are missing or malformed
      +-- BackendError             the CRM, or the way to it, failed
           +-- TransportError          no usable answer arrived (connection, TLS, timeout)
+          |    +-- UnreachableError       no connection could be made (DNS, refused): nothing sent
           |    +-- RequestTimeout         the CRM did not answer in time
           +-- AuthenticationError     the CRM refused the credentials or the session
           +-- RateLimitedError        the CRM asked us to slow down (.retry_after, seconds)
@@ -22,6 +25,9 @@ underneath (requests, simple-salesforce, sockets) are mapped at the backend's bo
 
 from __future__ import annotations
 
+import errno
+import socket
+import ssl
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -29,12 +35,20 @@ if TYPE_CHECKING:
     from ._results import Violation
 
 __all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
     "AuthenticationError",
     "BackendError",
     "ConfigurationError",
     "DuplicateBackendError",
+    "EmptyInputError",
     "InputError",
     "LeadConvertError",
+    "LocalStateError",
     "PluginError",
     "ProtocolError",
     "RateLimitedError",
@@ -42,8 +56,24 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnknownBackendError",
+    "UnreachableError",
     "ValidationError",
+    "connection_cause",
+    "exit_code_for",
 ]
+
+# The exit-code policy, the same for every backend, command and number of leads (docs/cli.md):
+#: Everything asked for was done.
+EXIT_OK = 0
+#: Some leads are invalid or failed, each one reported; or the CRM refused what was asked.
+EXIT_FAILED = 1
+#: Usage, input, configuration or local state (a file that cannot be written, a full disk).
+EXIT_USAGE = 2
+#: The CRM cannot be used: unreachable, credentials refused, failing or rate-limiting for good.
+EXIT_UNREACHABLE = 3
+#: A bug in leadconvert; no input and no environment should ever produce it.
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 class LeadConvertError(Exception):
@@ -52,6 +82,14 @@ class LeadConvertError(Exception):
 
 class InputError(LeadConvertError):
     """The input cannot be read at all: a missing file, an unknown format or CSV header."""
+
+
+class EmptyInputError(InputError):
+    """The input holds no conversion: a warning, and exit 2 (nothing was done)."""
+
+
+class LocalStateError(LeadConvertError):
+    """A local file (the report, the journal, a log) cannot be read or written."""
 
 
 class ValidationError(LeadConvertError):
@@ -95,6 +133,11 @@ class TransportError(BackendError):
     """No usable answer arrived: the connection failed, dropped, or TLS broke."""
 
 
+class UnreachableError(TransportError):
+    """No connection to the CRM could be made (DNS, connection refused, TLS set-up): nothing
+    was sent, so the leads of the call are ``not_attempted``."""
+
+
 class RequestTimeout(TransportError):
     """The CRM did not answer within the configured timeout."""
 
@@ -119,3 +162,71 @@ class ServerError(BackendError):
 
 class ProtocolError(BackendError):
     """An answer arrived that does not read as the CRM documents it."""
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code of a run that ended with ``exc``: by what happened, never by backend."""
+    if isinstance(exc, InputError | ConfigurationError | PluginError | LocalStateError):
+        return EXIT_USAGE
+    if isinstance(
+        exc, TransportError | AuthenticationError | ServerError | RateLimitedError | ProtocolError
+    ):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, LeadConvertError):
+        # ValidationError, or the CRM answered and refused what was asked (an unknown job id).
+        return EXIT_FAILED
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, OSError | RecursionError | MemoryError | UnicodeError):
+        # The machine, not the CRM: a full disk, a missing CA bundle, unreadable files.
+        return EXIT_USAGE
+    return EXIT_INTERNAL
+
+
+def connection_cause(exc: BaseException) -> str:
+    """The real reason a connection failed, read down the exception chain: the name that did
+    not resolve, the refused connection, the TLS failure; never a whole URL or header."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "the host name does not resolve (DNS)"
+        if isinstance(current, ConnectionRefusedError):
+            return "the connection was refused (nothing listens on that host and port)"
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"the server's TLS certificate is not trusted ({current.verify_message})"
+        if isinstance(current, ssl.SSLError):
+            return "TLS failed"
+        if isinstance(current, TimeoutError | socket.timeout):
+            return "the connection timed out"
+        if isinstance(current, ConnectionResetError):
+            return "the connection was reset"
+        if isinstance(current, OSError) and current.errno in (
+            errno.ENETUNREACH,
+            errno.EHOSTUNREACH,
+        ):
+            return "the network or host is unreachable"
+        text = str(current)
+        if (
+            "Name or service not known" in text
+            or "getaddrinfo failed" in text
+            or ("nodename nor servname" in text)
+            or "Temporary failure in name resolution" in text
+        ):
+            return "the host name does not resolve (DNS)"
+        if "Connection refused" in text:
+            return "the connection was refused (nothing listens on that host and port)"
+        nxt = current.__cause__ or current.__context__
+        if nxt is None:
+            # urllib3 keeps the reason on the exception, not in the chain.
+            nxt = getattr(current, "reason", None)
+            if not isinstance(nxt, BaseException):
+                for arg in getattr(current, "args", ()):
+                    if isinstance(arg, BaseException):
+                        nxt = arg
+                        break
+                else:
+                    nxt = None
+        current = nxt
+    return type(exc).__name__

@@ -1,26 +1,68 @@
 """Reading conversions from JSON Lines and CSV, lazily, one record at a time.
 
-A bad line never stops the others: each record comes back with the conversion or with every
-violation that kept it from being one, and the line number it started on.
+The file is read as bytes, line by line, so that every problem names its line: invalid UTF-8,
+a line too long or nested too deep, bad JSON, a bad CSV cell. A bad line never stops the
+others: each record comes back with the conversion or with every violation that kept it from
+being one, and the line number it started on. Only what makes the whole file unusable is an
+``InputError``, raised before the first record is returned: a missing file, an empty one, a CSV
+header with unknown or repeated columns.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import enum
+import itertools
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import simplejson
 from attrs import frozen
 
-from ._exceptions import InputError
+from ._exceptions import EmptyInputError, InputError
 from ._json import NeutralConverter, loads_json
 from ._model import Conversion
 from ._results import Violation
 
-__all__ = ["CSV_COLUMNS", "InputFormat", "InputRecord", "read_records"]
+__all__ = [
+    "CSV_COLUMNS",
+    "CSV_DELIMITERS",
+    "MAX_DEPTH",
+    "MAX_LINE_BYTES",
+    "InputFormat",
+    "InputRecord",
+    "printable",
+    "read_records",
+]
+
+#: Deepest JSON nesting a line may have; the neutral form needs 4, so 64 is generous, and it
+#: keeps a hostile line from exhausting the parser's recursion.
+MAX_DEPTH = 64
+#: Longest line read (1 MiB); longer lines are reported and skipped without being held.
+MAX_LINE_BYTES = 1 << 20
+#: Delimiters tried when sniffing a CSV header: spreadsheets in many locales save with ``;``.
+CSV_DELIMITERS = (",", ";", "\t", "|")
+
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal or in a log: control characters, ANSI escapes,
+    bidirectional overrides and undecodable bytes are written as escapes (``\\x1b``)."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            return f"\\x{code - 0xDC00:02x}"
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
 
 
 class InputFormat(enum.Enum):
@@ -44,6 +86,9 @@ class InputRecord:
     violations: tuple[Violation, ...] = ()
     #: The lead id when it could be read, even from an invalid record.
     lead_id: str | None = None
+    #: The record's own cells as read (CSV: by header name; JSON Lines: the top-level keys with
+    #: scalar values), for reports that carry the input's columns next to the outcome.
+    source: Mapping[str, str] | None = None
 
 
 #: The CSV columns, each with what it means. Empty cells take the neutral default.
@@ -73,108 +118,284 @@ CSV_COLUMNS: Mapping[str, str] = {
     "options.<backend>": "that backend's options as a JSON object",
 }
 
+_PREFIXES = ("opportunity.", "options.")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
 
 def read_records(
-    path: Path, converter: NeutralConverter, fmt: InputFormat | None = None
+    path: Path,
+    converter: NeutralConverter,
+    fmt: InputFormat | None = None,
+    *,
+    delimiter: str | None = None,
 ) -> Iterator[InputRecord]:
-    """Yield the records of ``path`` one at a time; ``InputError`` if it cannot be read at all."""
+    """The records of ``path``, read one at a time.
+
+    The file is opened, and a CSV header checked, before this returns: a missing file, an
+    empty one (``EmptyInputError``) or an unusable header is an ``InputError`` at once, before
+    anything else (an emulator, a journal) is started. ``delimiter`` is the CSV delimiter;
+    without it the header line decides among ``, ; TAB |``.
+    """
     fmt = fmt or InputFormat.for_path(path)
     try:
-        # utf-8-sig: spreadsheets save CSV with a byte-order mark that must not join the header.
-        stream = path.open(encoding="utf-8-sig", newline="")
+        stream = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        if fmt is InputFormat.CSV:
+            records = _read_csv(_Lines(stream), converter, delimiter)
+        else:
+            records = _read_jsonl(_Lines(stream), converter)
+        first = next(records, None)
+    except BaseException:
+        stream.close()
+        raise
+    if first is None:
+        stream.close()
+        raise EmptyInputError(f"{path} holds no conversions: nothing to do")
+    return _closing(stream, itertools.chain((first,), records))
+
+
+def _closing(stream: IO[bytes], records: Iterator[InputRecord]) -> Iterator[InputRecord]:
     with stream:
         try:
-            if fmt is InputFormat.CSV:
-                yield from _read_csv(stream, converter)
-            else:
-                yield from _read_jsonl(stream, converter)
+            yield from records
+        except OSError as exc:
+            raise InputError(f"reading the input failed: {exc.strerror or exc}") from exc
+
+
+class _Lines:
+    """The file's lines as text, numbered from 1, never more than ``MAX_LINE_BYTES`` held.
+
+    A line that is not UTF-8 is decoded with ``surrogateescape`` (so a CSV parse can go on)
+    and recorded in ``bad`` with the reason; a line too long is cut and recorded likewise.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.number = 0
+        self.bad: dict[int, str] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        raw = self._stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            raise StopIteration
+        self.number += 1
+        if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            # Spreadsheets save a byte-order mark that must not join the first column's name.
+            raw = raw[3:]
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := self._stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            self.bad[self.number] = f"the line is longer than {MAX_LINE_BYTES} bytes"
+            raw = raw[:MAX_LINE_BYTES] + b"\n"
+        try:
+            return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path} is not UTF-8 text: {exc}") from exc
+            self.bad[self.number] = (
+                f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                "(save the file as UTF-8)"
+            )
+            return raw.decode("utf-8", "surrogateescape")
 
 
-def _read_jsonl(stream: TextIO, converter: NeutralConverter) -> Iterator[InputRecord]:
-    for number, text in enumerate(stream, start=1):
+def _problem(rule: str, message: str, path: str = "") -> Violation:
+    return Violation(rule=rule, path=path, message=message)
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in a JSON text (strings left out)."""
+    brackets = re.sub(r'"(?:[^"\\]|\\.)*"?|[^\[\]{}"]+', "", text)
+    depth = deepest = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _read_jsonl(lines: _Lines, converter: NeutralConverter) -> Iterator[InputRecord]:
+    for text in lines:
+        number = lines.number
+        bad = lines.bad.pop(number, None)
+        if bad is not None:
+            rule = "input.encoding" if bad.startswith("not UTF-8") else "input.too_long"
+            yield InputRecord(number, None, (_problem(rule, bad),))
+            continue
         if not text.strip():
+            continue
+        if _depth(text) > MAX_DEPTH:
+            yield InputRecord(
+                number,
+                None,
+                (_problem("input.json", f"nested deeper than {MAX_DEPTH} levels"),),
+            )
             continue
         try:
             data = loads_json(text)
         except simplejson.JSONDecodeError as exc:
-            yield InputRecord(
-                number,
-                None,
-                (Violation(rule="input.json", path="", message=f"not valid JSON: {exc.msg}"),),
-            )
+            message = f"not valid JSON: {exc.msg} at column {exc.colno}"
+            yield InputRecord(number, None, (_problem("input.json", message),))
             continue
-        yield _record(number, data, converter)
+        except RecursionError:
+            message = f"nested deeper than {MAX_DEPTH} levels"
+            yield InputRecord(number, None, (_problem("input.json", message),))
+            continue
+        yield _record(number, data, converter, _json_source(data))
 
 
-def _record(number: int, data: Any, converter: NeutralConverter) -> InputRecord:
+def _json_source(data: Any) -> dict[str, str] | None:
+    """The line's top-level scalar values, as the report's input columns."""
+    if not isinstance(data, Mapping):
+        return None
+    return {
+        str(key): str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in data.items()
+        if isinstance(value, str | int | float | bool) or value.__class__.__name__ == "Decimal"
+    }
+
+
+def _record(
+    number: int, data: Any, converter: NeutralConverter, source: Mapping[str, str] | None
+) -> InputRecord:
     conversion, problems = converter.violations(data)
     lead_id = data.get("lead_id") if isinstance(data, Mapping) else None
-    return InputRecord(number, conversion, problems, lead_id if isinstance(lead_id, str) else None)
+    return InputRecord(
+        number,
+        conversion,
+        problems,
+        lead_id if isinstance(lead_id, str) else None,
+        source,
+    )
 
 
-def _read_csv(stream: TextIO, converter: NeutralConverter) -> Iterator[InputRecord]:
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise InputError(f"the CSV header cannot be read: {exc}") from exc
-    header = [name.strip() for name in header]
-    unknown = [
-        name
-        for name in header
-        if name not in CSV_COLUMNS and not name.startswith(("opportunity.", "options."))
-    ]
-    if unknown:
+def _sniff(header: str) -> str:
+    """The delimiter of a header line: the candidate that splits it most, outside quotes."""
+    bare = re.sub(r'"[^"]*"', "", header)
+    counts = {d: bare.count(d) for d in CSV_DELIMITERS}
+    best = max(CSV_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _column(name: str) -> str:
+    """A header name as matched: surrounding spaces and case ignored, except in the part
+    after ``opportunity.`` (a CRM field name, whose case matters)."""
+    name = name.strip()
+    prefix, dot, rest = name.partition(".")
+    if dot and prefix.strip().lower() in ("opportunity", "options"):
+        rest = rest.strip()
+        return f"{prefix.strip().lower()}.{rest.lower() if prefix.lower() == 'options' else rest}"
+    return name.lower()
+
+
+def _check_header(names: list[str]) -> list[str]:
+    """The matched column names; ``InputError`` for unknown or repeated columns."""
+    columns = [_column(n) for n in names]
+    # Spreadsheets add empty columns at the end of a sheet: ignore those, not empty names
+    # between real ones.
+    while columns and not columns[-1]:
+        columns.pop()
+    problems: list[str] = []
+    known = [c for c in CSV_COLUMNS if "<" not in c]
+    for position, (raw, column) in enumerate(zip(names, columns, strict=False), start=1):
+        if column in CSV_COLUMNS or (column.startswith(_PREFIXES) and column.partition(".")[2]):
+            continue
+        shown = printable(raw.strip()) or "(empty)"
+        if any(d in column for d in CSV_DELIMITERS if d != ","):
+            suggestion = " (is the delimiter another one? see --delimiter)"
+        else:
+            hint = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
+            suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        problems.append(f"column {position} {shown!r} is unknown{suggestion}")
+    seen: dict[str, int] = {}
+    for position, column in enumerate(columns, start=1):
+        if not column:
+            continue
+        if column in seen:
+            problems.append(
+                f"column {position} {printable(column)!r} repeats column {seen[column]}: "
+                "which cell counts would be a guess"
+            )
+        else:
+            seen[column] = position
+    if not problems and "lead_id" not in seen:
+        problems.append("there is no lead_id column")
+    if problems:
         raise InputError(
-            f"unknown CSV column(s) {', '.join(unknown)}; the columns are documented in "
-            "docs/json-form.md"
+            "the CSV header (line 1) is not usable: "
+            + "; ".join(problems)
+            + ". The columns are: "
+            + ", ".join(CSV_COLUMNS)
+            + " (names ignore case and surrounding spaces; `leadconvert schema` describes "
+            "the JSON Lines form)"
         )
-    if "lead_id" not in header:
-        raise InputError("the CSV header has no lead_id column")
-    start = reader.line_num + 1
+    return columns
+
+
+def _read_csv(
+    lines: _Lines, converter: NeutralConverter, delimiter: str | None
+) -> Iterator[InputRecord]:
+    header_line = next(lines, None)
+    while header_line is not None and not header_line.strip():
+        header_line = next(lines, None)
+    if header_line is None:
+        return
+    if 1 in lines.bad or lines.number in lines.bad:
+        raise InputError(f"the CSV header (line {lines.number}) is {lines.bad[lines.number]}")
+    sep = delimiter or _sniff(header_line)
+    try:
+        header = next(csv.reader([header_line], delimiter=sep, strict=True))
+    except csv.Error as exc:
+        raise InputError(f"the CSV header (line {lines.number}) cannot be read: {exc}") from exc
+    columns = _check_header(header)
+    width = len(columns)
+    reader = csv.reader(lines, delimiter=sep, strict=True)
     while True:
+        start = lines.number + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield InputRecord(
-                start, None, (Violation(rule="input.csv", path="", message=str(exc)),)
-            )
-            start = reader.line_num + 1
+            for number in range(start, lines.number + 1):
+                lines.bad.pop(number, None)
+            yield InputRecord(start, None, (_problem("input.csv", f"not valid CSV: {exc}"),))
             continue
-        if not any(cell.strip() for cell in row):
-            start = reader.line_num + 1
+        bad = [(n, lines.bad.pop(n)) for n in range(start, lines.number + 1) if n in lines.bad]
+        if not any(cell.strip() for cell in row) and not bad:
             continue
-        if len(row) != len(header):
-            yield InputRecord(
-                start,
-                None,
-                (
-                    Violation(
-                        rule="input.csv",
-                        path="",
-                        message=f"the row has {len(row)} cells, the header {len(header)}",
-                    ),
-                ),
+        cells = [cell.strip() for cell in row]
+        lead_id = cells[columns.index("lead_id")] if len(cells) > columns.index("lead_id") else ""
+        problems: list[Violation] = [
+            _problem(
+                "input.encoding" if m.startswith("not UTF-8") else "input.too_long",
+                m if n == start else f"line {n}: {m}",
             )
+            for n, m in bad
+        ]
+        # Cells past the header's last named column must be empty (a trailing empty column).
+        if any(cells[width:]) or (len(cells) < width and any(columns[len(cells) :])):
+            problems.append(
+                _problem(
+                    "input.csv",
+                    f"the row has {len(cells)} cells, the header {width}",
+                )
+            )
+        if problems:
+            yield InputRecord(start, None, tuple(problems), lead_id or None)
+            continue
+        named = {c: v for c, v in zip(columns, cells, strict=False) if c}
+        data, problems = _csv_row_to_json(named)
+        if problems:
+            yield InputRecord(start, None, tuple(problems), data.get("lead_id"), named)
         else:
-            data, problems = _csv_row_to_json(dict(zip(header, row, strict=True)))
-            if problems:
-                lead_id = data.get("lead_id")
-                yield InputRecord(start, None, tuple(problems), lead_id)
-            else:
-                yield _record(start, data, converter)
-        start = reader.line_num + 1
+            yield _record(start, data, converter, named)
 
 
 def _csv_row_to_json(row: Mapping[str, str]) -> tuple[dict[str, Any], list[Violation]]:
