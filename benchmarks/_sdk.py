@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from leadconvert_zoho._translate import to_convert_body
+from leadconvert_zoho._plan import to_convert_body
 
 from leadconvert import Conversion, CreateOpportunity, MergeAccount, MergeContact, dumps_json
 from leadconvert.backend import Backend

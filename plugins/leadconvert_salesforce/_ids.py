@@ -6,7 +6,15 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["KEY_PREFIXES", "IdError", "canonical_id", "is_valid_id", "to_18"]
+__all__ = [
+    "KEY_PREFIXES",
+    "ROLE_OBJECTS",
+    "IdError",
+    "canonical_id",
+    "example_id",
+    "is_valid_id",
+    "to_18",
+]
 
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?$")
@@ -20,6 +28,18 @@ KEY_PREFIXES: Mapping[str, str] = MappingProxyType(
         "Opportunity": "006",
         "User": "005",
         "Group": "00G",
+    }
+)
+
+
+#: The objects whose ids may stand in each role of a conversion (``leadconvert.backend.ID_ROLES``).
+ROLE_OBJECTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "lead": ("Lead",),
+        "account": ("Account",),
+        "contact": ("Contact",),
+        "opportunity": ("Opportunity",),
+        "user": ("User",),
     }
 )
 
@@ -103,3 +123,25 @@ def is_valid_id(value: str, *objects: str) -> bool:
     except IdError:
         return False
     return True
+
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def example_id(role: str, n: int) -> str:
+    """A valid 18-character id of ``role``'s object for its ``n``-th record (deterministic).
+
+    The 12 characters after the key prefix hold ``n`` in base 62, so distinct ``n`` give
+    distinct ids and mixed case exercises the case-safe suffix.
+    """
+    objects = ROLE_OBJECTS.get(role)
+    if objects is None:
+        raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLE_OBJECTS)})")
+    if not 0 <= n < 62**10:
+        raise ValueError(f"n must be in [0, 62**10), got {n}")
+    digits = ""
+    rest = n
+    for _ in range(10):
+        rest, digit = divmod(rest, 62)
+        digits = _BASE62[digit] + digits
+    return to_18(KEY_PREFIXES[objects[0]] + "5g" + digits)

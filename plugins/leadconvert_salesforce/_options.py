@@ -9,7 +9,10 @@ from attrs import field, frozen
 
 from leadconvert import BackendOptions
 
-__all__ = ["SalesforceOptions", "options_schema"]
+__all__ = ["NAME", "SalesforceOptions", "options_schema"]
+
+#: The backend's name: ``--backend salesforce`` and ``options.salesforce``.
+NAME = "salesforce"
 
 _optional_bool = attrs.validators.optional(attrs.validators.instance_of(bool))
 
@@ -18,7 +21,7 @@ _optional_bool = attrs.validators.optional(attrs.validators.instance_of(bool))
 class SalesforceOptions(BackendOptions):
     """LeadConvert flags with no neutral meaning; ``None`` leaves them out of the request."""
 
-    backend: ClassVar[str] = "salesforce"
+    backend: ClassVar[str] = NAME
 
     #: ``bypassAccountDedupeCheck``: skip the org's duplicate rules for the new account.
     bypass_account_dedupe_check: bool | None = field(default=None, validator=_optional_bool)

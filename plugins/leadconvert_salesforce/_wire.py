@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_API_VERSION",
     "FOLLOW_UP_KIND",
     "LEAD_CONVERT_ORDER",
+    "MAX_BATCH",
     "NON_NILLABLE",
     "OPPORTUNITY_ID_PLACEHOLDER",
     "PARTNER_NS",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 DEFAULT_API_VERSION = "59.0"
+#: Most LeadConverts one convertLead call carries (more is EXCEEDED_LEAD_CONVERT_LIMIT).
+MAX_BATCH = 100
 CONVERT_KIND = "convertLead"
 FOLLOW_UP_KIND = "opportunityUpdate"
 #: Stands in the follow-up's path for the id of the Opportunity the conversion creates.
@@ -58,7 +61,6 @@ def api_version(settings: Mapping[str, str]) -> str:
 def soap_headers() -> dict[str, str]:
     """The headers every SOAP call carries."""
     return {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
-
 
 
 PARTNER_NS = "urn:partner.soap.sforce.com"

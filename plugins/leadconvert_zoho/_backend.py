@@ -22,8 +22,9 @@ from leadconvert.backend import (
     Support,
 )
 
-from . import _answers, _translate
-from ._options import ZohoOptions, options_schema
+from . import _answers, _parse, _plan, _rules
+from ._options import NAME, ZohoOptions, options_schema
+from ._wire import MASS_CONVERT_MAX
 
 __all__ = ["ZohoBackend"]
 
@@ -96,10 +97,10 @@ _MASS = CapabilityColumn(
 class ZohoBackend(Backend):
     """Zoho CRM: single convert per lead, or mass convert for up to 50 leads sharing options."""
 
-    name: ClassVar[str] = "zoho"
+    name: ClassVar[str] = NAME
     description: ClassVar[str] = "Zoho CRM (REST API v7/v8): convert and mass convert"
     limits: ClassVar[Limits] = Limits(
-        max_batch=_translate.MASS_CONVERT_MAX,
+        max_batch=MASS_CONVERT_MAX,
         max_concurrency=10,
         notes=(
             "a convert call costs 5 API credits from a rolling 24 h budget",
@@ -144,19 +145,23 @@ class ZohoBackend(Backend):
 
     def validate(self, conversion: Conversion) -> list[Violation]:
         """Every Zoho rule the conversion breaks (pure)."""
-        return _translate.validate(conversion)
+        return _rules.validate(conversion)
 
     def plan(self, items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
         """Mass-convert batches of up to 50 where options allow, single converts otherwise."""
-        return _translate.plan(items, settings)
+        return _plan.plan(items, settings)
 
     def read_answer(self, call: PlannedCall, answer: NativeAnswer) -> list[ConversionResult]:
         """One neutral result per lead of ``call`` from Zoho's answer (pure)."""
         return _answers.read_answer(call, answer)
 
-    def parse_native(self, payload: str) -> list[Conversion]:
-        """The neutral conversions of a Zoho convert or mass-convert payload."""
-        return _translate.parse_native(payload)
+    def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
+        """The neutral conversions of Zoho convert and mass-convert requests."""
+        return _parse.parse_calls(calls)
+
+    def example_id(self, role: str, n: int) -> str:
+        """A Zoho record id: 19 digits, ``3652397000`` then the role's digit and ``n``."""
+        return example_id(role, n)
 
     def connect(self, credentials: Mapping[str, str], settings: Mapping[str, str]) -> Client:
         """A client for Zoho CRM (or the emulator, through explicit base URLs)."""
@@ -171,3 +176,11 @@ class ZohoBackend(Backend):
         from ._emulator import ZohoEmulator
 
         return ZohoEmulator(seed=seed, host=host, port=port, quiet=True)
+
+
+_ROLE_DIGIT = {"lead": 1, "account": 2, "contact": 3, "opportunity": 4, "user": 5}
+
+
+def example_id(role: str, n: int) -> str:
+    """A 19-digit Zoho-shaped id, distinct for each role and ``n``."""
+    return f"3652397{_ROLE_DIGIT.get(role, 9)}{n:011d}"

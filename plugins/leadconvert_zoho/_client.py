@@ -43,7 +43,7 @@ from leadconvert.backend import (
 )
 
 from ._answers import parse_body, read_answer, read_lead_states, read_match, unknown
-from ._translate import api_version, mass_convert_path
+from ._wire import api_version, mass_convert_path
 
 __all__ = ["DATA_CENTRES", "ENVIRONMENTS", "ZohoClient", "endpoints"]
 

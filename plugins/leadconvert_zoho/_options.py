@@ -7,9 +7,12 @@ from typing import Any, ClassVar
 import attrs
 from attrs import field, frozen
 
-from leadconvert import BackendOptions
+from leadconvert import BackendOptions, Conversion
 
-__all__ = ["ModuleRef", "PortalUserType", "ZohoOptions", "options_schema"]
+__all__ = ["NAME", "ModuleRef", "PortalUserType", "ZohoOptions", "options_of", "options_schema"]
+
+#: The backend's name: ``--backend zoho`` and ``options.zoho``.
+NAME = "zoho"
 
 
 def _non_blank(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -45,7 +48,7 @@ class ZohoOptions(BackendOptions):
     mass convert; ``add_to_existing_record`` only in single convert (API v8).
     """
 
-    backend: ClassVar[str] = "zoho"
+    backend: ClassVar[str] = NAME
 
     related_modules: tuple[ModuleRef, ...] = field(default=(), converter=_tuple)
     portal_user_type: PortalUserType | None = None
@@ -59,6 +62,18 @@ class ZohoOptions(BackendOptions):
             or self.portal_user_type is not None
             or self.apply_assignment_threshold is not None
         )
+
+
+#: The options of a conversion that gives none (frozen, so one instance serves all).
+_NO_OPTIONS = ZohoOptions()
+
+
+def options_of(conversion: Conversion) -> ZohoOptions:
+    """The Zoho options ``conversion`` carries, or the defaults."""
+    if not conversion.options:
+        return _NO_OPTIONS
+    found = conversion.options_for(NAME)
+    return found if isinstance(found, ZohoOptions) else _NO_OPTIONS
 
 
 _REF = {

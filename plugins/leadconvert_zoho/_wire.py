@@ -6,6 +6,7 @@ snake case and the rename table below is the single place where the two meet.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -14,8 +15,17 @@ import cattrs
 from attrs import field, frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from leadconvert import ConfigurationError, Module
+
 __all__ = [
+    "API_VERSIONS",
     "CONVERTER",
+    "CONVERT_PATH",
+    "MASS_CONVERT_MAX",
+    "MASS_PATH",
+    "MODULES_BY_API_NAME",
+    "MODULE_API_NAMES",
+    "MODULE_ID_SETTINGS",
     "ApiNameRef",
     "ConvertBody",
     "DealsWire",
@@ -24,7 +34,48 @@ __all__ = [
     "ModuleRefWire",
     "PortalUserTypeWire",
     "TagsWire",
+    "api_version",
+    "convert_path",
+    "mass_convert_path",
 ]
+
+#: Most lead ids one mass convert takes.
+MASS_CONVERT_MAX = 50
+API_VERSIONS = ("v7", "v8")
+
+MODULE_API_NAMES: Mapping[Module, str] = {
+    Module.CONTACTS: "Contacts",
+    Module.ACCOUNTS: "Accounts",
+    Module.DEALS: "Deals",
+}
+MODULES_BY_API_NAME: Mapping[str, Module] = {v: k for k, v in MODULE_API_NAMES.items()}
+#: The settings that hold each module's id, which module references need.
+MODULE_ID_SETTINGS: Mapping[Module, str] = {
+    Module.CONTACTS: "contacts_module_id",
+    Module.ACCOUNTS: "accounts_module_id",
+    Module.DEALS: "deals_module_id",
+}
+
+CONVERT_PATH = re.compile(r"^/crm/(v\d+)/Leads/([^/]+)/actions/convert$")
+MASS_PATH = re.compile(r"^/crm/(v\d+)/Leads/actions/mass_convert$")
+
+
+def api_version(settings: Mapping[str, str]) -> str:
+    """The configured API version, checked."""
+    version = settings.get("api_version", "v8")
+    if version not in API_VERSIONS:
+        raise ConfigurationError(f"zoho api_version must be one of {API_VERSIONS}, got {version!r}")
+    return version
+
+
+def convert_path(version: str, lead_id: str) -> str:
+    """Single convert's path."""
+    return f"/crm/{version}/Leads/{lead_id}/actions/convert"
+
+
+def mass_convert_path(version: str) -> str:
+    """Mass convert's path (POST to start a job, GET with ``job_id`` for its status)."""
+    return f"/crm/{version}/Leads/actions/mass_convert"
 
 
 @frozen

@@ -9,8 +9,7 @@ import pytest
 from conftest import Org
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from leadconvert_zoho import _translate as zoho_translate
-from leadconvert_zoho import _wire
+from leadconvert_zoho import _parse, _plan, _wire
 from prop_helpers import (
     check_accepted,
     check_cross_backend,
@@ -43,7 +42,8 @@ def _break(monkeypatch: pytest.MonkeyPatch, cls: type, attribute: str, key: str)
     monkeypatch.setattr(_wire, "RENAMES", renames)
     broken = _wire._build()
     monkeypatch.setattr(_wire, "CONVERTER", broken)
-    monkeypatch.setattr(zoho_translate, "CONVERTER", broken)
+    monkeypatch.setattr(_plan, "CONVERTER", broken)
+    monkeypatch.setattr(_parse, "CONVERTER", broken)
 
 
 @pytest.fixture
