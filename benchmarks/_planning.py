@@ -13,7 +13,7 @@ from typing import Any
 
 from leadconvert import Conversion, dumps_json
 from leadconvert._input import InputRecord
-from leadconvert._planner import plan_records
+from leadconvert._pipeline import plan_records
 from leadconvert.backend import Backend, PlannedCall
 
 from . import _workloads as w

@@ -1,11 +1,19 @@
 """leadconvert: describe a lead conversion once, in CRM-neutral terms, and carry it out on any CRM.
 
-The neutral model (``Conversion`` and its targets), its results, the exception tree, and the
-functions to read, check and plan conversions are importable from here. Backend authors also
-use ``leadconvert.backend`` and ``leadconvert.hookspecs``.
+Importable from here: the neutral model (``Conversion`` and its targets), its results, the
+exception tree, the pipeline and plan document, and the Python API for everything the command
+line does (``validate``, ``plan``, ``connect``, ``convert``, ``translate``, ``start_emulator``).
+Backend authors also use ``leadconvert.backend``, ``leadconvert.hookspecs``,
+``leadconvert.emulation`` and ``leadconvert.testing``.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from . import hookspecs
+from ._api import Plan, Session, Validation, connect, convert, plan, start_emulator, validate
+from ._check import Checked, Mode, check
+from ._config import resolve_settings
 from ._exceptions import (
     AuthenticationError,
     BackendError,
@@ -24,6 +32,7 @@ from ._exceptions import (
 )
 from ._input import CSV_COLUMNS, InputFormat, InputRecord, read_records
 from ._json import NeutralConverter, dumps_json, loads_json
+from ._merge import OnAmbiguous, OnMatch
 from ._model import (
     AccountTarget,
     AttachOpportunity,
@@ -41,7 +50,16 @@ from ._model import (
     NoOpportunity,
     OpportunityTarget,
 )
-from ._planner import Checked, Mode, PlanWindow, check, plan_records
+from ._pipeline import (
+    CheckedWindow,
+    MergedWindow,
+    MergePolicy,
+    Pipeline,
+    PlanWindow,
+    Refusal,
+    plan_records,
+)
+from ._plan_document import PlanDocument, plan_document, read_native, read_plan
 from ._plugins import Registry, load_registry, make_plugin_manager
 from ._results import (
     ConversionError,
@@ -54,10 +72,14 @@ from ._results import (
     Outcome,
     Violation,
 )
+from ._runner import ProgressSink, RunOptions, RunSummary
 from ._schema import conversion_schema
 from ._translate import Translation, translate
 
-__version__ = "0.1.0"
+try:
+    __version__ = _version("leadconvert")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "CSV_COLUMNS",
@@ -68,6 +90,7 @@ __all__ = [
     "BackendOptions",
     "CarryOverTags",
     "Checked",
+    "CheckedWindow",
     "ConfigurationError",
     "ContactTarget",
     "Conversion",
@@ -89,33 +112,55 @@ __all__ = [
     "MergeAccount",
     "MergeContact",
     "MergePersonAccount",
+    "MergePolicy",
+    "MergedWindow",
     "Mode",
     "Module",
     "NeutralConverter",
     "NoOpportunity",
+    "OnAmbiguous",
+    "OnMatch",
     "OpportunityTarget",
     "Outcome",
+    "Pipeline",
+    "Plan",
+    "PlanDocument",
     "PlanWindow",
     "PluginError",
+    "ProgressSink",
     "ProtocolError",
     "RateLimitedError",
+    "Refusal",
     "Registry",
     "RequestTimeout",
+    "RunOptions",
+    "RunSummary",
     "ServerError",
+    "Session",
     "Translation",
     "TransportError",
     "UnknownBackendError",
+    "Validation",
     "ValidationError",
     "Violation",
     "__version__",
     "check",
+    "connect",
     "conversion_schema",
+    "convert",
     "dumps_json",
     "hookspecs",
     "load_registry",
     "loads_json",
     "make_plugin_manager",
+    "plan",
+    "plan_document",
     "plan_records",
+    "read_native",
+    "read_plan",
     "read_records",
+    "resolve_settings",
+    "start_emulator",
     "translate",
+    "validate",
 ]

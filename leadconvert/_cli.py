@@ -13,6 +13,7 @@ Exit codes (documented in docs/cli.md):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._cli_settings import parse_settings, set_option
-from ._config import env_name, load_credentials, load_settings
+from ._config import env_name, load_credentials, resolve_settings
 from ._exceptions import (
     AuthenticationError,
     BackendError,
@@ -41,11 +42,11 @@ from ._exceptions import (
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter, dumps_json
 from ._matrix import capability_matrix_markdown
-from ._merge import Action, OnAmbiguous, OnMatch, decide
-from ._planner import Mode, check, plan_records
+from ._merge import OnAmbiguous, OnMatch
+from ._pipeline import MergePolicy, Mode, Pipeline, violations_of
+from ._plan_document import PlanDocumentWriter, read_native
 from ._plugins import Registry, load_registry, make_plugin_manager
 from ._progress import PlainProgress, RichProgress, print_summary
-from ._results import Violation
 from ._runner import RunOptions, convert_file, default_paths
 from ._schema import conversion_schema
 from ._translate_cli import translate as translate_command
@@ -242,38 +243,64 @@ def _report_warning(out: IO[str], file: Path, warning: PlanWarning) -> None:
 @_backend_option
 @_lenient_option
 @_format_option
+@set_option
+@_config_option
 @_file_argument
 @click.pass_context
 def validate(
-    ctx: click.Context, backend_name: str, lenient: bool, fmt: str | None, file: Path
+    ctx: click.Context,
+    backend_name: str,
+    lenient: bool,
+    fmt: str | None,
+    settings: tuple[str, ...],
+    config: Path | None,
+    file: Path,
 ) -> None:
-    """Check every conversion in FILE against a backend's rules; exit 1 if any breaks one."""
+    """Check every conversion in FILE against a backend's rules; exit 1 if any breaks one.
+
+    The settings are checked too (as `plan` and `convert` would use them), before any line.
+    """
     state = _state(ctx)
     backend = state.backend(backend_name)
     mode = Mode.LENIENT if lenient else Mode.STRICT
+    pipeline = Pipeline(backend, _settings(backend, settings, config), mode=mode)
     total = bad = warned = 0
     out = sys.stdout
-    for record in _records(state, file, fmt):
-        total += 1
-        if record.conversion is None:
-            bad += 1
+    records = iter(_records(state, file, fmt))
+    while chunk := list(itertools.islice(records, pipeline.window)):
+        total += len(chunk)
+        checked = pipeline.check(chunk)
+        bad += len(checked.invalid)
+        for record in checked.invalid:
             _report_invalid(out, file, record)
-            continue
-        checked = check(backend, record.conversion, mode)
-        if checked.errors:
-            bad += 1
-            _report_invalid(
-                out, file, InputRecord(record.line, None, checked.errors, record.lead_id)
-            )
-        for v in checked.warnings:
-            warned += 1
-            _report_warning(out, file, PlanWarning(record.conversion.lead_id, v, record.line))
+        warned += len(checked.warnings)
+        for warning in checked.warnings:
+            _report_warning(out, file, warning)
     click.echo(
         f"{total} conversion(s) read, {bad} invalid, {warned} warning(s) ({backend.name}, "
         f"{mode.value})",
         err=True,
     )
     ctx.exit(EXIT_FAILED if bad else EXIT_OK)
+
+
+def _settings(backend: Backend, flags: Iterable[str], config: Path | None) -> dict[str, str]:
+    """The settings in force, resolved once: flags, then environment, then file, then defaults."""
+    return resolve_settings(backend, flags=parse_settings(backend, flags), config=config)
+
+
+def _emulated_settings(
+    backend: Backend, config: Path | None, settings: dict[str, str], seed: Path | None
+) -> dict[str, str]:
+    """``settings`` as ``convert`` would run with them: without credentials it runs on the
+    emulator, whose org's own settings (Zoho's module ids...) fill in what the user left unset."""
+    if load_credentials(backend, config):
+        return settings
+    try:
+        emulator = backend.emulator(seed=seed)
+    except PluginError:
+        return settings
+    return {**emulator.settings(), **settings}
 
 
 @cli.command()
@@ -308,77 +335,50 @@ def plan(
     state = _state(ctx)
     backend = state.backend(backend_name)
     mode = Mode.LENIENT if lenient else Mode.STRICT
-    out = sys.stdout
     err = sys.stderr
-    calls = invalid = 0
-    warnings: list[dict[str, Any]] = []
-    notes: dict[str, str] = {}
+    invalid = 0
+    resolved = _settings(backend, settings, config)
     records = _records(state, file, fmt)
     with contextlib.ExitStack() as stack:
+        client: Client | None = None
+        policy: MergePolicy | None = None
         if on_match is not None:
-            parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
-            client, parsed = stack.enter_context(_client(backend, config, parsed, emulator_seed))
-            records = _merged(
-                records, backend, client, OnMatch(on_match), OnAmbiguous(on_ambiguous), mode, notes
+            client, resolved = stack.enter_context(
+                _client(backend, config, resolved, emulator_seed)
             )
+            policy = MergePolicy(OnMatch(on_match), OnAmbiguous(on_ambiguous))
         else:
-            parsed = parse_settings(backend, settings)
-        # Streamed: requests are written as they are planned, so memory stays flat.
-        out.write(f'{{"backend": {dumps_json(backend.name)},\n "requests": [')
-        for window in plan_records(backend, records, parsed, mode):
+            resolved = _emulated_settings(backend, config, resolved, emulator_seed)
+        pipeline = Pipeline(
+            backend,
+            resolved,
+            mode=mode,
+            merge=policy,
+            client=client,
+            workers=backend.limits.max_concurrency,
+        )
+        # All or nothing: the document is spooled and written only once every window planned.
+        writer = stack.enter_context(PlanDocumentWriter(backend, sys.stdout))
+        for window in pipeline.windows(records):
             for record in window.invalid:
                 invalid += 1
                 _report_invalid(err, file, record)
-            base = calls
-            for call in window.plan.calls:
-                request = call.request.to_dict()
-                request.update(kind=call.kind, leads=list(call.lead_ids), reason=call.reason)
-                if call.after is not None:
-                    # Requests are numbered across the whole plan, windows included.
-                    request["after"] = base + call.after
-                merges = {
-                    lead: notes.pop(key)
-                    for lead in call.lead_ids
-                    if (key := backend.canonical_lead_id(lead)) in notes
-                }
-                if merges:
-                    request["merges"] = merges
-                out.write(("\n  " if calls == 0 else ",\n  ") + dumps_json(request))
-                calls += 1
+            for refusal in window.refused:
+                invalid += 1
+                refused = InputRecord(
+                    refusal.item.line or 0,
+                    None,
+                    violations_of(refusal),
+                    refusal.item.conversion.lead_id,
+                )
+                _report_invalid(err, file, refused)
+            writer.add(window.plan, window.notes)
             for warning in window.plan.warnings:
-                warnings.append(warning.to_dict())
                 _report_warning(err, file, warning)
-    out.write(f'\n ],\n "calls": {calls},\n "warnings": {dumps_json(warnings)}}}\n')
+        writer.finish()
     if invalid:
         err.write(f"{invalid} conversion(s) left out of the plan\n")
     ctx.exit(EXIT_FAILED if invalid else EXIT_OK)
-
-
-def _merged(
-    records: Iterable[InputRecord],
-    backend: Backend,
-    client: Client,
-    on_match: OnMatch,
-    on_ambiguous: OnAmbiguous,
-    mode: Mode,
-    notes: dict[str, str],
-) -> Iterator[InputRecord]:
-    """The records with the merge policy applied; refused leads become invalid records."""
-    for record in records:
-        conversion = record.conversion
-        if conversion is None or check(backend, conversion, mode).errors:
-            yield record
-            continue
-        decision = decide(
-            conversion, client.match(conversion.lead_id), backend, on_match, on_ambiguous, mode
-        )
-        if decision.conversion is None:
-            rule = "match.skipped" if decision.action is Action.SKIPPED else "match.failed"
-            violation = Violation(rule=rule, path="", message=decision.reason)
-            yield InputRecord(record.line, None, (violation,), conversion.lead_id)
-            continue
-        notes[backend.canonical_lead_id(conversion.lead_id)] = decision.reason
-        yield InputRecord(record.line, decision.conversion, (), record.lead_id)
 
 
 @cli.command()
@@ -386,14 +386,18 @@ def _merged(
 @_file_argument
 @click.pass_context
 def parse(ctx: click.Context, backend_name: str, file: Path) -> None:
-    """Read a backend's native request payload and print its neutral conversions (JSON Lines)."""
+    """Print the neutral conversions (JSON Lines) of a backend's native requests in FILE.
+
+    FILE is a plan (as `plan` prints it), one request of a plan, or a bare native body as the
+    CRM's own clients send it (a Zoho convert body, a Salesforce SOAP envelope...).
+    """
     state = _state(ctx)
     backend = state.backend(backend_name)
     try:
         payload = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {file}: {exc}") from exc
-    for conversion in backend.parse_native(payload):
+    for conversion in backend.parse_native(read_native(payload)):
         click.echo(dumps_json(state.converter.unstructure(conversion)))
 
 
@@ -533,7 +537,7 @@ def convert(
         return
     state = _state(ctx)
     backend = state.backend(backend_name)
-    parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
+    parsed = _settings(backend, settings, config)
     report_path, journal_path = default_paths(file, report, journal)
     options = RunOptions(
         mode=Mode.LENIENT if lenient else Mode.STRICT,
@@ -600,7 +604,7 @@ def match(
     """Show the existing contacts, accounts and deals that match LEAD_ID."""
     state = _state(ctx)
     backend = state.backend(backend_name)
-    parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
+    parsed = _settings(backend, settings, config)
     with _client(backend, config, parsed, emulator_seed) as (client, _):
         found = client.match(lead_id)
     if as_json:
@@ -640,7 +644,7 @@ def status(
 ) -> None:
     """Show the state of an asynchronous CRM job (a Zoho mass convert) as JSON."""
     backend = _state(ctx).backend(backend_name)
-    parsed = load_settings(backend, config, overrides=parse_settings(backend, settings))
+    parsed = _settings(backend, settings, config)
     with _client(backend, config, parsed, None) as (client, _):
         click.echo(dumps_json(dict(client.job_status(job_id)), indent=2))
 

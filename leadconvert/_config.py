@@ -25,7 +25,7 @@ from typing import Any
 from ._exceptions import ConfigurationError
 from .backend import Backend
 
-__all__ = ["env_name", "load_credentials", "load_settings"]
+__all__ = ["env_name", "load_credentials", "load_settings", "resolve_settings"]
 
 
 def env_name(backend: Backend, name: str) -> str:
@@ -97,3 +97,19 @@ def load_settings(
     out = _pick(backend, backend.settings, table, env, "setting")
     out.update(overrides or {})
     return out
+
+
+def resolve_settings(
+    backend: Backend,
+    *,
+    flags: Mapping[str, str] | None = None,
+    config: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The settings in force for ``backend``, resolved once for every command.
+
+    In order of precedence: ``flags`` (``--set``), then the environment
+    (``LEADCONVERT_<BACKEND>_<SETTING>``), then the ``[<backend>.settings]`` table of ``config``;
+    a setting given nowhere takes the backend's default.
+    """
+    return load_settings(backend, config, environ, overrides=flags)

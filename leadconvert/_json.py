@@ -18,7 +18,7 @@ import cattrs
 import simplejson
 from cattrs.gen import make_dict_unstructure_fn
 
-from ._exceptions import InputError
+from ._exceptions import InputError, ValidationError
 from ._model import (
     AccountTarget,
     AttachOpportunity,
@@ -233,8 +233,15 @@ class NeutralConverter:
         return {item.backend: self._conv.unstructure(item) for item in value}
 
     def structure(self, data: Any) -> Conversion:
-        """A conversion from its neutral JSON form; raises cattrs' validation errors."""
-        return self._conv.structure(data, Conversion)
+        """A conversion from its neutral JSON form.
+
+        Raises ``ValidationError`` listing every problem (unknown or missing fields, values of
+        the wrong type), never another library's exception.
+        """
+        conversion, problems = self.violations(data)
+        if conversion is None:
+            raise ValidationError(problems)
+        return conversion
 
     def unstructure(self, conversion: Conversion) -> dict[str, Any]:
         """The canonical neutral JSON form of a conversion."""
@@ -256,7 +263,7 @@ class NeutralConverter:
                 ),
             )
         try:
-            return self.structure(data), ()
+            return self._conv.structure(data, Conversion), ()
         except Exception as exc:
             return None, tuple(_violations_from(exc))
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from attrs import evolve, frozen
 
+from ._check import Mode, check
 from ._model import (
     Conversion,
     CreateAccount,
@@ -30,7 +31,6 @@ from ._model import (
     MergeAccount,
     MergeContact,
 )
-from ._planner import Mode, check
 from ._results import ConversionError, ErrorCode, MatchCandidate, MatchReport
 from .backend import Backend
 

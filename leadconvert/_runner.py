@@ -24,14 +24,13 @@ from attrs import evolve, field, frozen
 from ._exceptions import AuthenticationError, BackendError, InputError, RateLimitedError
 from ._input import InputRecord
 from ._journal import Journal
-from ._merge import Action, OnAmbiguous, OnMatch, decide
-from ._planner import WINDOW, Mode, check
+from ._merge import OnAmbiguous, OnMatch
+from ._pipeline import WINDOW, MergePolicy, Mode, Pipeline
 from ._results import (
     ConversionError,
     ConversionResult,
     ErrorCode,
     FollowUp,
-    MatchReport,
     Outcome,
     Violation,
 )
@@ -211,6 +210,16 @@ class Runner:
         self._aborted: str | None = None
         limit = backend.limits.max_concurrency
         self.workers = max(1, min(self.options.concurrency or limit, limit))
+        on_match = self.options.on_match
+        self.pipeline = Pipeline(
+            backend,
+            self.settings,
+            mode=self.options.mode,
+            window=self.options.window,
+            merge=MergePolicy(on_match, self.options.on_ambiguous) if on_match else None,
+            client=client,
+            workers=self.workers,
+        )
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -279,31 +288,32 @@ class Runner:
         )
 
     def _run_window(self, chunk: Sequence[InputRecord]) -> None:
+        # The pipeline's stages, with the journal consulted between checking and matching:
+        # converted leads are never matched or planned again, leads in doubt are asked about.
+        checked = self.pipeline.check(chunk)
+        for record in checked.invalid:
+            self._invalid_record(record)
         to_plan: list[PlanItem] = []
         in_doubt: list[PlanItem] = []
         seen: dict[str, int | None] = {}
         seen_before: list[tuple[ConversionResult, int | None]] = []
-        for record in chunk:
-            if record.conversion is None:
-                self._invalid_record(record)
-                continue
-            checked = check(self.backend, record.conversion, self.options.mode)
-            if checked.errors:
-                self._invalid_record(evolve(record, violations=checked.errors))
-                continue
-            lead_id = self.backend.canonical_lead_id(record.conversion.lead_id)
+        for item in checked.items:
+            lead_id = self.backend.canonical_id(item.conversion.lead_id)
             entry = self.journal.get(lead_id)
             if lead_id in seen or (entry is not None and entry.run_id == self.journal.run_id):
                 earlier = seen.get(lead_id, entry.line if entry else None)
-                self._invalid_record(evolve(record, violations=(_duplicate(earlier),)))
+                self._invalid_record(
+                    InputRecord(
+                        item.line or 0, None, (_duplicate(earlier),), item.conversion.lead_id
+                    )
+                )
                 continue
-            seen[lead_id] = record.line
-            item = PlanItem(record.conversion, record.line)
+            seen[lead_id] = item.line
             if entry is not None and entry.final and entry.result is not None:
                 # Converted by an earlier run: report it again, never re-send it (journaled
                 # again below so that a repeat later in this run is seen as one).
-                self._finish(evolve(entry.result, lead_id=lead_id), record.line, journal=False)
-                seen_before.append((entry.result, record.line))
+                self._finish(evolve(entry.result, lead_id=lead_id), item.line, journal=False)
+                seen_before.append((entry.result, item.line))
             elif entry is not None and entry.in_doubt:
                 in_doubt.append(item)
             else:
@@ -313,72 +323,25 @@ class Runner:
         if seen_before:
             self.journal.record(seen_before)
         to_plan.extend(self._reconcile(in_doubt))
-        if self.options.on_match is not None and to_plan and self._stop is None:
-            to_plan = self._merge(to_plan)
-        if to_plan and self._stop is None:
-            plan = self.backend.plan(to_plan, self.settings)
-            lines = {self.backend.canonical_lead_id(i.conversion.lead_id): i.line for i in to_plan}
+        if self._stop is not None or not to_plan:
+            return
+        merged = self.pipeline.merge(to_plan)
+        self._notes.update(merged.notes)
+        for refusal in merged.refused:
+            self._finish(refusal.result, refusal.item.line)
+        if merged.items and self._stop is None:
+            plan = self.pipeline.plan(merged.items)
+            lines = {self.backend.canonical_id(i.conversion.lead_id): i.line for i in merged.items}
             self._execute(plan.calls, lines)
-
-    def _merge(self, items: Sequence[PlanItem]) -> list[PlanItem]:
-        """Look for existing records of each lead and apply the merge policy."""
-        on_match = self.options.on_match
-        assert on_match is not None
-        out: list[PlanItem] = []
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="match") as pool:
-            reports = pool.map(self._match_or_error, [i.conversion.lead_id for i in items])
-            for item, found in zip(items, reports, strict=True):
-                lead_id = self.backend.canonical_lead_id(item.conversion.lead_id)
-                if isinstance(found, BackendError):
-                    if on_match is OnMatch.CREATE:
-                        out.append(item)
-                        continue
-                    # Without the report a merge would be a guess: the lead waits for a rerun.
-                    message = f"could not look for existing records: {found}"
-                    error = ConversionError(
-                        ErrorCode.NETWORK_ERROR, message, found.backend_code, retryable=True
-                    )
-                    self._finish(ConversionResult(lead_id, Outcome.FAILED, error=error), item.line)
-                    continue
-                decision = decide(
-                    item.conversion,
-                    found,
-                    self.backend,
-                    on_match,
-                    self.options.on_ambiguous,
-                    self.options.mode,
-                )
-                if decision.conversion is not None:
-                    self._notes[lead_id] = decision.reason
-                    out.append(PlanItem(decision.conversion, item.line))
-                else:
-                    outcome = (
-                        Outcome.FAILED
-                        if decision.action is Action.FAILED
-                        else Outcome.NOT_ATTEMPTED
-                    )
-                    result = ConversionResult(
-                        lead_id, outcome, error=decision.error, merge=decision.reason
-                    )
-                    self._finish(result, item.line)
-        return out
-
-    def _match_or_error(self, lead_id: str) -> MatchReport | BackendError:
-        try:
-            return self.client.match(lead_id)
-        except BackendError as exc:
-            return exc
 
     def _reconcile(self, items: Sequence[PlanItem]) -> Iterator[PlanItem]:
         """Ask the CRM about leads whose last call ended in doubt; yield those safe to send."""
         size = max(1, self.backend.limits.max_batch)
         for start in range(0, len(items), size):
             batch = items[start : start + size]
-            ids = [self.backend.canonical_lead_id(i.conversion.lead_id) for i in batch]
+            ids = [self.backend.canonical_id(i.conversion.lead_id) for i in batch]
             try:
-                found = {
-                    self.backend.canonical_lead_id(r.lead_id): r for r in self.client.lookup(ids)
-                }
+                found = {self.backend.canonical_id(r.lead_id): r for r in self.client.lookup(ids)}
             except BackendError as exc:
                 found = {}
                 reason = f"could not check the lead's state after an interrupted call: {exc}"
@@ -395,7 +358,7 @@ class Runner:
                     self._finish(evolve(result, lead_id=lead_id), item.line)
 
     def _execute(self, calls: Sequence[PlannedCall], lines: dict[str, int | None]) -> None:
-        canonical = self.backend.canonical_lead_id
+        canonical = self.backend.canonical_id
         dependents: dict[int, list[int]] = {}
         ready: deque[int] = deque()
         for position, call in enumerate(calls):
@@ -479,7 +442,7 @@ class Runner:
         waiting: Counter[str],
         follow: Sequence[PlannedCall],
     ) -> None:
-        canonical = self.backend.canonical_lead_id
+        canonical = self.backend.canonical_id
         ids = [canonical(i) for i in call.lead_ids]
         if call.after is not None:
             self._collect_follow_up(call, ids, future, lines, held, waiting)
@@ -507,7 +470,7 @@ class Runner:
         waiting: Counter[str],
     ) -> None:
         try:
-            answers = {self.backend.canonical_lead_id(r.lead_id): r for r in future.result()}
+            answers = {self.backend.canonical_id(r.lead_id): r for r in future.result()}
             failure = None
         except Exception as exc:
             answers, failure = (
@@ -553,7 +516,7 @@ class Runner:
         except Exception as exc:
             message = f"the backend failed: {type(exc).__name__}: {exc}"
             return [evolve(_unknown(i, message), call=index) for i in ids]
-        by_id = {self.backend.canonical_lead_id(r.lead_id): r for r in results}
+        by_id = {self.backend.canonical_id(r.lead_id): r for r in results}
         out = []
         for lead_id in ids:
             result = by_id.get(lead_id)

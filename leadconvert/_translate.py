@@ -1,11 +1,11 @@
 """Translating one CRM's native payload into another CRM's, via the neutral model.
 
-``translate`` parses the source payload with the source backend's ``parse_native``, optionally
-renames record ids (ids are CRM-specific: a Salesforce id never names a Zoho record), checks each
-conversion against the target with ``check`` (strict: what the target cannot express is a
-violation; lenient: a warning), and plans the valid ones on the target. The result is the
-target's plan document, the same JSON ``leadconvert plan`` prints, which the target's
-``parse_native`` reads back.
+``translate`` reads the source payload (a plan document or a bare native body, see
+``read_native``) and parses its calls with the source backend's ``parse_native``, optionally
+renames record ids (ids are CRM-specific: a Salesforce id never names a Zoho record), and sends
+the conversions through the target's pipeline (strict: what the target cannot express is a
+violation; lenient: a warning). The result is the target's plan, shown as the same document
+``leadconvert plan`` prints.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
+from ._check import Mode
 from ._json import dumps_json
 from ._model import (
     AttachOpportunity,
@@ -25,14 +26,12 @@ from ._model import (
     MergeContact,
     MergePersonAccount,
 )
-from ._planner import Mode, check
+from ._pipeline import Pipeline
+from ._plan_document import plan_document, read_native
 from ._results import Violation
-from .backend import Backend, BackendPlan, PlanItem, PlanWarning
+from .backend import ID_ROLES, Backend, BackendPlan, PlanWarning
 
-__all__ = ["ID_ROLES", "Rejected", "Translation", "plan_document", "relabel_ids", "translate"]
-
-#: The kinds of record a conversion names by id.
-ID_ROLES = ("lead", "account", "contact", "opportunity", "user")
+__all__ = ["ID_ROLES", "Rejected", "Translation", "relabel_ids", "translate"]
 
 
 def relabel_ids(conversion: Conversion, rename: Callable[[str, str], str]) -> Conversion:
@@ -72,7 +71,8 @@ class Translation:
     """What ``translate`` made of a payload."""
 
     source: str
-    target: str
+    #: The target backend, which renders the plan when it is shown.
+    target_backend: Backend
     #: Every conversion the source payload expresses (ids already renamed).
     conversions: tuple[Conversion, ...]
     #: The conversions the target cannot express (strict), or breaks a rule of (any mode).
@@ -85,30 +85,18 @@ class Translation:
         """What the target will not do as asked (lenient mode, or ignored meanings)."""
         return self.plan.warnings
 
+    @property
+    def target(self) -> str:
+        """The target backend's name."""
+        return self.target_backend.name
+
     def document(self) -> dict[str, Any]:
         """The target's plan as a JSON document (what ``leadconvert plan`` prints)."""
-        return plan_document(self.target, self.plan)
+        return plan_document(self.target_backend, self.plan)
 
     def payload(self) -> str:
         """The target's native payload: the plan document as JSON text."""
         return dumps_json(self.document(), indent=1)
-
-
-def plan_document(backend_name: str, plan: BackendPlan) -> dict[str, Any]:
-    """A plan as the JSON document ``leadconvert plan`` prints (and ``parse_native`` reads)."""
-    requests: list[dict[str, Any]] = []
-    for call in plan.calls:
-        request = call.request.to_dict()
-        request.update(kind=call.kind, leads=list(call.lead_ids), reason=call.reason)
-        if call.after is not None:
-            request["after"] = call.after
-        requests.append(request)
-    return {
-        "backend": backend_name,
-        "requests": requests,
-        "calls": len(requests),
-        "warnings": [w.to_dict() for w in plan.warnings],
-    }
 
 
 def translate(
@@ -126,26 +114,20 @@ def translate(
     the target's own id rules then judge them. Raises ``InputError`` when the payload cannot be
     read.
     """
-    conversions: Sequence[Conversion] = source.parse_native(payload)
+    conversions: Sequence[Conversion] = source.parse_native(read_native(payload))
     if id_map:
         mapping = dict(id_map)
         conversions = [relabel_ids(c, lambda _role, i: mapping.get(i, i)) for c in conversions]
-    rejected: list[Rejected] = []
-    items: list[PlanItem] = []
-    warnings: list[PlanWarning] = []
-    for index, conversion in enumerate(conversions):
-        checked = check(target, conversion, mode)
-        if checked.errors:
-            rejected.append(Rejected(index, conversion, checked.errors))
-            continue
-        line = index + 1
-        warnings.extend(PlanWarning(conversion.lead_id, v, line) for v in checked.warnings)
-        items.append(PlanItem(conversion, line))
-    planned = target.plan(items, dict(settings or {})) if items else BackendPlan(())
+    window = Pipeline(target, settings, mode=mode).plan_conversions(conversions)
+    rejected = [
+        Rejected(record.line - 1, conversions[record.line - 1], record.violations)
+        for record in window.invalid
+        if record.line is not None
+    ]
     return Translation(
         source=source.name,
-        target=target.name,
+        target_backend=target,
         conversions=tuple(conversions),
         rejected=tuple(rejected),
-        plan=BackendPlan(planned.calls, (*warnings, *planned.warnings)),
+        plan=window.plan,
     )

@@ -12,7 +12,7 @@ import click
 from ._cli_settings import parse_settings, set_option
 from ._exceptions import InputError
 from ._json import dumps_json, load_json_document
-from ._planner import Mode
+from ._pipeline import Mode
 from ._translate import translate as translate_payload
 
 __all__ = ["translate"]

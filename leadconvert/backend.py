@@ -5,11 +5,18 @@ hook. The core hands it validated neutral conversions and asks it for:
 
 * its declared **limits** and **capabilities** (the capability matrix is generated from them);
 * ``validate``: pure, every violation of one conversion at once;
-* ``plan``: pure, the exact native requests, batched at the CRM's limits;
-* ``read_answer``: pure, a CRM answer read back into neutral results;
-* ``parse_native``: a native payload parsed back into neutral conversions;
-* ``connect``: a ``Client`` that executes planned calls over the real transport;
-* ``emulator``: a local, stateful stand-in for the CRM.
+* ``plan``: pure, the native requests, batched at the CRM's limits, as structured payloads;
+* ``render``: pure, a planned request with its text body written out, for showing it;
+* ``parse_native``: one native request (what ``plan`` shows for one call) parsed back into
+  neutral conversions;
+* ``canonical_id`` and ``example_id``: the CRM's id syntax, so the core never guesses it;
+* ``check_settings``: settings problems, found before any record is read;
+* ``connect``: a ``Client`` that executes planned calls over the real transport and reads the
+  CRM's answers into neutral results;
+* ``emulator`` (optional): a local, stateful stand-in for the CRM.
+
+Everything here is called by the core; docs/plugins.md says when, and what happens when an
+optional part is left out.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ from typing import Any, ClassVar
 
 from attrs import field, frozen
 
-from ._exceptions import PluginError
+from ._exceptions import ConfigurationError, PluginError
 from ._model import BackendOptions, Conversion
-from ._results import ConversionResult, MatchReport, Violation
+from ._results import ConversionResult, FollowUp, MatchReport, Violation
 from ._retry import backoff_delay, retry_after
 
 
@@ -38,6 +45,7 @@ def _frozen_capabilities(mapping: Mapping[str, Capability]) -> Mapping[str, Capa
 
 
 __all__ = [
+    "ID_ROLES",
     "MEANINGS",
     "Backend",
     "BackendPlan",
@@ -52,12 +60,16 @@ __all__ = [
     "PlanWarning",
     "PlannedCall",
     "Secret",
+    "StepRecorder",
     "Support",
     "backoff_delay",
     "retry_after",
     "unsupported",
     "violation",
 ]
+
+#: The kinds of record a conversion names by id.
+ID_ROLES: tuple[str, ...] = ("lead", "account", "contact", "opportunity", "user")
 
 #: The meanings of ``mapping.md``, in its order: the rows of the capability matrix.
 MEANINGS: Mapping[str, str] = MappingProxyType(
@@ -154,7 +166,11 @@ class NativeRequest:
     """One exact request to a CRM, relative to its API base.
 
     ``json`` holds a JSON-ready body (amounts as ``Decimal``, written as exact numbers);
-    ``body`` holds a text body (XML). Exactly one or neither is set.
+    ``body`` holds a text body (XML, multipart). At most one of them is set.
+
+    ``content`` is the backend's own structured form of a body it renders as text (Salesforce's
+    LeadConvert rows, say): planned once, read by the backend's client when it sends, and turned
+    into ``body`` by ``Backend.render`` only when the plan is shown. It is never shown itself.
     """
 
     method: str
@@ -163,6 +179,7 @@ class NativeRequest:
     json: Any = None
     body: str | None = None
     headers: Mapping[str, str] = field(factory=dict, converter=_frozen_strings)
+    content: Any = field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.json is not None and self.body is not None:
@@ -238,18 +255,74 @@ class NativeAnswer:
     headers: Mapping[str, str] = field(factory=dict, converter=_frozen_strings)
 
 
+class StepRecorder:
+    """The runner's journal, as a client sees it while it carries out one call.
+
+    A client calls ``job_scheduled`` as soon as the CRM names the job that will convert the
+    call's leads, before it polls the job: the id is on disk when the method returns, so a run
+    killed while the job runs polls that job on resume instead of sending its leads again.
+    ``stopping`` turns true when the run is interrupted (Ctrl-C, SIGTERM): a client polling a
+    journaled job then returns at once with the leads ``SCHEDULED`` (and the job id), and the
+    next run picks the job up with ``Client.resume_job``. Thread-safe. This base class records
+    nothing (for calls made outside a run).
+    """
+
+    def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
+        """The CRM scheduled job ``job_id`` to convert ``lead_ids`` (journaled durably)."""
+
+    @property
+    def stopping(self) -> bool:
+        """The run is stopping: do not wait for a journaled job to end."""
+        return False
+
+
 class Client(abc.ABC):
     """A connection to one CRM that carries out planned calls.
 
     Clients never let their transport's exceptions escape: they raise ``BackendError``
     subclasses, or record the failure in the lead's ``ConversionResult``.
+
+    What a resumable run needs from a client (see docs/plugins.md, "Journaled steps"):
+
+    * ``org_identity``: which org and API host it talks to; a journal belongs to one.
+    * ``execute(..., steps=...)``: a ``StepRecorder`` to journal a scheduled job's id before
+      polling it.
+    * ``resume_job``: finish a journaled job (poll it to its end, bounded) and read its leads.
+    * ``resolve_in_doubt``: the state of leads whose call may still take effect, waiting at
+      most the bound the backend documents before calling a lead safe to send again.
+    * ``check_follow_up``: whether a follow-up whose send was cut off was applied.
     """
+
+    def org_identity(self) -> str:
+        """Which org this client talks to: the CRM's org or instance id and the API host
+        (an emulator included, e.g. ``00D...@127.0.0.1:8443``). A journal records it and
+        refuses to be used against another; runs on one org from one machine are serialised
+        by it. The default, ``""``, means "cannot tell": the journal is then bound to the
+        backend only, and no org lock is taken. Called once per run, after connecting.
+        """
+        return ""
 
     @abc.abstractmethod
     def execute(
-        self, call: PlannedCall, *, call_index: int | None = None
+        self,
+        call: PlannedCall,
+        *,
+        call_index: int | None = None,
+        steps: StepRecorder | None = None,
     ) -> list[ConversionResult]:
-        """Send one planned call and return one result per lead it carried, in order."""
+        """Send one planned call and return one result per lead it carried, in order.
+
+        ``call_index`` is the run-wide number the runner gave this call (``None`` outside a
+        run): put it in each result's ``call`` so the report and the journal name the call.
+        The client renders the request (``Backend.render`` or its own writer) and reads the
+        CRM's answer into neutral results; a lead the call never reached is ``NOT_ATTEMPTED``.
+
+        ``steps`` (given by the runner; optional in the signature for older clients) journals
+        what the call starts beyond its own answer: a client whose CRM schedules a job calls
+        ``steps.job_scheduled(job_id, lead_ids)`` before polling it. After a read timeout or a
+        dropped connection the client must not send the call again until the CRM shows the
+        leads not converted past the bound it documents (``resolve_in_doubt``).
+        """
 
     @abc.abstractmethod
     def lookup(self, lead_ids: Sequence[str]) -> list[ConversionResult]:
@@ -265,9 +338,53 @@ class Client(abc.ABC):
     def match(self, lead_id: str) -> MatchReport:
         """The existing records that match a lead, as the CRM ranks them."""
 
+    def resolve_in_doubt(
+        self, lead_ids: Sequence[str], *, call_kind: str | None, sent_at: float | None
+    ) -> list[ConversionResult]:
+        """The state of leads whose last call (of ``call_kind``, marked ``sending`` at
+        ``sent_at``, a ``time.time()``) may have converted them or may still do so.
+
+        Same answers as ``lookup``; ``NOT_ATTEMPTED`` tells the runner to send the lead again,
+        so a backend whose CRM can act on a request after its answer was lost (a job not yet
+        run, a request still executing after a read timeout) re-reads until the leads show
+        converted or the bound it documents has passed since ``sent_at``. The default reads
+        once (``lookup``): right for a CRM that acts within the request.
+        """
+        return self.lookup(lead_ids)
+
+    def resume_job(
+        self,
+        job_id: str,
+        lead_ids: Sequence[str],
+        *,
+        call_index: int | None = None,
+        steps: StepRecorder | None = None,
+    ) -> list[ConversionResult]:
+        """Finish a job journaled by an earlier run: poll it to its end (bounded by the
+        backend's documented poll timeout, and returning early when ``steps.stopping``), then
+        one result per lead, in order, as ``execute`` would have returned them. A lead whose
+        job has not ended is ``SCHEDULED`` with the job id (the next run polls it again).
+        Only backends whose ``execute`` reports jobs need it; the default reads the leads.
+        """
+        return self.lookup(lead_ids)
+
+    def check_follow_up(self, call: PlannedCall) -> FollowUp | None:
+        """Whether the follow-up ``call`` (one lead), whose send was cut off, was applied.
+
+        A ``FollowUp`` that succeeded when the CRM shows its effect, ``None`` when it shows
+        the step not applied (the runner sends it again); raise ``BackendError`` when it
+        cannot tell. The default cannot tell (``NotImplementedError``): the runner then
+        reports the step unknown rather than send it twice.
+        """
+        raise NotImplementedError
+
     def job_status(self, job_id: str) -> Mapping[str, Any]:
-        """The state of an asynchronous CRM job (a Zoho mass convert), as the CRM reports it."""
-        raise PluginError(f"{type(self).__name__} has no asynchronous jobs")
+        """The state of an asynchronous CRM job (a Zoho mass convert), as the CRM reports it.
+
+        Optional: a CRM without asynchronous jobs leaves it out, and ``leadconvert status``
+        then says so and exits 2.
+        """
+        raise ConfigurationError(f"{type(self).__name__} has no asynchronous jobs")
 
     def close(self) -> None:  # noqa: B027 - optional for clients that hold nothing
         """Release connections."""
@@ -285,7 +402,11 @@ class Client(abc.ABC):
 
 
 class Emulator(abc.ABC):
-    """A stateful stand-in for a CRM, served on 127.0.0.1."""
+    """A stateful stand-in for a CRM, served on 127.0.0.1.
+
+    Build one on ``leadconvert.emulation.HttpEmulator``: it implements everything here but
+    ``credentials`` and ``add_lead``, and adds faults, TLS and the admin API every emulator shares.
+    """
 
     @property
     @abc.abstractmethod
@@ -307,6 +428,25 @@ class Emulator(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None:
         """Stop serving."""
+
+    @abc.abstractmethod
+    def add_lead(self, fields: Mapping[str, Any] | None = None, /, **more: Any) -> str:
+        """Make an unconverted lead in the emulated org; its id.
+
+        ``fields`` (and ``more``) use the CRM's own field names (Zoho ``Last_Name``, Salesforce
+        ``LastName``); what the CRM requires and they leave out (a last name, a company, a status,
+        an owner) is filled in, so ``add_lead()`` alone makes a convertible lead.
+        """
+
+    @abc.abstractmethod
+    def counts(self, lead_id: str) -> Mapping[str, int]:
+        """How many requests named ``lead_id`` so far, by kind.
+
+        At least ``"convert"`` (convert requests, single or batched, that reached the org; a
+        request a fault stopped before the org acted is not counted) and ``"follow_up"``
+        (requests on records its conversion made, e.g. Salesforce's Opportunity update); 0 for a
+        lead never named. Tests assert exact numbers with it: each lead sent once, not twice.
+        """
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -338,16 +478,34 @@ class Backend(abc.ABC):
     #: prefixed with ``LEADCONVERT_<NAME>_``).
     credential_names: ClassVar[Mapping[str, str]] = MappingProxyType({})
 
-    def canonical_lead_id(self, lead_id: str) -> str:
-        """The one spelling of a lead id, so the journal sees ``x`` and its alias as one lead.
+    def canonical_id(self, record_id: str, role: str = "lead") -> str:
+        """The one spelling of a record id, so the journal never sees one lead as two.
 
-        Salesforce, for instance, accepts a 15- and an 18-character form of the same id.
+        ``role`` is one of ``ID_ROLES``, or ``""`` for an id of any kind of record. Salesforce,
+        for instance, accepts a 15- and an 18-character form of the same id; the default keeps
+        the id as given. Never raises: an id that is not valid comes back as given.
         """
-        return lead_id
+        return record_id
+
+    @abc.abstractmethod
+    def example_id(self, role: str, n: int) -> str:
+        """A valid id of this CRM's syntax for the ``n``-th record (``n >= 0``) of ``role``.
+
+        Deterministic and distinct for distinct ``(role, n)``: ``leadconvert.testing``
+        builds conversions from these, so the core never hard-codes a CRM's id shapes.
+        """
 
     def options_schema(self) -> dict[str, Any] | None:
         """The JSON Schema of ``options.<name>``, for ``leadconvert schema``."""
         return None
+
+    def check_settings(self, settings: Mapping[str, str]) -> list[Violation]:
+        """Every problem with ``settings`` (pure), found before any record is read.
+
+        Called once per command by the pipeline (``validate`` included), so a setting ``plan``
+        would refuse is reported up front. The default finds none.
+        """
+        return []
 
     @abc.abstractmethod
     def validate(self, conversion: Conversion) -> list[Violation]:
@@ -355,15 +513,30 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def plan(self, items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
-        """The exact native requests for valid conversions, batched at this CRM's limits (pure)."""
+        """The native requests for valid conversions, batched at this CRM's limits (pure).
+
+        Requests may carry their body as structured ``NativeRequest.content``; ``render``
+        writes it out when the plan is shown, the client when it sends.
+        """
+
+    def render(self, request: NativeRequest) -> NativeRequest:
+        """``request`` as it is shown and sent: its text body written from ``content`` (pure).
+
+        The default returns the request unchanged (a JSON body needs no rendering).
+        """
+        return request
 
     @abc.abstractmethod
-    def read_answer(self, call: PlannedCall, answer: NativeAnswer) -> list[ConversionResult]:
-        """One neutral result per lead of ``call``, read from the CRM's answer (pure)."""
+    def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
+        """The neutral conversions that native requests express.
 
-    @abc.abstractmethod
-    def parse_native(self, payload: str) -> list[Conversion]:
-        """The neutral conversions a native request payload expresses."""
+        ``calls`` are either the calls of a plan, in order, exactly as ``plan`` built them or
+        as the core read them back from a plan document (so a follow-up can be folded into the
+        conversion of the call it follows), or one bare native body read from a file: a single
+        call whose request has ``path`` ``""``, no ``lead_ids`` and ``json`` (decoded with exact
+        integers and ``Decimal`` amounts) or ``body`` (text). Raises ``InputError`` naming the
+        call when one cannot be read.
+        """
 
     @abc.abstractmethod
     def connect(self, credentials: Mapping[str, str], settings: Mapping[str, str]) -> Client:

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
+from .._check import Mode
 from .._json import dumps_json
 from .._model import Conversion
-from .._planner import Mode, check
+from .._pipeline import Pipeline
+from .._plan_document import plan_document, read_plan
 from .._results import ConversionResult, Outcome
-from .._translate import plan_document, relabel_ids
+from .._translate import relabel_ids
 from ..backend import Backend, Client, PlanItem
 from ._strategies import _without
 
 __all__ = ["assert_round_trip", "convert_on", "normal_form", "round_trip", "same_id"]
 
 
-def same_id(role: str, a: str, b: str) -> bool:
-    """Whether two spellings name one record: equal, or the 15- and 18-character forms of one
-    case-safe id (the 18-character form adds a 3-character suffix to the 15)."""
-    if a == b:
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) == 15 and len(long_) == 18 and long_.startswith(short)
+def same_id(backend: Backend, role: str, a: str, b: str) -> bool:
+    """Whether two spellings name one record of ``role`` on ``backend``: the backend's
+    ``canonical_id`` is the same (Salesforce's 15- and 18-character forms of one id, say)."""
+    return a == b or backend.canonical_id(a, role) == backend.canonical_id(b, role)
 
 
 def normal_form(conversion: Conversion) -> Conversion:
@@ -41,7 +41,7 @@ def normal_form(conversion: Conversion) -> Conversion:
 
 def _native(backend: Backend, conversion: Conversion, settings: Mapping[str, str] | None) -> str:
     plan = backend.plan([PlanItem(conversion, 1)], dict(settings or {}))
-    return dumps_json(plan_document(backend.name, plan))
+    return dumps_json(plan_document(backend, plan))
 
 
 def _as_written(
@@ -88,17 +88,18 @@ def round_trip(
     mode's warnings, and meanings the backend ignores); raises ``ValueError`` when the backend
     refuses ``conversion`` in ``mode``.
     """
-    checked = check(backend, conversion, mode)
-    if checked.errors:
-        raise ValueError(f"{backend.name} refuses the conversion: {list(checked.errors)}")
-    plan = backend.plan([PlanItem(conversion, 1)], dict(settings or {}))
-    payload = dumps_json(plan_document(backend.name, plan))
-    parsed = backend.parse_native(payload)
+    window = Pipeline(backend, settings, mode=mode).plan_conversions([conversion])
+    if window.invalid:
+        violations = list(window.invalid[0].violations)
+        raise ValueError(f"{backend.name} refuses the conversion: {violations}")
+    # The wire form is what is tested here: the plan as shown, read back as a user's file is.
+    shown = dumps_json(plan_document(backend, window.plan))
+    parsed = backend.parse_native(read_plan(shown).calls)
     if len(parsed) != 1:
         raise AssertionError(f"{backend.name}: one conversion planned, {len(parsed)} parsed back")
     expected = conversion
-    for violation in (*checked.warnings, *(w.violation for w in plan.warnings)):
-        expected = _without(expected, violation.path) or expected
+    for warning in window.plan.warnings:
+        expected = _without(expected, warning.violation.path) or expected
     return expected, parsed[0]
 
 
@@ -108,13 +109,14 @@ def assert_round_trip(
     *,
     settings: Mapping[str, str] | None = None,
     mode: Mode = Mode.STRICT,
-    ids_match: Callable[[str, str, str], bool] = same_id,
+    ids_match: Callable[[str, str, str], bool] | None = None,
     normalise: Callable[[Conversion], Conversion] | None = None,
 ) -> None:
     """Assert neutral -> native -> neutral gives ``conversion`` back.
 
     Everything must come back equal, except what the backend warned about (see ``round_trip``)
-    and the spelling of record ids, compared with ``ids_match(role, sent, parsed)``.
+    and the spelling of record ids, compared with ``ids_match(role, sent, parsed)`` (default:
+    ``same_id`` on ``backend``).
     Where the backend writes two targets identically (Salesforce sends a person account and a
     business account both as ``accountId``), the one parsed back is taken as meant; ``normalise``
     maps both sides to one form for any further such case.
@@ -124,6 +126,8 @@ def assert_round_trip(
     expected = _as_written(backend, expected, got, settings)
     if normalise is not None:
         expected, got = normalise(expected), normalise(got)
+    if ids_match is None:
+        ids_match = functools.partial(same_id, backend)
     sent, back = _ids(expected), _ids(got)
     assert [r for r, _ in sent] == [r for r, _ in back], (
         f"{backend.name}: the round trip changed which records are named:\n"
@@ -152,17 +156,12 @@ def convert_on(
     Conversions the backend refuses are not sent: their result is ``NOT_ATTEMPTED``. Follow-up
     calls run after the call they depend on; a lead's result is its last one.
     """
-    items: list[PlanItem] = []
-    refused: set[int] = set()
-    for index, conversion in enumerate(conversions):
-        if check(backend, conversion, mode).errors:
-            refused.add(index)
-        else:
-            items.append(PlanItem(conversion, index))
-    plan = backend.plan(items, dict(settings or {})) if items else None
+    window = Pipeline(backend, settings, mode=mode).plan_conversions(conversions)
+    refused = {record.line - 1 for record in window.invalid if record.line is not None}
+    plan = window.plan
     latest: dict[str, ConversionResult] = {}
     converted_by: dict[int, set[str]] = {}
-    for index, call in enumerate(plan.calls if plan else ()):
+    for index, call in enumerate(plan.calls):
         if call.after is not None and not set(call.lead_ids) <= converted_by.get(call.after, set()):
             continue  # a follow-up runs only for the leads its call converted
         results = client.execute(call, call_index=index)
@@ -180,10 +179,10 @@ def convert_on(
             continue
         found = latest.get(conversion.lead_id)
         if found is None:
-            key = backend.canonical_lead_id(conversion.lead_id)
+            key = backend.canonical_id(conversion.lead_id)
             found = next(
-                (r for lead, r in latest.items() if backend.canonical_lead_id(lead) == key),
-                ConversionResult(conversion.lead_id, Outcome.UNKNOWN),
+                (r for lead, r in latest.items() if backend.canonical_id(lead) == key),
+                ConversionResult(conversion.lead_id, Outcome.NOT_ATTEMPTED),
             )
         out.append(attrs.evolve(found, lead_id=conversion.lead_id))
     return out

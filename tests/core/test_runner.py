@@ -35,7 +35,6 @@ from leadconvert.backend import (
     CapabilityColumn,
     Client,
     Limits,
-    NativeAnswer,
     NativeRequest,
     PlanItem,
     PlannedCall,
@@ -124,10 +123,10 @@ class MemoryBackend(Backend):
             )
         )
 
-    def read_answer(self, call: PlannedCall, answer: NativeAnswer) -> list[ConversionResult]:
-        raise NotImplementedError
+    def example_id(self, role: str, n: int) -> str:
+        return f"{role}-{n}"
 
-    def parse_native(self, payload: str) -> list[Conversion]:
+    def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
         raise NotImplementedError
 
     def connect(self, credentials: Mapping[str, str], settings: Mapping[str, str]) -> Client:
