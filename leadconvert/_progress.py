@@ -18,8 +18,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ._report import SUCCESS
 from ._results import Outcome
-from ._runner import SUCCESS, RunSummary
+from ._runner import RunSummary
 
 __all__ = ["PlainProgress", "RichProgress", "print_summary"]
 

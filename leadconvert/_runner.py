@@ -8,24 +8,28 @@ plans the rest; and runs the planned calls with bounded concurrency, marking eac
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Protocol
 
 from attrs import evolve, field, frozen
 
-from ._exceptions import AuthenticationError, BackendError, InputError, RateLimitedError
+from ._exceptions import (
+    AuthenticationError,
+    BackendError,
+    LeadConvertError,
+    RateLimitedError,
+)
 from ._input import InputRecord
 from ._journal import Journal
 from ._merge import OnAmbiguous, OnMatch
 from ._pipeline import WINDOW, MergePolicy, Mode, Pipeline
+from ._report import REPORT_COLUMNS, SUCCESS, ReportWriter
 from ._results import (
     ConversionError,
     ConversionResult,
@@ -48,93 +52,12 @@ __all__ = [
     "new_run_id",
 ]
 
-REPORT_COLUMNS = (
-    "line",
-    "lead_id",
-    "outcome",
-    "account_id",
-    "contact_id",
-    "opportunity_id",
-    "error_code",
-    "backend_code",
-    "message",
-    "call",
-    "job_id",
-    "follow_ups",
-    "merge",
-)
-
-#: Outcomes that count as success for the exit code.
-SUCCESS = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
-
 
 class ProgressSink(Protocol):
     """Where the runner reports progress (a rich bar on a terminal, plain lines otherwise)."""
 
     def advance(self, outcome: Outcome) -> None:
         """One more lead has its outcome."""
-
-
-class ReportWriter:
-    """One row per lead, written (and flushed) as outcomes arrive: JSON Lines or CSV."""
-
-    def __init__(self, stream: IO[str], fmt: str) -> None:
-        self._stream = stream
-        self._csv = csv.writer(stream) if fmt == "csv" else None
-        if self._csv is not None:
-            self._csv.writerow(REPORT_COLUMNS)
-
-    @classmethod
-    def open(cls, path: Path) -> ReportWriter:
-        """A writer for ``path``; ``.csv`` writes CSV, anything else JSON Lines."""
-        fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
-        try:
-            stream = path.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise InputError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
-        return cls(stream, fmt)
-
-    def write(self, result: ConversionResult, line: int | None) -> None:
-        """Write one lead's row."""
-        error = result.error
-        follow_ups = [
-            {
-                "action": f.action,
-                "succeeded": f.succeeded,
-                "error_code": f.error.code.value if f.error else None,
-                "message": f.error.message if f.error else None,
-            }
-            for f in result.follow_ups
-        ]
-        row: dict[str, Any] = {
-            "line": line,
-            "lead_id": result.lead_id,
-            "outcome": result.outcome.value,
-            "account_id": result.account_id,
-            "contact_id": result.contact_id,
-            "opportunity_id": result.opportunity_id,
-            "error_code": error.code.value if error else None,
-            "backend_code": error.backend_code if error else None,
-            "message": error.message if error else None,
-            "call": result.call,
-            "job_id": result.job_id,
-            "follow_ups": follow_ups,
-            "merge": result.merge,
-        }
-        if self._csv is not None:
-            row["follow_ups"] = json.dumps(follow_ups) if follow_ups else ""
-            self._csv.writerow(["" if row[c] is None else row[c] for c in REPORT_COLUMNS])
-        else:
-            self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-    def flush(self) -> None:
-        """Push the rows written so far to the file (the journal, not the report, is the record
-        a resumed run trusts)."""
-        self._stream.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        self._stream.close()
 
 
 @frozen
@@ -161,6 +84,8 @@ class RunSummary:
     interrupted: bool = False
     stopped_early: bool = False
     aborted: str | None = None
+    #: Leads not converted, by neutral error code (the report's summary).
+    error_codes: dict[str, int] = field(factory=dict)
 
     @property
     def total(self) -> int:
@@ -569,14 +494,20 @@ def convert_file(
     book = Journal(journal, backend.name, new_run_id())
     try:
         writer = ReportWriter.open(report)
-    except InputError:
+    except LeadConvertError:
         book.close()
         raise
     try:
         runner = Runner(
             backend, client, book, writer, settings, options, progress, on_invalid=on_invalid
         )
-        return runner.run(records)
-    finally:
+        try:
+            summary = runner.run(writer.tap(records))
+        except BaseException:
+            # An incomplete report never replaces the previous one; the journal has the run.
+            writer.abandon()
+            raise
         writer.close()
+    finally:
         book.close()
+    return evolve(summary, error_codes=dict(writer.error_codes))

@@ -1,0 +1,438 @@
+"""The run's report: one row per lead, in input order, with the input's own columns beside the
+outcome; success and error files as Salesforce Data Loader users expect; CSV, JSON Lines or XLSX.
+
+Rows arrive in completion order, from many threads' calls. To hand them out in input order
+without holding them in memory, each row is spooled to a throwaway SQLite file next to the
+report (indexed by line), and the report is written from it, sorted, when the run ends. The
+same spool keeps each input record's columns (``tap``), joined to its row at the end.
+
+A previous report is replaced only by a complete one: every file is written under a temporary
+name and moved over the old one with ``os.replace`` at the very end. A run that dies leaves the
+old report as it was (the journal, not the report, is what a resumed run trusts).
+
+Spreadsheets are the readers: ids and other text are written so that they stay text (a 19-digit
+Zoho id is not a number; in CSV it is written ``="…"``, which leadconvert itself reads back as
+the bare id), and a cell starting with ``= + - @``, TAB or CR gets a leading ``'`` so that it
+is never run as a formula (CSV injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from ._exceptions import LocalStateError
+from ._input import InputRecord
+from ._logging import redact
+from ._results import ConversionResult, Outcome
+
+__all__ = [
+    "ERROR_COLUMNS",
+    "REPORT_COLUMNS",
+    "SUCCESS",
+    "SUCCESS_COLUMNS",
+    "ReportWriter",
+    "report_cell",
+    "side_paths",
+]
+
+REPORT_COLUMNS = (
+    "line",
+    "lead_id",
+    "outcome",
+    "account_id",
+    "contact_id",
+    "opportunity_id",
+    "error_code",
+    "backend_code",
+    "message",
+    "call",
+    "job_id",
+    "follow_ups",
+    "merge",
+)
+#: After the input's own columns in the success file (Data Loader: the input, then the ids).
+SUCCESS_COLUMNS = (
+    "outcome",
+    "converted_account_id",
+    "converted_contact_id",
+    "converted_opportunity_id",
+    "job_id",
+    "merge",
+    "line",
+)
+#: After the input's own columns in the error file: what went wrong, neutral and native.
+ERROR_COLUMNS = ("outcome", "error_code", "backend_code", "error", "line")
+
+#: Outcomes that count as success: the lead is converted, now or before.
+SUCCESS = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
+
+#: Input columns kept at most (JSON Lines lines may carry any key; a report needs a header).
+_MAX_INPUT_COLUMNS = 200
+#: Excel keeps 15 significant digits: longer digit strings, and leading zeros, must be text.
+_NUMBER_LIKE = re.compile(r"^[+-]?(\d{12,}|0\d+)$|^\d+[eE]\d+$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: An XLSX cell holds at most 32,767 characters.
+_XLSX_MAX = 32_000
+
+
+def report_cell(value: Any, *, identifier: bool = False) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as the same text.
+
+    Formula injection is neutralised with a leading ``'``; an id (or any digit string a
+    spreadsheet would turn into a rounded number) is written ``="…"`` so it stays text.
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    if not text:
+        return ""
+    if (identifier and text.isdigit()) or _NUMBER_LIKE.match(text):
+        return f'="{text}"'
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def side_paths(report: Path) -> tuple[Path, Path]:
+    """The success and error files beside a report: ``X.success.csv`` and ``X.errors.csv``."""
+    stem = report.name.removesuffix(report.suffix) if report.suffix else report.name
+    return report.with_name(f"{stem}.success.csv"), report.with_name(f"{stem}.errors.csv")
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return {".csv": "csv", ".xlsx": "xlsx"}.get(suffix, "jsonl")
+
+
+class ReportWriter:
+    """Spools one row per lead as outcomes arrive; ``close`` writes the report in input order.
+
+    ``fmt`` is ``jsonl``, ``csv`` or ``xlsx`` (default: from the report's suffix). ``success``
+    and ``errors`` are the Data Loader-style files (None: not written).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str | None = None,
+        *,
+        success: Path | None = None,
+        errors: Path | None = None,
+    ) -> None:
+        self.path = path
+        self.fmt = fmt or _format(path)
+        if self.fmt not in ("jsonl", "csv", "xlsx"):
+            raise LocalStateError(f"unknown report format {self.fmt!r} (jsonl, csv or xlsx)")
+        self.success = success
+        self.errors = errors
+        #: Leads by outcome and failed leads by neutral error code, for the summary.
+        self.outcomes: Counter[str] = Counter()
+        self.error_codes: Counter[str] = Counter()
+        self._input_columns: dict[str, None] = {}
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._closed = False
+        try:
+            directory = path.parent if str(path.parent) else Path()
+            fd, spool = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".spool", dir=directory)
+            os.close(fd)
+        except OSError as exc:
+            raise LocalStateError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
+        self._spool = Path(spool)
+        # One connection shared under a lock: rows come from the runner's threads.
+        self._db = sqlite3.connect(spool, check_same_thread=False, isolation_level=None)
+        # A throwaway file: no journal, no fsync; it is deleted whatever happens.
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE rows (line INTEGER, seq INTEGER, data TEXT);"
+            "CREATE TABLE inputs (line INTEGER PRIMARY KEY, data TEXT);"
+            "BEGIN;"
+        )
+
+    @classmethod
+    def open(cls, path: Path) -> ReportWriter:
+        """A writer for ``path`` (format from the suffix) with its success and error files."""
+        success, errors = side_paths(path)
+        return cls(path, success=success, errors=errors)
+
+    # --- spooling ------------------------------------------------------------------------
+
+    def tap(self, records: Iterable[InputRecord]) -> Iterator[InputRecord]:
+        """Yield ``records`` unchanged, keeping each one's input columns for its report row."""
+        for record in records:
+            with self._lock:
+                source = dict(record.source or {})
+                if not source and record.lead_id is not None:
+                    source = {"lead_id": record.lead_id}
+                for name in source:
+                    if len(self._input_columns) < _MAX_INPUT_COLUMNS:
+                        self._input_columns.setdefault(name, None)
+                self._execute(
+                    "INSERT OR REPLACE INTO inputs VALUES (?, ?)",
+                    (record.line, json.dumps(source, ensure_ascii=False)),
+                )
+            yield record
+
+    def write(self, result: ConversionResult, line: int | None) -> None:
+        """Spool one lead's row."""
+        row = _row(result, line)
+        with self._lock:
+            self.outcomes[result.outcome.value] += 1
+            if result.outcome not in SUCCESS:
+                code = row["error_code"] or "none"
+                self.error_codes[code] += 1
+            self._seq += 1
+            self._execute(
+                "INSERT INTO rows VALUES (?, ?, ?)",
+                (line, self._seq, json.dumps(row, ensure_ascii=False)),
+            )
+
+    def flush(self) -> None:
+        """Commit the rows spooled so far (they reach the report itself at ``close``)."""
+        with self._lock:
+            self._execute("COMMIT")
+            self._execute("BEGIN")
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        try:
+            self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
+
+    # --- the end -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write the report and its side files in input order, then replace the old ones."""
+        if self._closed:
+            return
+        written: list[tuple[Path, Path]] = []
+        try:
+            with self._lock:
+                self._execute("COMMIT")
+                self._db.execute("CREATE INDEX rows_line ON rows (line, seq)")
+            written = self._write_all()
+            for temporary, final in written:
+                os.replace(temporary, final)
+            written = []
+        except OSError as exc:
+            raise LocalStateError(
+                f"cannot write the report {self.path}: {exc.strerror or exc}"
+            ) from exc
+        finally:
+            for temporary, _final in written:
+                temporary.unlink(missing_ok=True)
+            self._discard()
+
+    def abandon(self) -> None:
+        """Drop the spool and leave the previous report as it was (the run did not complete)."""
+        if not self._closed:
+            self._discard()
+
+    def _discard(self) -> None:
+        self._closed = True
+        self._db.close()
+        self._spool.unlink(missing_ok=True)
+
+    def _rows(self) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
+        cursor = self._db.execute(
+            "SELECT r.data, i.data FROM rows r LEFT JOIN inputs i ON i.line = r.line "
+            "ORDER BY r.line IS NULL, r.line, r.seq"
+        )
+        for row, source in cursor:
+            yield json.loads(row), json.loads(source) if source else {}
+
+    def _write_all(self) -> list[tuple[Path, Path]]:
+        targets = [(self.path, self.fmt)]
+        if self.success is not None:
+            targets.append((self.success, "success"))
+        if self.errors is not None:
+            targets.append((self.errors, "errors"))
+        written: list[tuple[Path, Path]] = []
+        try:
+            for final, kind in targets:
+                fd, name = tempfile.mkstemp(
+                    prefix=f".{final.name}.", suffix=".tmp", dir=final.parent or None
+                )
+                os.close(fd)
+                temporary = Path(name)
+                written.append((temporary, final))
+                if kind == "xlsx":
+                    self._write_xlsx(temporary)
+                else:
+                    with temporary.open("w", encoding="utf-8", newline="") as stream:
+                        self._write_text(stream, kind)
+                        stream.flush()
+                        os.fsync(stream.fileno())
+        except BaseException:
+            for temporary, _final in written:
+                temporary.unlink(missing_ok=True)
+            raise
+        return written
+
+    def _write_text(self, stream: IO[str], kind: str) -> None:
+        inputs = list(self._input_columns)
+        if kind == "jsonl":
+            for row, source in self._rows():
+                stream.write(json.dumps({**row, "input": source}, ensure_ascii=False) + "\n")
+            return
+        writer = csv.writer(stream)
+        if kind == "csv":
+            writer.writerow([*REPORT_COLUMNS, *(f"input.{c}" for c in inputs)])
+            for row, source in self._rows():
+                writer.writerow(
+                    [_csv_report_cell(c, row[c]) for c in REPORT_COLUMNS]
+                    + [report_cell(source.get(c)) for c in inputs]
+                )
+            return
+        success = kind == "success"
+        columns = SUCCESS_COLUMNS if success else ERROR_COLUMNS
+        writer.writerow([*(inputs or ["lead_id"]), *columns])
+        for row, source in self._rows():
+            if (row["outcome"] in _SUCCESS_VALUES) != success:
+                continue
+            given = source or {"lead_id": row["lead_id"]}
+            values = _side_values(row, success)
+            writer.writerow(
+                [
+                    report_cell(given.get(c), identifier=c.endswith("_id"))
+                    for c in inputs or ["lead_id"]
+                ]
+                + [
+                    report_cell(values[c], identifier=c.endswith("_id"))
+                    if c != "line"
+                    else (values[c] or "")
+                    for c in columns
+                ]
+            )
+
+    def _write_xlsx(self, path: Path) -> None:
+        # Loaded only for an XLSX report; the library has no type information.
+        xlsxwriter: Any = importlib.import_module("xlsxwriter")
+        inputs = list(self._input_columns)
+        book = xlsxwriter.Workbook(
+            str(path), {"constant_memory": True, "strings_to_numbers": False}
+        )
+        try:
+            sheet = book.add_worksheet("report")
+            bold = book.add_format({"bold": True})
+            headers = [*REPORT_COLUMNS, *(f"input.{c}" for c in inputs)]
+            for col, name in enumerate(headers):
+                sheet.write_string(0, col, name, bold)
+            sheet.freeze_panes(1, 0)
+            for number, (row, source) in enumerate(self._rows(), start=1):
+                for col, name in enumerate(REPORT_COLUMNS):
+                    value = row[name]
+                    if name == "follow_ups":
+                        value = json.dumps(value) if value else None
+                    if value is None or value == "":
+                        continue
+                    if name in ("line", "call") and isinstance(value, int):
+                        sheet.write_number(number, col, value)
+                    else:
+                        # Always a string cell: ids stay text, nothing is ever a formula.
+                        sheet.write_string(number, col, _xlsx_text(value))
+                for offset, name in enumerate(inputs, start=len(REPORT_COLUMNS)):
+                    value = source.get(name)
+                    if value:
+                        sheet.write_string(number, offset, _xlsx_text(value))
+            summary = book.add_worksheet("summary")
+            summary.write_row(0, 0, ["outcome", "leads"], bold)
+            at = 1
+            for outcome, count in sorted(self.outcomes.items()):
+                summary.write_string(at, 0, outcome)
+                summary.write_number(at, 1, count)
+                at += 1
+            summary.write_string(at, 0, "total", bold)
+            summary.write_number(at, 1, sum(self.outcomes.values()), bold)
+            at += 2
+            summary.write_row(at, 0, ["error code (leads not converted)", "leads"], bold)
+            for code, count in sorted(self.error_codes.items()):
+                at += 1
+                summary.write_string(at, 0, code)
+                summary.write_number(at, 1, count)
+        finally:
+            book.close()
+
+    def summary(self) -> dict[str, Any]:
+        """Leads by outcome and not-converted leads by error code, for the terminal and JSON."""
+        return {
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "error_codes": dict(sorted(self.error_codes.items())),
+            "total": sum(self.outcomes.values()),
+        }
+
+
+_SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
+
+
+def _row(result: ConversionResult, line: int | None) -> dict[str, Any]:
+    error = result.error
+    follow_ups = [
+        {
+            "action": f.action,
+            "succeeded": f.succeeded,
+            "error_code": f.error.code.value if f.error else None,
+            "message": redact(f.error.message) if f.error else None,
+        }
+        for f in result.follow_ups
+    ]
+    return {
+        "line": line,
+        "lead_id": result.lead_id,
+        "outcome": result.outcome.value,
+        "account_id": result.account_id,
+        "contact_id": result.contact_id,
+        "opportunity_id": result.opportunity_id,
+        "error_code": error.code.value if error else None,
+        "backend_code": error.backend_code if error else None,
+        # Messages may quote what a library said about a request: never let a secret through.
+        "message": redact(error.message) if error else None,
+        "call": result.call,
+        "job_id": result.job_id,
+        "follow_ups": follow_ups,
+        "merge": result.merge,
+    }
+
+
+def _csv_report_cell(column: str, value: Any) -> str:
+    if column == "follow_ups":
+        return report_cell(json.dumps(value)) if value else ""
+    if column in ("line", "call"):
+        return "" if value is None else str(value)
+    return report_cell(value, identifier=column.endswith("_id"))
+
+
+def _side_values(row: Mapping[str, Any], success: bool) -> dict[str, Any]:
+    if success:
+        return {
+            "outcome": row["outcome"],
+            "converted_account_id": row["account_id"],
+            "converted_contact_id": row["contact_id"],
+            "converted_opportunity_id": row["opportunity_id"],
+            "job_id": row["job_id"],
+            "merge": row["merge"],
+            "line": row["line"],
+        }
+    return {
+        "outcome": row["outcome"],
+        "error_code": row["error_code"],
+        "backend_code": row["backend_code"],
+        "error": row["message"],
+        "line": row["line"],
+    }
+
+
+def _xlsx_text(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _XLSX_MAX else text[:_XLSX_MAX] + "…"

@@ -1,0 +1,310 @@
+"""The report: input order, the input's own columns, success and error files, spreadsheet-safe
+cells, XLSX, complete-or-untouched replacement, and the summary by outcome and error code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from defusedxml import ElementTree
+
+from leadconvert import ConversionError, ConversionResult, ErrorCode, NeutralConverter, Outcome
+from leadconvert._exceptions import LocalStateError
+from leadconvert._input import read_records
+from leadconvert._logging import remember_secret
+from leadconvert._report import ReportWriter, report_cell, side_paths
+
+ZOHO_ID = "5725767000000524157"  # 19 digits: a spreadsheet would round it to 5.72577E+18
+
+
+def _converted(lead: str, account: str = ZOHO_ID) -> ConversionResult:
+    return ConversionResult(lead, Outcome.CONVERTED, account_id=account, contact_id=account)
+
+
+def _failed(lead: str, message: str, code: ErrorCode = ErrorCode.LOCKED) -> ConversionResult:
+    return ConversionResult(
+        lead, Outcome.FAILED, error=ConversionError(code, message, backend_code="NATIVE_X")
+    )
+
+
+def _csv_input(tmp_path: Path, converter: NeutralConverter, rows: list[str]) -> list[object]:
+    source = tmp_path / "in.csv"
+    source.write_text("lead_id,opportunity_name\n" + "".join(r + "\n" for r in rows))
+    return list(read_records(source, converter))
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+class TestOrderAndColumns:
+    def test_rows_in_input_order_with_input_columns(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """Outcomes arrive in any order; the report lists them by line, each with its input."""
+        records = _csv_input(tmp_path, converter, ["L1,First", "L2,Second", "L3,Third"])
+        report = tmp_path / "out.jsonl"
+        writer = ReportWriter.open(report)
+        list(writer.tap(records))  # type: ignore[arg-type]
+        writer.write(_converted("L3"), 4)
+        writer.write(_failed("L1", "locked"), 2)
+        writer.write(_converted("L2"), 3)
+        writer.close()
+        rows = [json.loads(line) for line in report.read_text().splitlines()]
+        assert [r["line"] for r in rows] == [2, 3, 4]
+        assert [r["lead_id"] for r in rows] == ["L1", "L2", "L3"]
+        assert rows[0]["input"] == {"lead_id": "L1", "opportunity_name": "First"}
+        assert (rows[0]["error_code"], rows[0]["backend_code"]) == ("locked", "NATIVE_X")
+
+    def test_csv_report_carries_input_columns(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """The CSV report has the outcome columns, then the input's, prefixed input."""
+        records = _csv_input(tmp_path, converter, ["L1,First"])
+        report = tmp_path / "out.csv"
+        writer = ReportWriter.open(report)
+        list(writer.tap(records))  # type: ignore[arg-type]
+        writer.write(_converted("L1"), 2)
+        writer.close()
+        (row,) = _read_csv(report)
+        assert row["input.opportunity_name"] == "First"
+        assert row["outcome"] == "converted"
+
+
+class TestSideFiles:
+    def test_success_and_error_files(self, tmp_path: Path, converter: NeutralConverter) -> None:
+        """Like Data Loader: the input's columns, then the new ids (success) or the error."""
+        records = _csv_input(tmp_path, converter, ["L1,First", "L2,Second"])
+        report = tmp_path / "out.jsonl"
+        writer = ReportWriter.open(report)
+        list(writer.tap(records))  # type: ignore[arg-type]
+        writer.write(_failed("L2", "record locked"), 3)
+        writer.write(_converted("L1"), 2)
+        writer.close()
+        success, errors = side_paths(report)
+        assert (success.name, errors.name) == ("out.success.csv", "out.errors.csv")
+        (good,) = _read_csv(success)
+        assert good["lead_id"] == "L1" and good["opportunity_name"] == "First"
+        assert good["converted_account_id"] == f'="{ZOHO_ID}"'
+        (bad,) = _read_csv(errors)
+        assert (bad["lead_id"], bad["error_code"], bad["backend_code"]) == (
+            "L2",
+            "locked",
+            "NATIVE_X",
+        )
+        assert bad["error"] == "record locked" and bad["line"] == "3"
+
+    def test_error_file_reads_back_as_input(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """Ids written as text for spreadsheets come back exact when leadconvert reads them."""
+        source = tmp_path / "in.csv"
+        source.write_text(f"lead_id,account_id\n{ZOHO_ID},0012345678901\n")
+        records = list(read_records(source, converter))
+        report = tmp_path / "out.jsonl"
+        writer = ReportWriter.open(report)
+        list(writer.tap(records))
+        writer.write(_failed(ZOHO_ID, "locked"), 2)
+        writer.close()
+        errors = side_paths(report)[1]
+        text = errors.read_text()
+        assert f'"=""{ZOHO_ID}"""' in text  # CSV-quoted ="..."
+        # Keep only the input's columns, as a user re-running the error file would.
+        with errors.open(newline="") as stream:
+            rows = list(csv.reader(stream))
+        again = tmp_path / "again.csv"
+        with again.open("w", newline="") as stream:
+            csv.writer(stream).writerows([row[:2] for row in rows])
+        (record,) = list(read_records(again, converter))
+        assert record.conversion is not None
+        assert record.conversion.lead_id == ZOHO_ID
+        assert record.source == {"lead_id": ZOHO_ID, "account_id": "0012345678901"}
+
+
+class TestSpreadsheetSafety:
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+            ("+1+2", "'+1+2"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            (ZOHO_ID, f'="{ZOHO_ID}"'),
+            ("007", '="007"'),
+            ("1e5", '="1e5"'),
+            ("Acme", "Acme"),
+            ("", ""),
+            (None, ""),
+        ],
+    )
+    def test_cells(self, value: str | None, expected: str) -> None:
+        """Formula starts get a quote; digit strings a spreadsheet would mangle stay text."""
+        assert report_cell(value) == expected
+
+    def test_formula_from_input_neutralised_in_every_csv(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """A hostile cell from the input is never a formula in the report or the side files."""
+        records = _csv_input(tmp_path, converter, ["L1,\"=cmd|'/c calc'!A0\""])
+        report = tmp_path / "out.csv"
+        writer = ReportWriter.open(report)
+        list(writer.tap(records))  # type: ignore[arg-type]
+        writer.write(_failed("L1", "=1+1 looks odd"), 2)
+        writer.close()
+        for path in (report, *side_paths(report)):
+            for row in csv.reader(io.StringIO(path.read_text())):
+                for cell in row:
+                    assert not cell.startswith(("=", "+", "-", "@")) or cell.startswith('="'), (
+                        path,
+                        cell,
+                    )
+                    if cell.startswith('="'):
+                        assert cell[2:-1].isdigit() or cell[2:-1].startswith("L")
+
+    def test_secret_in_message_redacted(self, tmp_path: Path) -> None:
+        """A credential quoted in an error message never reaches the report."""
+        remember_secret("00Dxx0000001gPL!AQ4AQFakeSessionIdForTheReportTest")
+        writer = ReportWriter.open(tmp_path / "out.jsonl")
+        writer.write(
+            _failed(
+                "L1",
+                "Invalid header value b'00Dxx0000001gPL!AQ4AQFakeSessionIdForTheReportTest\\r\\n'",
+            ),
+            1,
+        )
+        writer.close()
+        text = (tmp_path / "out.jsonl").read_text() + side_paths(tmp_path / "out.jsonl")[
+            1
+        ].read_text()
+        assert "FakeSessionId" not in text
+        assert "********" in text
+
+
+class TestXlsx:
+    def test_ids_are_text_and_summary_sheet(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """XLSX: every id a string cell (never a number, never a formula); a summary sheet."""
+        records = _csv_input(tmp_path, converter, ["L1,=2+2", "L2,x", "L3,y"])
+        report = tmp_path / "out.xlsx"
+        writer = ReportWriter.open(report)
+        list(writer.tap(records))  # type: ignore[arg-type]
+        writer.write(_converted("L1"), 2)
+        writer.write(_failed("L2", "locked"), 3)
+        writer.write(_failed("L3", "gone", ErrorCode.INVALID_REFERENCE), 4)
+        writer.close()
+        sheets = _xlsx(report)
+        report_rows, summary = sheets["report"], sheets["summary"]
+        header = [text for _kind, text in report_rows[0]]
+        first = dict(zip(header, report_rows[1], strict=False))
+        assert first["account_id"] == ("s", ZOHO_ID)
+        assert first["input.opportunity_name"] == ("s", "=2+2")  # text, not a formula
+        assert first["line"] == ("n", "2")
+        counts = {row[0][1]: row[1][1] for row in summary if len(row) == 2}
+        assert counts["converted"] == "1" and counts["failed"] == "2"
+        assert counts["locked"] == "1" and counts["invalid_reference"] == "1"
+        assert counts["total"] == "3"
+
+
+def _xlsx(path: Path) -> dict[str, list[list[tuple[str, str]]]]:
+    """Each sheet's rows as (type, text) cells; fails if any cell is a formula."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as book:
+        names = book.namelist()
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in names:
+            root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
+            shared = ["".join(si.itertext()) for si in root.findall("m:si", ns)]
+        workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+        titles = [s.get("name") for s in workbook.findall("m:sheets/m:sheet", ns)]
+        out: dict[str, list[list[tuple[str, str]]]] = {}
+        for number, title in enumerate(titles, start=1):
+            root = ElementTree.fromstring(book.read(f"xl/worksheets/sheet{number}.xml"))
+            rows = []
+            for row in root.iter(f"{{{ns['m']}}}row"):
+                cells: list[tuple[str, str]] = []
+                for cell in row.findall("m:c", ns):
+                    column = _column_index(cell.get("r", ""))
+                    cells.extend([("", "")] * (column - len(cells)))
+                    assert cell.find("m:f", ns) is None, "a formula cell"
+                    kind = cell.get("t", "n")
+                    if kind == "s":
+                        value = shared[int(cell.findtext("m:v", namespaces=ns) or "0")]
+                    elif kind == "inlineStr":
+                        kind, value = "s", "".join(cell.find("m:is", ns).itertext())
+                    else:
+                        value = cell.findtext("m:v", namespaces=ns) or ""
+                    cells.append((kind, value))
+                rows.append(cells)
+            out[str(title)] = rows
+    return out
+
+
+def _column_index(reference: str) -> int:
+    letters = "".join(ch for ch in reference if ch.isalpha())
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch) - ord("A") + 1
+    return index - 1
+
+
+class TestReplacement:
+    def test_old_report_kept_until_new_one_complete(self, tmp_path: Path) -> None:
+        """An abandoned run leaves the previous report as it was; a complete one replaces it,
+        and no temporary or spool file is left behind either way."""
+        report = tmp_path / "out.jsonl"
+        report.write_text("previous\n")
+        writer = ReportWriter.open(report)
+        writer.write(_converted("L1"), 1)
+        writer.flush()
+        assert report.read_text() == "previous\n"
+        writer.abandon()
+        assert report.read_text() == "previous\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+        writer = ReportWriter.open(report)
+        writer.write(_converted("L1"), 1)
+        writer.close()
+        assert json.loads(report.read_text())["lead_id"] == "L1"
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "out.errors.csv",
+            "out.jsonl",
+            "out.success.csv",
+        ]
+
+    def test_unwritable_place_is_local_state_error(self, tmp_path: Path) -> None:
+        """A report in a folder that does not exist: exit 2's error, not a crash."""
+        with pytest.raises(LocalStateError, match="cannot write the report"):
+            ReportWriter.open(tmp_path / "no" / "such" / "out.csv")
+
+    def test_many_rows_spooled_not_held(self, tmp_path: Path) -> None:
+        """50,000 rows written backwards come out in order (the spool sorts, not a list)."""
+        writer = ReportWriter(tmp_path / "out.csv")
+        for line in range(50_000, 0, -1):
+            writer.write(_converted(f"L{line}", "1"), line)
+        assert len(writer.__dict__) < 20  # no per-row state on the object
+        writer.close()
+        with (tmp_path / "out.csv").open(newline="") as stream:
+            lines = [int(row["line"]) for row in csv.DictReader(stream)]
+        assert lines == list(range(1, 50_001))
+
+
+class TestSummary:
+    def test_by_outcome_and_error_code(self, tmp_path: Path) -> None:
+        writer = ReportWriter(tmp_path / "out.jsonl")
+        writer.write(_converted("L1"), 1)
+        writer.write(_failed("L2", "x"), 2)
+        writer.write(_failed("L3", "y"), 3)
+        writer.write(ConversionResult("L4", Outcome.NOT_ATTEMPTED), 4)
+        writer.close()
+        assert writer.summary() == {
+            "outcomes": {"converted": 1, "failed": 2, "not_attempted": 1},
+            "error_codes": {"locked": 2, "none": 1},
+            "total": 4,
+        }
