@@ -18,6 +18,8 @@ import attrs
 from attrs import frozen
 from hypothesis import strategies as st
 
+from .._check import Mode, check
+from .._exceptions import LeadConvertError
 from .._model import (
     AccountTarget,
     AttachOpportunity,
@@ -35,10 +37,9 @@ from .._model import (
     NoOpportunity,
     OpportunityTarget,
 )
-from .._planner import Mode, check
 from .._results import Violation
-from .._translate import ID_ROLES, relabel_ids
-from ..backend import Backend
+from .._translate import relabel_ids
+from ..backend import ID_ROLES, Backend, PlanItem
 
 __all__ = [
     "DIALECTS",
@@ -56,27 +57,10 @@ __all__ = [
 IdStrategies = Mapping[str, st.SearchStrategy[str]]
 
 _ALNUM = string.ascii_letters + string.digits
-_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-# Key prefixes of the 15/18-character id dialect (Salesforce's), per role.
-_PREFIXES = {"lead": "00Q", "account": "001", "contact": "003", "opportunity": "006", "user": "005"}
-
-
-def _case_safe(id15: str) -> str:
-    """The 18-character case-safe form of a 15-character id."""
-    out = []
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, ch in enumerate(id15[start : start + 5]) if "A" <= ch <= "Z")
-        out.append(_SUFFIX_ALPHABET[bits])
-    return id15 + "".join(out)
 
 
 def _numeric(role: str) -> st.SearchStrategy[str]:
     return st.integers(min_value=10**17, max_value=10**19 - 1).map(str)
-
-
-def _prefixed(role: str) -> st.SearchStrategy[str]:
-    id15 = st.text(_ALNUM, min_size=12, max_size=12).map(lambda rest: _PREFIXES[role] + rest)
-    return st.one_of(id15, id15.map(_case_safe))
 
 
 def _plain(role: str) -> st.SearchStrategy[str]:
@@ -85,59 +69,53 @@ def _plain(role: str) -> st.SearchStrategy[str]:
     )
 
 
-#: Record id shapes CRMs use, by name: long numbers (Zoho), 15/18 characters with a key prefix
-#: per object (Salesforce), and plain 15/18 letters and digits.
+#: Generic record id shapes, by name: long numbers and plain 15/18 letters and digits. They
+#: belong to no CRM in particular: a backend's own shapes come from its ``example_id``.
 DIALECTS: Mapping[str, Callable[[str], st.SearchStrategy[str]]] = {
     "numeric": _numeric,
-    "prefixed": _prefixed,
     "plain": _plain,
 }
-# One fixed example per dialect and role, to ask a backend which shapes it accepts.
-_EXAMPLES: Mapping[str, Callable[[str], str]] = {
-    "numeric": lambda role: str(4876876000000000000 + ID_ROLES.index(role)),
-    "prefixed": lambda role: _case_safe(_PREFIXES[role] + "0000AbCdE0001"[:12]),
-    "plain": lambda role: "AbCdE0000000001",
-}
+
+#: How many distinct records of each role a strategy draws ids for.
+_RECORDS = 10**6
 
 
-def record_ids(role: str | None = None) -> st.SearchStrategy[str]:
-    """Record ids of every shape CRMs use (for ``role``, one of ``ID_ROLES``, when given)."""
-    roles = [role] if role is not None else list(_PREFIXES)
-    return st.one_of(*(DIALECTS[d](r) for d in DIALECTS for r in roles))
+def record_ids(role: str | None = None, backends: Iterable[Backend] = ()) -> st.SearchStrategy[str]:
+    """Record ids (for ``role``, one of ``ID_ROLES``, when given) of the generic shapes and of
+    the shapes ``backends`` use, asked of their ``example_id``."""
+    roles = [role] if role is not None else list(ID_ROLES)
+    generic = [DIALECTS[d](r) for d in DIALECTS for r in roles]
+    own = [id_strategies(b)[r] for b in backends for r in roles]
+    return st.one_of(*generic, *own)
 
 
-def id_strategies(backend: Backend) -> dict[str, st.SearchStrategy[str]]:
-    """Per role, ids of the shapes ``backend`` accepts (asked of its ``validate``)."""
-    paths = {
-        "lead": "lead_id",
-        "account": "account.id",
-        "contact": "contact.id",
-        "opportunity": "opportunity.id",
-        "user": "owner_id",
-    }
-    out: dict[str, st.SearchStrategy[str]] = {}
-    for role in ID_ROLES:
-        accepted = []
-        for dialect, example in _EXAMPLES.items():
-            probe = _probe(role, example(role), example("account"))
-            if not any(v.path == paths[role] for v in backend.validate(probe)):
-                accepted.append(DIALECTS[dialect](role))
-        out[role] = st.one_of(*accepted) if accepted else record_ids(role)
+def _spellings(backend: Backend, role: str, record_id: str) -> list[str]:
+    """``record_id`` and the other spellings ``backend`` reads as the same record.
+
+    Asked of ``canonical_id``, never assumed: a shorter form or another letter case is kept only
+    when the backend says it names the same record (Salesforce's 15-character ids, say).
+    """
+    key = backend.canonical_id(record_id, role)
+    candidates = [record_id[:-k] for k in range(1, min(4, len(record_id)))]
+    candidates += [record_id.lower(), record_id.upper()]
+    out = [record_id]
+    for candidate in candidates:
+        if candidate not in out and backend.canonical_id(candidate, role) == key != candidate:
+            out.append(candidate)
     return out
 
 
-def _probe(role: str, value: str, account: str) -> Conversion:
-    lead = value if role == "lead" else "0"
-    if role == "account":
-        return Conversion(lead_id=lead, account=MergeAccount(value))
-    if role == "contact":
-        # A contact merge may need its account (Salesforce): name one of the same shape.
-        return Conversion(lead_id=lead, account=MergeAccount(account), contact=MergeContact(value))
-    if role == "opportunity":
-        return Conversion(lead_id=lead, opportunity=AttachOpportunity(value))
-    if role == "user":
-        return Conversion(lead_id=lead, owner_id=value)
-    return Conversion(lead_id=lead)
+def _backend_ids(backend: Backend, role: str) -> st.SearchStrategy[str]:
+    def spelt(n: int) -> st.SearchStrategy[str]:
+        return st.sampled_from(_spellings(backend, role, backend.example_id(role, n)))
+
+    return st.integers(0, _RECORDS - 1).flatmap(spelt)
+
+
+def id_strategies(backend: Backend) -> dict[str, st.SearchStrategy[str]]:
+    """Per role, ids of ``backend``'s own syntax: its ``example_id`` for drawn record numbers,
+    in every spelling its ``canonical_id`` reads as the same record."""
+    return {role: _backend_ids(backend, role) for role in ID_ROLES}
 
 
 _text = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=40).filter(
@@ -340,17 +318,49 @@ def _repair(
     return None if errors(current) else current
 
 
+def _errors(
+    backend: Backend,
+    conversion: Conversion,
+    mode: Mode,
+    settings: Mapping[str, str] | None,
+) -> list[Violation]:
+    """What stops ``conversion`` on ``backend``: its violations in ``mode`` and, when
+    ``settings`` are given, a refusal of ``plan`` with them (a setting the conversion needs)."""
+    found = list(check(backend, conversion, mode).errors)
+    if found or settings is None:
+        return found
+    try:
+        backend.plan([PlanItem(conversion)], settings)
+    except LeadConvertError as exc:
+        # No path: the repair then takes back whole features until the plan goes through.
+        found.append(Violation("plan.refused", "", str(exc), backend.name))
+    return found
+
+
 def without_violations(
-    backends: Backend | Iterable[Backend], conversion: Conversion, mode: Mode = Mode.STRICT
+    backends: Backend | Iterable[Backend],
+    conversion: Conversion,
+    mode: Mode = Mode.STRICT,
+    *,
+    settings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Conversion | None:
     """The nearest conversion every one of ``backends`` accepts in ``mode``, or ``None``.
 
     Each violation's path is taken back to its default (a merge target back to "create", a
-    flag back to false, an option set removed...), until nothing is violated. ``None`` when
-    that cannot be done (e.g. a lead id the backend cannot read).
+    flag back to false, an option set removed...), until nothing is violated. With
+    ``settings`` (backend name -> its settings), the conversion must also plan with them on
+    each backend. ``None`` when that cannot be done (e.g. a lead id the backend cannot read).
     """
     group = [backends] if isinstance(backends, Backend) else list(backends)
-    return _repair(conversion, lambda c: [v for b in group for v in check(b, c, mode).errors])
+    given = settings or {}
+    return _repair(
+        conversion,
+        lambda c: [
+            v
+            for b in group
+            for v in _errors(b, c, mode, given.get(b.name, {}) if settings is not None else None)
+        ],
+    )
 
 
 def _option_types(backends: Iterable[Backend]) -> dict[str, type[BackendOptions]]:
@@ -360,19 +370,35 @@ def _option_types(backends: Iterable[Backend]) -> dict[str, type[BackendOptions]
 def valid_conversions(
     backend: Backend,
     *,
+    settings: Mapping[str, str] | None = None,
     mode: Mode = Mode.STRICT,
     ids: IdStrategies | None = None,
     **overrides: st.SearchStrategy[Any],
 ) -> st.SearchStrategy[Conversion]:
-    """Conversions ``backend`` accepts in ``mode`` (no violation left after ``check``).
+    """Conversions ``backend`` accepts in ``mode`` and plans with ``settings`` (default: none).
 
-    Ids are of the shapes the backend accepts unless ``ids`` says otherwise; ``overrides`` fix
-    chosen fields, as for ``conversions``. Fields the backend rejects are drawn and then taken
-    back to their default, so every field still varies where the backend allows it.
+    Ids are of the backend's own syntax (``id_strategies``) unless ``ids`` says otherwise;
+    ``overrides`` fix chosen fields, as for ``conversions``. Fields the backend rejects, or
+    cannot plan with these settings (Zoho's "all" tags without the module's id, say), are drawn
+    and then taken back to their default, so every field still varies where the backend allows
+    it and every conversion drawn plans: nothing is left to luck.
     """
+    return _valid(backend, settings, mode, ids, overrides)
+
+
+def _valid(
+    backend: Backend,
+    settings: Mapping[str, str] | None,
+    mode: Mode,
+    ids: IdStrategies | None,
+    overrides: Mapping[str, st.SearchStrategy[Any]],
+) -> st.SearchStrategy[Conversion]:
     chosen = {**id_strategies(backend), **(ids or {})}
     base = conversions(_option_types([backend]), ids=chosen, **overrides)
-    return base.map(lambda c: without_violations(backend, c, mode)).filter(lambda c: c is not None)  # type: ignore[return-value]
+    given = {backend.name: dict(settings or {})}
+    return base.map(lambda c: without_violations(backend, c, mode, settings=given)).filter(  # type: ignore[return-value]
+        lambda c: c is not None
+    )
 
 
 def _symbol(role: str, number: int) -> str:
@@ -385,6 +411,7 @@ def _portable(
     backends: Sequence[Backend],
     mode: Mode,
     records: Mapping[str, st.SearchStrategy[Mapping[str, str]]],
+    settings: Mapping[str, Mapping[str, str]],
     overrides: Mapping[str, st.SearchStrategy[Any]],
 ) -> dict[str, Conversion]:
     symbols = {role: st.integers(0, 9).map(functools.partial(_symbol, role)) for role in ID_ROLES}
@@ -411,7 +438,9 @@ def _portable(
 
     fixed = _repair(
         shape,
-        lambda c: [v for b in backends for v in check(b, expressed(c, b), mode).errors],
+        lambda c: [
+            v for b in backends for v in _errors(b, expressed(c, b), mode, settings.get(b.name, {}))
+        ],
     )
     if fixed is None:
         from hypothesis import reject
@@ -425,6 +454,7 @@ def portable_conversions(
     *,
     mode: Mode = Mode.STRICT,
     records: Mapping[str, st.SearchStrategy[Mapping[str, str]]] | None = None,
+    settings: Mapping[str, Mapping[str, str]] | None = None,
     **overrides: st.SearchStrategy[Any],
 ) -> st.SearchStrategy[dict[str, Conversion]]:
     """One meaning valid on every one of ``backends``: backend name -> its conversion.
@@ -433,7 +463,8 @@ def portable_conversions(
     ``records`` gives, per role, a strategy of *records*: backend name -> the record's id in that
     backend (say, the same seeded account in two emulators); each record the conversion names is
     drawn from it, so every backend's conversion names its own copy of the same records. By
-    default each record gets an id of a shape each backend accepts.
+    default each record gets an id of each backend's own syntax. ``settings`` (backend name ->
+    its settings; default none) are what each backend must be able to plan the conversion with.
     """
     group = sorted(backends, key=lambda b: b.name)
     per_backend = {b.name: id_strategies(b) for b in group}
@@ -442,7 +473,7 @@ def portable_conversions(
         for role in ID_ROLES
     }
     chosen.update(records or {})
-    return _portable(group, mode, chosen, overrides)
+    return _portable(group, mode, chosen, settings or {}, overrides)
 
 
 @frozen
@@ -498,5 +529,5 @@ def invalid_conversions(
     break exactly one rule.
     """
     anything = conversions(_option_types([backend]), ids=None, **overrides)
-    valid = valid_conversions(backend, mode=mode, ids=ids, **overrides)
+    valid = _valid(backend, None, mode, ids, overrides)
     return _invalid(backend, mode, valid, anything)

@@ -7,7 +7,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from leadconvert import Conversion, ConversionResult, Violation
+import attrs
+
+from leadconvert import Conversion, Violation
 from leadconvert.backend import (
     Backend,
     BackendPlan,
@@ -16,17 +18,16 @@ from leadconvert.backend import (
     Client,
     Emulator,
     Limits,
-    NativeAnswer,
+    NativeRequest,
     PlanItem,
     PlannedCall,
     Support,
 )
 
 from . import _parse, _plan, _rules
-from ._answers import read_convert_answer
 from ._ids import ROLE_OBJECTS, IdError, canonical_id, example_id
 from ._options import NAME, SalesforceOptions, options_schema
-from ._wire import CONVERT_KIND, DEFAULT_API_VERSION, MAX_BATCH
+from ._wire import DEFAULT_API_VERSION, MAX_BATCH, render_envelope
 
 __all__ = ["SalesforceBackend"]
 
@@ -101,6 +102,9 @@ class SalesforceBackend(Backend):
             "converted_status": "converted status for conversions that give none (default: "
             "discovered from the org's LeadStatus values when the request is sent)",
             "timeout": "seconds to wait for each HTTP answer (default 120)",
+            "doubt_wait": "seconds after a convertLead was sent during which the org may still "
+            "carry it out: a lead cut off by a timeout or a kill is not sent again before it "
+            "shows converted or this has passed (default 120)",
             "max_retries": "retries after rate limits, outages and dropped connections (default 3)",
             "retry_base_delay": "first backoff delay in seconds, doubled each retry, with "
             "jitter (default 1.0)",
@@ -134,15 +138,16 @@ class SalesforceBackend(Backend):
         """convertLead calls of up to 100 leads, each followed by its opportunity updates."""
         return _plan.plan(items, settings)
 
-    def read_answer(self, call: PlannedCall, answer: NativeAnswer) -> list[ConversionResult]:
-        """One result per lead of a convertLead call, in order (partial success allowed).
+    def render(self, request: NativeRequest) -> NativeRequest:
+        """A convertLead request with its SOAP envelope written from the planned LeadConverts
+        (the session id and a discovered converted status stay placeholders)."""
+        if request.content is None or request.body is not None:
+            return request
+        return attrs.evolve(request, body=render_envelope(request.content), content=None)
 
-        Session, rate-limit and outage faults raise ``AuthenticationError``,
-        ``RateLimitedError`` and ``ServerError``; faults about the request fail every lead.
-        """
-        if call.kind != CONVERT_KIND:
-            raise ValueError(f"read_answer reads convertLead answers, not {call.kind}")
-        return read_convert_answer(call.lead_ids, answer.status, answer.body, answer.headers)
+    def check_settings(self, settings: Mapping[str, str]) -> list[Violation]:
+        """Problems with the API version, the default converted status and the numbers."""
+        return _rules.check_settings(settings)
 
     def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
         """Conversions from convertLead calls (their opportunity updates give back the stage,
@@ -161,7 +166,10 @@ class SalesforceBackend(Backend):
         return SalesforceClient.from_credentials(credentials, settings)
 
     def canonical_id(self, record_id: str, role: str = "lead") -> str:
-        """The 18-character form, so the journal sees a lead's 15- and 18-character ids as one."""
+        """The 18-character form, so the journal sees a lead's 15- and 18-character ids as one.
+
+        An id that is malformed or of another object than ``role``'s comes back as given.
+        """
         try:
             return canonical_id(record_id, *ROLE_OBJECTS.get(role, ()))
         except IdError:

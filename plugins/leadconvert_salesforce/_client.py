@@ -49,13 +49,13 @@ from ._answers import read_convert_answer
 from ._ids import IdError, canonical_id
 from ._wire import (
     CONVERT_KIND,
-    CONVERTED_STATUS_PLACEHOLDER,
     FOLLOW_UP_KIND,
     OPPORTUNITY_ID_PLACEHOLDER,
-    Row,
+    LeadConvert,
     api_version,
-    build_envelope,
+    from_row,
     parse_rows,
+    render_envelope,
     soap_headers,
 )
 
@@ -176,7 +176,7 @@ class _TimeoutSession(_PinnedSession):
 class _Attempt:
     """The state of one planned convertLead call while it is being carried out."""
 
-    rows: list[Row]
+    rows: list[LeadConvert]
     given: list[str]
     results: list[ConversionResult | None]
 
@@ -328,27 +328,32 @@ class SalesforceClient(Client):
         raise ValueError(f"the Salesforce client cannot execute {call.kind!r} calls")
 
     def _convert(self, call: PlannedCall, call_index: int | None) -> list[ConversionResult]:
-        if call.request.body is None:
-            raise ValueError("a convertLead call carries an XML body")
-        rows = [dict(row) for row in parse_rows(call.request.body.encode("utf-8"))[0]]
+        # The planned LeadConverts travel in ``content``; a call read back from a shown plan
+        # carries its envelope instead, read once here.
+        if call.request.content is not None:
+            rows: list[LeadConvert] = list(call.request.content)
+        elif call.request.body is not None:
+            rows = [from_row(row) for row in parse_rows(call.request.body.encode("utf-8"))[0]]
+        else:
+            raise ValueError("a convertLead call carries LeadConverts or an XML body")
         if len(rows) != len(call.lead_ids):
             raise ValueError("the call's body and lead ids disagree")
         state = _Attempt(list(rows), list(call.lead_ids), [None] * len(rows))
-        if any(row.get("convertedStatus") == CONVERTED_STATUS_PLACEHOLDER for row in rows):
+        if any(row.converted_status is None for row in rows):
             try:
                 status: str | None = self.converted_status()
             except ConfigurationError as exc:
                 status = None
                 problem = ConversionError(ErrorCode.INVALID_STATUS, str(exc))
             for i, row in enumerate(rows):
-                if row.get("convertedStatus") != CONVERTED_STATUS_PLACEHOLDER:
+                if row.converted_status is not None:
                     continue
                 if status is None:
                     state.results[i] = ConversionResult(
                         call.lead_ids[i], Outcome.NOT_ATTEMPTED, error=problem
                     )
                 else:
-                    row["convertedStatus"] = status
+                    state.rows[i] = attrs.evolve(row, converted_status=status)
         self._send(call, state, call_index)
         out = [r for r in state.results if r is not None]
         assert len(out) == len(rows)
@@ -369,7 +374,7 @@ class SalesforceClient(Client):
             if not pending:
                 return
             leads = [state.given[i] for i in pending]
-            body = build_envelope([state.rows[i] for i in pending], self.sf.session_id)
+            body = render_envelope([state.rows[i] for i in pending], self.sf.session_id)
             try:
                 response = self.sf.session.post(
                     url,

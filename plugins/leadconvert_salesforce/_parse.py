@@ -20,14 +20,17 @@ from leadconvert import (
     MergeAccount,
     MergeContact,
     NoOpportunity,
+    OpportunityTarget,
 )
 from leadconvert.backend import NativeRequest, PlannedCall
 
 from ._ids import IdError, canonical_id
 from ._options import SalesforceOptions
-from ._wire import CONVERTED_STATUS_PLACEHOLDER, FOLLOW_UP_KIND, parse_rows
+from ._wire import FOLLOW_UP_KIND, RENAMES, LeadConvert, from_row, parse_rows
 
-__all__ = ["conversion_from_row", "parse_calls", "parse_native", "with_follow_up"]
+__all__ = ["conversion_from", "parse_native", "with_follow_up"]
+
+_KNOWN = frozenset(RENAMES.values())
 
 
 def with_follow_up(conversion: Conversion, body: Mapping[str, Any]) -> Conversion:
@@ -57,152 +60,124 @@ def with_follow_up(conversion: Conversion, body: Mapping[str, Any]) -> Conversio
         raise InputError(f"lead {conversion.lead_id}: opportunity update: {exc}") from exc
 
 
-def _flag(row: Mapping[str, Any], name: str) -> bool | None:
-    value = row.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "1"):
-        return True
-    if value in ("false", "0"):
-        return False
-    raise InputError(f"{name} must be true or false, got {value!r}")
-
-
-def _text_of(row: Mapping[str, Any], name: str) -> str | None:
-    value = row.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{name} must be a string, got {value!r}")
-    return value
-
-
-def conversion_from_row(row: Mapping[str, Any]) -> Conversion:
-    """The neutral conversion a LeadConvert row (from XML or JSON) expresses."""
-    known = {
-        "accountId",
-        "bypassAccountDedupeCheck",
-        "bypassContactDedupeCheck",
-        "contactId",
-        "convertedStatus",
-        "doNotCreateOpportunity",
-        "leadId",
-        "opportunityId",
-        "opportunityName",
-        "overwriteLeadSource",
-        "ownerId",
-        "sendNotificationEmail",
-    }
-    unknown = set(row) - known
-    if unknown:
-        raise InputError(f"LeadConvert fields the neutral model cannot express: {sorted(unknown)}")
-    lead_id = _text_of(row, "leadId")
-    if not lead_id:
-        raise InputError("a LeadConvert needs a leadId")
-    where = f"LeadConvert of lead {lead_id}"
-    account_id = _text_of(row, "accountId")
-    contact_id = _text_of(row, "contactId")
-    opportunity_id = _text_of(row, "opportunityId")
-    opportunity_name = _text_of(row, "opportunityName")
-    no_opportunity = _flag(row, "doNotCreateOpportunity")
-    if opportunity_id and opportunity_name:
+def _opportunity(convert: LeadConvert, where: str) -> OpportunityTarget:
+    if convert.opportunity_id and convert.opportunity_name:
         raise InputError(f"{where}: opportunityId and opportunityName are mutually exclusive")
-    if no_opportunity:
-        if opportunity_id or opportunity_name:
+    if convert.do_not_create_opportunity:
+        if convert.opportunity_id or convert.opportunity_name:
             raise InputError(
                 f"{where}: doNotCreateOpportunity=true forbids opportunityId and opportunityName"
             )
-        opportunity: Any = NoOpportunity()
-    elif opportunity_id:
-        opportunity = AttachOpportunity(opportunity_id)
-    elif opportunity_name:
-        opportunity = CreateOpportunity(name=opportunity_name)
-    else:
-        raise InputError(
-            f"{where}: Salesforce would create an opportunity named after the lead's company; "
-            "the neutral form needs opportunityName (or doNotCreateOpportunity=true)"
-        )
-    status = _text_of(row, "convertedStatus")
-    if status == CONVERTED_STATUS_PLACEHOLDER:
-        status = None
-    bypass_account = _flag(row, "bypassAccountDedupeCheck")
-    bypass_contact = _flag(row, "bypassContactDedupeCheck")
+        return NoOpportunity()
+    if convert.opportunity_id:
+        return AttachOpportunity(convert.opportunity_id)
+    if convert.opportunity_name:
+        return CreateOpportunity(name=convert.opportunity_name)
+    raise InputError(
+        f"{where}: Salesforce would create an opportunity named after the lead's company; "
+        "the neutral form needs opportunityName (or doNotCreateOpportunity=true)"
+    )
+
+
+def conversion_from(convert: LeadConvert) -> Conversion:
+    """The neutral conversion one LeadConvert expresses."""
+    where = f"LeadConvert of lead {convert.lead_id}"
+    if not convert.lead_id:
+        raise InputError("a LeadConvert needs a leadId")
     options: tuple[SalesforceOptions, ...] = ()
+    bypass_account = convert.bypass_account_dedupe_check
+    bypass_contact = convert.bypass_contact_dedupe_check
     if bypass_account is not None or bypass_contact is not None:
         options = (SalesforceOptions(bypass_account, bypass_contact),)
     try:
         return Conversion(
-            lead_id=lead_id,
-            account=MergeAccount(account_id) if account_id else CreateAccount(),
-            contact=MergeContact(contact_id) if contact_id else CreateContact(),
-            opportunity=opportunity,
-            owner_id=_text_of(row, "ownerId"),
-            notify_new_owner=bool(_flag(row, "sendNotificationEmail")),
-            overwrite_lead_source=bool(_flag(row, "overwriteLeadSource")),
-            converted_status=status or None,
+            lead_id=convert.lead_id,
+            account=MergeAccount(convert.account_id) if convert.account_id else CreateAccount(),
+            contact=MergeContact(convert.contact_id) if convert.contact_id else CreateContact(),
+            opportunity=_opportunity(convert, where),
+            owner_id=convert.owner_id,
+            notify_new_owner=convert.send_notification_email,
+            overwrite_lead_source=convert.overwrite_lead_source,
+            converted_status=convert.converted_status or None,
             options=options,
         )
     except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"{where}: {exc}") from exc
 
 
-def _parse_bare(request: NativeRequest) -> list[Conversion]:
+def _from_row(row: Mapping[str, Any]) -> LeadConvert:
+    unknown = set(row) - _KNOWN
+    if unknown:
+        raise InputError(f"LeadConvert fields the neutral model cannot express: {sorted(unknown)}")
+    if not row.get("leadId"):
+        raise InputError("a LeadConvert needs a leadId")
+    return from_row(row)
+
+
+def _converts(request: NativeRequest) -> list[LeadConvert]:
+    """The LeadConverts a convertLead request carries: planned, as XML text, or as JSON."""
+    if request.content is not None:
+        return list(request.content)
     if request.body is not None:
-        rows: list[dict[str, Any]] = list(parse_rows(request.body.encode("utf-8"))[0])
-    elif isinstance(request.json, list):
-        data = request.json
-        if not all(isinstance(item, dict) for item in data):
+        return [_from_row(row) for row in parse_rows(request.body.encode("utf-8"))[0]]
+    data = request.json
+    if isinstance(data, Mapping):
+        # One LeadConvert object on its own, as Apex's Database.LeadConvert serialises.
+        data = [data]
+    if isinstance(data, list):
+        if not all(isinstance(item, Mapping) for item in data):
             raise InputError("a JSON payload must be a list of LeadConvert objects")
-        # JSON null is "left out", as xsi:nil is in XML.
-        rows = [{k: v for k, v in item.items() if v is not None} for item in data]
-    else:
-        raise InputError(
-            "expected a convertLead SOAP envelope (<...) or a JSON list of LeadConvert "
-            "objects ([...])"
-        )
-    return [conversion_from_row(row) for row in rows]
+        return [_from_row(item) for item in data]
+    raise InputError(
+        "expected a convertLead SOAP envelope (<...) or a JSON list of LeadConvert objects ([...])"
+    )
 
 
-def parse_calls(calls: Sequence[PlannedCall]) -> list[Conversion]:
-    conversions: list[Conversion] = []
-    by_lead: dict[str, int] = {}
-    for call in calls:
-        request = call.request
-        if call.kind == FOLLOW_UP_KIND or (not call.kind and request.method == "PATCH"):
-            body = request.json
-            if not (len(call.lead_ids) == 1 and isinstance(body, dict)):
-                raise InputError("an opportunity update names one lead and carries a JSON body")
-            lead = call.lead_ids[0]
-            try:
-                key = canonical_id(lead, "Lead")
-            except IdError as exc:
-                raise InputError(f"an opportunity update names {lead!r}: {exc}") from exc
-            if key not in by_lead:
-                raise InputError(
-                    f"an opportunity update names lead {lead}, not converted before it"
-                )
-            index = by_lead[key]
-            conversions[index] = with_follow_up(conversions[index], body)
-            continue
-        if request.content is not None:
-            rows: list[Any] = list(request.content)
-        elif isinstance(request.body, str):
-            rows = list(parse_rows(request.body.encode("utf-8"))[0])
-        else:
-            raise InputError("a convertLead request carries its SOAP envelope as body")
-        for row in rows:
-            conversion = conversion_from_row(row)
-            by_lead[canonical_id(conversion.lead_id, "Lead")] = len(conversions)
-            conversions.append(conversion)
-    return conversions
+def _is_follow_up(call: PlannedCall) -> bool:
+    return call.kind == FOLLOW_UP_KIND or (not call.kind and call.request.method == "PATCH")
 
 
 def parse_native(calls: Sequence[PlannedCall]) -> list[Conversion]:
-    """Conversions from convertLead calls (their opportunity updates give back the stage,
-    close date, amount and fields convertLead cannot carry), or from one bare body: a
-    convertLead SOAP envelope or a JSON list of LeadConvert objects."""
-    if len(calls) == 1 and not calls[0].request.path:
-        return _parse_bare(calls[0].request)
-    return parse_calls(calls)
+    """Conversions from convertLead calls, in order; each opportunity update gives back the
+    stage, close date, amount and fields convertLead cannot carry to the conversion it follows.
+
+    A bare body (path ``""``) is a convertLead SOAP envelope, or a JSON list of LeadConvert
+    objects (one object alone is read as a list of one).
+    """
+    conversions: list[Conversion] = []
+    by_lead: dict[str, int] = {}
+    for number, call in enumerate(calls, 1):
+        try:
+            if _is_follow_up(call):
+                body = call.request.json
+                if not (len(call.lead_ids) == 1 and isinstance(body, Mapping)):
+                    raise InputError(
+                        "an opportunity update names one lead and carries a JSON body"
+                    )
+                lead = call.lead_ids[0]
+                try:
+                    key = canonical_id(lead, "Lead")
+                except IdError as exc:
+                    raise InputError(f"an opportunity update names {lead!r}: {exc}") from exc
+                if key not in by_lead:
+                    raise InputError(
+                        f"an opportunity update names lead {lead}, not converted before it"
+                    )
+                index = by_lead[key]
+                conversions[index] = with_follow_up(conversions[index], body)
+                continue
+            for convert in _converts(call.request):
+                conversion = conversion_from(convert)
+                try:
+                    by_lead[canonical_id(conversion.lead_id, "Lead")] = len(conversions)
+                except IdError:
+                    # Validation names the bad id; the conversion itself is still read.
+                    by_lead[conversion.lead_id] = len(conversions)
+                conversions.append(conversion)
+        except InputError as exc:
+            if len(calls) == 1:
+                raise
+            raise InputError(f"request {number}: {exc}") from exc
+    return conversions

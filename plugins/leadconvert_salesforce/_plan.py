@@ -21,53 +21,59 @@ from ._ids import canonical_id
 from ._options import NAME, SalesforceOptions
 from ._wire import (
     CONVERT_KIND,
-    CONVERTED_STATUS_PLACEHOLDER,
     FOLLOW_UP_KIND,
     MAX_BATCH,
     OPPORTUNITY_ID_PLACEHOLDER,
+    LeadConvert,
     api_version,
-    build_envelope,
     soap_headers,
 )
 
-__all__ = ["follow_up_body", "plan", "row_for"]
+__all__ = ["follow_up_body", "lead_convert", "plan"]
 
 
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def row_for(conversion: Conversion, default_status: str | None = None) -> dict[str, str]:
-    """The LeadConvert row of a valid conversion.
+def lead_convert(conversion: Conversion, default_status: str | None = None) -> LeadConvert:
+    """The LeadConvert of a valid conversion (ids in their 18-character form).
 
     What Salesforce cannot express (lenient mode lets such conversions through) is not sent.
+    A converted status left ``None`` is discovered by the client when it sends.
     """
-    row: dict[str, str] = {"leadId": canonical_id(conversion.lead_id, "Lead")}
     account = conversion.account
-    if isinstance(account, MergeAccount | MergePersonAccount):
-        row["accountId"] = canonical_id(account.id, "Account")
-    options = conversion.options_for(NAME)
-    if isinstance(options, SalesforceOptions):
-        if options.bypass_account_dedupe_check is not None:
-            row["bypassAccountDedupeCheck"] = _bool(options.bypass_account_dedupe_check)
-        if options.bypass_contact_dedupe_check is not None:
-            row["bypassContactDedupeCheck"] = _bool(options.bypass_contact_dedupe_check)
-    if isinstance(conversion.contact, MergeContact):
-        row["contactId"] = canonical_id(conversion.contact.id, "Contact")
-    row["convertedStatus"] = (
-        conversion.converted_status or default_status or CONVERTED_STATUS_PLACEHOLDER
-    )
+    contact = conversion.contact
     opportunity = conversion.opportunity
-    row["doNotCreateOpportunity"] = _bool(isinstance(opportunity, NoOpportunity))
-    if isinstance(opportunity, AttachOpportunity):
-        row["opportunityId"] = canonical_id(opportunity.id, "Opportunity")
-    elif isinstance(opportunity, CreateOpportunity):
-        row["opportunityName"] = opportunity.name
-    row["overwriteLeadSource"] = _bool(conversion.overwrite_lead_source)
-    if conversion.owner_id is not None:
-        row["ownerId"] = canonical_id(conversion.owner_id, "User")
-    row["sendNotificationEmail"] = _bool(conversion.notify_new_owner)
-    return row
+    options = conversion.options_for(NAME)
+    bypass_account = bypass_contact = None
+    if isinstance(options, SalesforceOptions):
+        bypass_account = options.bypass_account_dedupe_check
+        bypass_contact = options.bypass_contact_dedupe_check
+    return LeadConvert(
+        lead_id=canonical_id(conversion.lead_id, "Lead"),
+        converted_status=conversion.converted_status or default_status,
+        do_not_create_opportunity=isinstance(opportunity, NoOpportunity),
+        overwrite_lead_source=conversion.overwrite_lead_source,
+        send_notification_email=conversion.notify_new_owner,
+        account_id=(
+            canonical_id(account.id, "Account")
+            if isinstance(account, MergeAccount | MergePersonAccount)
+            else None
+        ),
+        bypass_account_dedupe_check=bypass_account,
+        bypass_contact_dedupe_check=bypass_contact,
+        contact_id=(
+            canonical_id(contact.id, "Contact") if isinstance(contact, MergeContact) else None
+        ),
+        opportunity_id=(
+            canonical_id(opportunity.id, "Opportunity")
+            if isinstance(opportunity, AttachOpportunity)
+            else None
+        ),
+        opportunity_name=(
+            opportunity.name if isinstance(opportunity, CreateOpportunity) else None
+        ),
+        owner_id=(
+            canonical_id(conversion.owner_id, "User") if conversion.owner_id is not None else None
+        ),
+    )
 
 
 def follow_up_body(conversion: Conversion) -> dict[str, Any] | None:
@@ -94,7 +100,7 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
     calls: list[PlannedCall] = []
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
-        rows = [row_for(item.conversion, default_status) for item in chunk]
+        converts = tuple(lead_convert(item.conversion, default_status) for item in chunk)
         discovered = [
             item.conversion.lead_id
             for item in chunk
@@ -109,11 +115,12 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
         convert_index = len(calls)
         calls.append(
             PlannedCall(
+                # The envelope is rendered from ``content`` only when it is shown or sent.
                 NativeRequest(
                     "POST",
                     f"/services/Soap/u/{version}",
-                    body=build_envelope(rows),
                     headers=soap_headers(),
+                    content=converts,
                 ),
                 tuple(item.conversion.lead_id for item in chunk),
                 CONVERT_KIND,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 from leadconvert import (
     AttachOpportunity,
+    ConfigurationError,
     Conversion,
     CreateOpportunity,
     MergeAccount,
@@ -18,9 +20,9 @@ from leadconvert.backend import unsupported, violation
 
 from ._ids import IdError, canonical_id
 from ._options import NAME
-from ._wire import CONVERTED_STATUS_PLACEHOLDER, find_invalid_xml_char
+from ._wire import CONVERTED_STATUS_PLACEHOLDER, api_version, find_invalid_xml_char
 
-__all__ = ["OPPORTUNITY_NAME_MAX", "TYPED_FIELDS", "validate"]
+__all__ = ["OPPORTUNITY_NAME_MAX", "TYPED_FIELDS", "check_settings", "validate"]
 
 OPPORTUNITY_NAME_MAX = 80
 # Salesforce API names: a letter, then letters, digits and single underscores (custom: __c...).
@@ -224,4 +226,52 @@ def validate(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
+    return found
+
+
+#: Numeric settings and the smallest value each takes.
+_NUMBERS: Mapping[str, tuple[type[float] | type[int], float]] = {
+    "timeout": (float, 0.001),
+    "max_retries": (int, 0),
+    "retry_base_delay": (float, 0.0),
+}
+
+
+def check_settings(settings: Mapping[str, str]) -> list[Violation]:
+    """Every problem with ``settings`` (pure), before any record is read."""
+    found: list[Violation] = []
+    try:
+        api_version(settings)
+    except ConfigurationError as exc:
+        found.append(violation("salesforce.settings.api_version", "api_version", str(exc), NAME))
+    status = settings.get("converted_status")
+    if status is not None:
+        bad = find_invalid_xml_char(status)
+        if not status.strip() or bad is not None or status == CONVERTED_STATUS_PLACEHOLDER:
+            found.append(
+                violation(
+                    "salesforce.settings.converted_status",
+                    "converted_status",
+                    f"must be a LeadStatus name XML can carry, got {status!r}",
+                    NAME,
+                )
+            )
+    for name, (kind, least) in _NUMBERS.items():
+        raw = settings.get(name)
+        if raw is None:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            what = "a whole number" if kind is int else "a number"
+            found.append(
+                violation(
+                    "salesforce.settings.number",
+                    name,
+                    f"must be {what} of at least {least:g}, got {raw!r}",
+                    NAME,
+                )
+            )
     return found

@@ -1,23 +1,32 @@
-"""The convertLead SOAP envelope: LeadConvert rows in WSDL order, written and read back.
+"""The convertLead wire format: the ``LeadConvert`` shape, its converter, and the SOAP envelope.
 
-A *row* is one ``LeadConvert`` as element name -> text, holding only the elements sent. Rows
-are what the planner builds, what a resend after a dropped connection filters, and what
-``parse_native`` reads back, so the three can never disagree on the wire format.
+The planner builds ``LeadConvert`` objects and puts them in ``NativeRequest.content``; the
+envelope is rendered from them only when a plan is shown (``render_envelope`` with the session
+placeholder) or sent (with the session id). ``CONVERTER`` maps the Python names to the WSDL's
+through the explicit ``RENAMES`` table, for XML rows and for JSON lists of LeadConvert objects
+alike, so the planner, the client and the parser can never disagree on the wire format.
+
+A *row* is one ``LeadConvert`` as element name -> text, holding only the elements sent.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
+import cattrs
 import defusedxml.ElementTree as SafeET
+from attrs import frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from leadconvert import ConfigurationError, InputError
 
 __all__ = [
     "CONVERTED_STATUS_PLACEHOLDER",
+    "CONVERTER",
     "CONVERT_KIND",
     "DEFAULT_API_VERSION",
     "FOLLOW_UP_KIND",
@@ -26,16 +35,21 @@ __all__ = [
     "NON_NILLABLE",
     "OPPORTUNITY_ID_PLACEHOLDER",
     "PARTNER_NS",
+    "RENAMES",
     "SESSION_PLACEHOLDER",
     "SOAP_NS",
     "XSI_NS",
+    "LeadConvert",
     "Row",
     "api_version",
     "build_envelope",
     "find_invalid_xml_char",
+    "from_row",
     "parse_rows",
+    "render_envelope",
     "soap_headers",
     "substitute",
+    "to_row",
 ]
 
 DEFAULT_API_VERSION = "59.0"
@@ -228,3 +242,118 @@ def rows_for(rows: Sequence[Row], lead_ids: Iterable[str]) -> list[Row]:
     """The rows of ``lead_ids`` (18-character), in their original order."""
     wanted = set(lead_ids)
     return [row for row in rows if row.get("leadId") in wanted]
+
+
+# --- the LeadConvert shape ---------------------------------------------------------------------
+
+
+@frozen
+class LeadConvert:
+    """One ``LeadConvert`` of a convertLead call (only the children the neutral form uses).
+
+    ``None`` leaves a nillable child out. ``converted_status`` ``None`` means "discover the
+    org's converted status when sending": the shown envelope holds a placeholder there.
+    """
+
+    lead_id: str
+    converted_status: str | None = None
+    do_not_create_opportunity: bool = False
+    overwrite_lead_source: bool = False
+    send_notification_email: bool = False
+    account_id: str | None = None
+    bypass_account_dedupe_check: bool | None = None
+    bypass_contact_dedupe_check: bool | None = None
+    contact_id: str | None = None
+    opportunity_id: str | None = None
+    opportunity_name: str | None = None
+    owner_id: str | None = None
+
+
+#: Python attribute -> WSDL element name: the explicit rename table.
+RENAMES: Mapping[str, str] = {
+    "lead_id": "leadId",
+    "converted_status": "convertedStatus",
+    "do_not_create_opportunity": "doNotCreateOpportunity",
+    "overwrite_lead_source": "overwriteLeadSource",
+    "send_notification_email": "sendNotificationEmail",
+    "account_id": "accountId",
+    "bypass_account_dedupe_check": "bypassAccountDedupeCheck",
+    "bypass_contact_dedupe_check": "bypassContactDedupeCheck",
+    "contact_id": "contactId",
+    "opportunity_id": "opportunityId",
+    "opportunity_name": "opportunityName",
+    "owner_id": "ownerId",
+}
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    # XML carries xsd:boolean as text ("true", "false", "1", "0"); JSON callers send booleans
+    # and, as jsforce passes them through, sometimes the same strings.
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise TypeError(f"expected true or false, got {value!r}")
+
+
+def _structure_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _build() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(str, _structure_str)
+    overrides: dict[str, Any] = {name: override(rename=key) for name, key in RENAMES.items()}
+    conv.register_unstructure_hook(
+        LeadConvert, make_dict_unstructure_fn(LeadConvert, conv, **overrides)
+    )
+    conv.register_structure_hook(
+        LeadConvert,
+        make_dict_structure_fn(LeadConvert, conv, _cattrs_forbid_extra_keys=True, **overrides),
+    )
+    return conv
+
+
+#: Built once: every LeadConvert is written and read through it.
+CONVERTER: cattrs.Converter = _build()
+
+
+def to_row(convert: LeadConvert) -> dict[str, str]:
+    """``convert`` as the elements it sends, by WSDL name (unset nillable children left out)."""
+    row: dict[str, str] = {}
+    for key, value in CONVERTER.unstructure(convert).items():
+        if value is None:
+            if key == "convertedStatus":
+                row[key] = CONVERTED_STATUS_PLACEHOLDER
+            continue
+        row[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return row
+
+
+def from_row(row: Mapping[str, Any]) -> LeadConvert:
+    """A LeadConvert from its elements by WSDL name (XML text, or a JSON object's values).
+
+    JSON ``null`` means left out, as ``xsi:nil`` does in XML; the discovered-status placeholder
+    reads back as ``None``. Raises ``InputError``.
+    """
+    data = {k: v for k, v in row.items() if v is not None}
+    if data.get("convertedStatus") == CONVERTED_STATUS_PLACEHOLDER:
+        del data["convertedStatus"]
+    try:
+        convert: LeadConvert = CONVERTER.structure(data, LeadConvert)
+    except Exception as exc:
+        problems = "; ".join(cattrs.transform_error(exc, path="LeadConvert"))
+        raise InputError(f"not a LeadConvert: {problems}") from exc
+    return convert
+
+
+def render_envelope(
+    converts: Iterable[LeadConvert], session_id: str = SESSION_PLACEHOLDER
+) -> str:
+    """The convertLead envelope for ``converts``, children in WSDL order."""
+    return build_envelope((to_row(c) for c in converts), session_id)

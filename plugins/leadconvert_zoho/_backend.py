@@ -7,7 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from leadconvert import Conversion, ConversionResult, Violation
+from leadconvert import Conversion, Violation
 from leadconvert.backend import (
     Backend,
     BackendPlan,
@@ -16,13 +16,13 @@ from leadconvert.backend import (
     Client,
     Emulator,
     Limits,
-    NativeAnswer,
     PlanItem,
     PlannedCall,
     Support,
+    violation,
 )
 
-from . import _answers, _parse, _plan, _rules
+from . import _parse, _plan, _rules
 from ._options import NAME, ZohoOptions, options_schema
 from ._wire import MASS_CONVERT_MAX
 
@@ -151,9 +151,19 @@ class ZohoBackend(Backend):
         """Mass-convert batches of up to 50 where options allow, single converts otherwise."""
         return _plan.plan(items, settings)
 
-    def read_answer(self, call: PlannedCall, answer: NativeAnswer) -> list[ConversionResult]:
-        """One neutral result per lead of ``call`` from Zoho's answer (pure)."""
-        return _answers.read_answer(call, answer)
+    def check_settings(self, settings: Mapping[str, str]) -> list[Violation]:
+        """Problems with the API version, data centre, module ids and numbers, up front."""
+        from leadconvert import ConfigurationError
+
+        from ._client import endpoints
+
+        found = _rules.check_settings(settings)
+        try:
+            endpoints(settings.get("data_centre", "US"), settings.get("environment", "production"))
+        except ConfigurationError as exc:
+            path = "data_centre" if "data_centre" in str(exc) else "environment"
+            found.append(violation("zoho.settings.endpoint", path, str(exc), NAME))
+        return found
 
     def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
         """The neutral conversions of Zoho convert and mass-convert requests."""

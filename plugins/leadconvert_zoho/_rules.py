@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from leadconvert import (
     AttachOpportunity,
     CarryOverTags,
+    ConfigurationError,
     Conversion,
     CreateOpportunity,
     MergeAccount,
@@ -18,8 +20,17 @@ from leadconvert import (
 from leadconvert.backend import unsupported, violation
 
 from ._options import NAME, options_of
+from ._wire import MODULE_ID_SETTINGS, api_version
 
-__all__ = ["ZOHO_ID", "mass_only", "single_only", "tags_all", "tags_named", "validate"]
+__all__ = [
+    "ZOHO_ID",
+    "check_settings",
+    "mass_only",
+    "single_only",
+    "tags_all",
+    "tags_named",
+    "validate",
+]
 
 #: Zoho record and user ids are numeric strings (e.g. ``3652397000000624046``).
 ZOHO_ID = re.compile(r"^[0-9]{1,30}$")
@@ -206,4 +217,46 @@ def validate(conversion: Conversion) -> list[Violation]:
                         NAME,
                     )
                 )
+    return found
+
+
+#: Settings that are numbers of seconds or counts, never negative.
+_NUMBERS = ("timeout", "max_retries", "backoff", "poll_interval", "poll_timeout", "doubt_wait")
+
+
+def check_settings(settings: Mapping[str, str]) -> list[Violation]:
+    """Every problem with ``settings`` that needs no connection (pure)."""
+    found: list[Violation] = []
+    try:
+        api_version(settings)
+    except ConfigurationError as exc:
+        found.append(violation("zoho.settings.api_version", "api_version", str(exc), NAME))
+    for setting in MODULE_ID_SETTINGS.values():
+        value = settings.get(setting)
+        if value is not None and not ZOHO_ID.match(value):
+            found.append(
+                violation(
+                    "zoho.settings.module_id",
+                    setting,
+                    f"must be a numeric Zoho module id, got {value!r}",
+                    NAME,
+                )
+            )
+    for name in _NUMBERS:
+        raw = settings.get(name)
+        if raw is None:
+            continue
+        try:
+            value_ok = float(raw) >= 0
+        except ValueError:
+            value_ok = False
+        if not value_ok:
+            found.append(
+                violation(
+                    "zoho.settings.number",
+                    name,
+                    f"must be a number of at least 0, got {raw!r}",
+                    NAME,
+                )
+            )
     return found

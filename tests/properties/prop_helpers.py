@@ -14,7 +14,7 @@ from unittest import mock
 
 import attrs
 from hypothesis import strategies as st
-from leadconvert_salesforce import _translate as sf_translate
+from leadconvert_salesforce import _plan as sf_plan
 from leadconvert_salesforce._ids import IdError, canonical_id, to_18
 
 from leadconvert import (
@@ -281,7 +281,7 @@ def sending_anyway(backend: Backend) -> Iterator[None]:
     """Let ``plan`` write a conversion validation refuses (Salesforce canonicalises ids while
     writing; a malformed or foreign id is sent as given)."""
     if backend.name == "salesforce":
-        with mock.patch.object(sf_translate, "canonical_id", _tolerant_canonical):
+        with mock.patch.object(sf_plan, "canonical_id", _tolerant_canonical):
             yield
     else:
         yield

@@ -22,7 +22,7 @@ def test_round_trip(registry: leadconvert.Registry, name: str, mode: Mode) -> No
     """Every accepted conversion comes back from the backend's own plan unchanged."""
     backend = registry.get(name)
 
-    @given(valid_conversions(backend, mode=mode))
+    @given(valid_conversions(backend, settings=SETTINGS[name], mode=mode))
     def prop(conversion: leadconvert.Conversion) -> None:
         check_round_trip(backend, conversion, SETTINGS[name], mode)
 
@@ -34,10 +34,10 @@ def test_zoho_round_trip_per_api_version(registry: leadconvert.Registry, version
     """v7 has no add_to_existing_record: the plan warns, and everything else comes back."""
     backend = registry.get("zoho")
 
-    @given(valid_conversions(backend, mode=Mode.LENIENT, owner_id=st.none()))
+    settings = {**ZOHO_SETTINGS, "api_version": version}
+
+    @given(valid_conversions(backend, settings=settings, mode=Mode.LENIENT, owner_id=st.none()))
     def prop(conversion: leadconvert.Conversion) -> None:
-        check_round_trip(
-            backend, conversion, {**ZOHO_SETTINGS, "api_version": version}, Mode.LENIENT
-        )
+        check_round_trip(backend, conversion, settings, Mode.LENIENT)
 
     prop()

@@ -29,7 +29,7 @@ def test_translate_round_trip(
     """source -> target -> source gives back everything the target could carry."""
     backends = [registry.get(source), registry.get(target)]
 
-    @given(portable_conversions(backends, mode=mode))
+    @given(portable_conversions(backends, mode=mode, settings=SETTINGS))
     def prop(pair: dict[str, Conversion]) -> None:
         # The same records in both CRMs: the source's ids (in every spelling) -> the target's.
         ids: dict[str, str] = {}

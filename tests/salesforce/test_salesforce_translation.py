@@ -6,11 +6,13 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
+import attrs
 import pytest
 import xmlschema
 from hypothesis import given
 from hypothesis import strategies as st
 from leadconvert_salesforce import SalesforceBackend, SalesforceOptions, canonical_id, to_18
+from leadconvert_salesforce._answers import read_convert_answer
 from leadconvert_salesforce._ids import IdError
 from leadconvert_salesforce._wire import (
     CONVERTED_STATUS_PLACEHOLDER,
@@ -37,7 +39,7 @@ from leadconvert import (
     ServerError,
     check,
 )
-from leadconvert.backend import MEANINGS, NativeAnswer, PlanItem, Support
+from leadconvert.backend import MEANINGS, NativeAnswer, PlanItem, PlannedCall, Support
 
 LEAD = "00Q000000000001"
 ACCOUNT = "001000000000001"
@@ -52,6 +54,22 @@ def plan(
     backend: SalesforceBackend, *conversions: Conversion, **settings: str
 ) -> lc.backend.BackendPlan:
     return backend.plan([PlanItem(c) for c in conversions], settings)
+
+
+def shown(backend: SalesforceBackend, call: PlannedCall) -> str:
+    """The envelope of a planned convertLead call, as the plan shows it."""
+    body = backend.render(call.request).body
+    assert body is not None
+    return body
+
+
+def parse(backend: SalesforceBackend, payload: str) -> list[Conversion]:
+    """What ``leadconvert parse -b salesforce`` reads from a payload file."""
+    return backend.parse_native(lc.read_native(payload))
+
+
+def read_answer(call: PlannedCall, answer: NativeAnswer) -> list[lc.ConversionResult]:
+    return read_convert_answer(call.lead_ids, answer.status, answer.body, answer.headers)
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -247,7 +265,7 @@ class TestSalesforceRules:
         assert len(check(backend, conversion, Mode.STRICT).errors) == 6
         lenient = check(backend, conversion, Mode.LENIENT)
         assert lenient.errors == () and len(lenient.warnings) == 6
-        body = plan(backend, conversion).calls[0].request.body
+        body = shown(backend, plan(backend, conversion).calls[0])
         assert body is not None and "Standard" not in body
 
 
@@ -285,7 +303,7 @@ class TestSalesforcePlan:
 
     def test_no_secret_and_required_elements(self, backend: SalesforceBackend) -> None:
         """The planned body holds a session placeholder and every non-nillable element."""
-        body = plan(backend, Conversion(LEAD)).calls[0].request.body
+        body = shown(backend, plan(backend, Conversion(LEAD)).calls[0])
         assert body is not None
         assert f"<sessionId>{SESSION_PLACEHOLDER}</sessionId>" in body
         (row,) = parse_rows(body)[0]
@@ -300,13 +318,11 @@ class TestSalesforcePlan:
     def test_escaping(self, backend: SalesforceBackend) -> None:
         """Values are escaped, and a carriage return survives as a character reference."""
         name = "R&D <\"quoted\"> 'x'\r\nline"
-        body = (
-            plan(backend, Conversion(LEAD, opportunity=CreateOpportunity(name)))
-            .calls[0]
-            .request.body
+        body = shown(
+            backend, plan(backend, Conversion(LEAD, opportunity=CreateOpportunity(name))).calls[0]
         )
         assert body is not None and "&amp;" in body and "&lt;" in body and "&#13;" in body
-        assert backend.parse_native(body)[0].opportunity == CreateOpportunity(name)
+        assert parse(backend, body)[0].opportunity == CreateOpportunity(name)
 
     def test_follow_up_planned(self, backend: SalesforceBackend) -> None:
         """Stage, close date, amount and other fields become a planned Opportunity update."""
@@ -321,7 +337,7 @@ class TestSalesforcePlan:
             ),
         )
         convert, follow_up = plan(backend, conversion).calls
-        assert "Prospecting" not in (convert.request.body or "")
+        assert "Prospecting" not in shown(backend, convert)
         assert follow_up.kind == "opportunityUpdate"
         assert follow_up.request.method == "PATCH"
         assert (
@@ -354,8 +370,7 @@ class TestSalesforcePlan:
     ) -> None:
         """Every planned convertLead validates against the v58 WSDL (element order, types, nils)."""
         for call in plan(backend, *items).calls:
-            assert call.request.body is not None
-            root = ET.fromstring(call.request.body)
+            root = ET.fromstring(shown(backend, call))
             for element in (
                 root.find(f".//{{{PARTNER_NS}}}convertLead"),
                 root.find(f".//{{{PARTNER_NS}}}SessionHeader"),
@@ -381,18 +396,19 @@ class TestSalesforcePlan:
 class TestSalesforceRoundTrip:
     @given(st.lists(conversions(), min_size=1, max_size=4))
     def test_envelope_round_trip(self, backend: SalesforceBackend, items: list[Conversion]) -> None:
-        """neutral -> envelope -> neutral is the identity."""
-        parsed = []
-        for call in plan(backend, *items).calls:
-            assert call.request.body is not None
-            parsed.extend(backend.parse_native(call.request.body))
-        assert parsed == items
+        """neutral -> envelope -> neutral is the identity, from the plan and from the shown plan."""
+        calls = plan(backend, *items).calls
+        assert backend.parse_native(calls) == items
+        shown_calls = [attrs.evolve(c, request=backend.render(c.request)) for c in calls]
+        assert all(c.request.content is None for c in shown_calls)
+        assert backend.parse_native(shown_calls) == items
 
     def test_fifteen_character_ids_come_back_canonical(self, backend: SalesforceBackend) -> None:
         """15-character ids come back in their 18-character form."""
-        body = plan(backend, Conversion(LEAD, account=MergeAccount(ACCOUNT))).calls[0].request.body
-        assert body is not None
-        assert backend.parse_native(body) == [
+        body = shown(
+            backend, plan(backend, Conversion(LEAD, account=MergeAccount(ACCOUNT))).calls[0]
+        )
+        assert parse(backend, body) == [
             Conversion(to_18(LEAD), account=MergeAccount(to_18(ACCOUNT)))
         ]
 
@@ -403,7 +419,7 @@ class TestSalesforceRoundTrip:
             '"doNotCreateOpportunity": false, "opportunityName": "Deal", "accountId": null, '
             '"bypassAccountDedupeCheck": true, "overwriteLeadSource": false, "sendNotificationEmail": true}]'
         )
-        (conversion,) = backend.parse_native(payload)
+        (conversion,) = parse(backend, payload)
         assert conversion == Conversion(
             LEAD,
             opportunity=CreateOpportunity("Deal"),
@@ -425,7 +441,7 @@ class TestSalesforceRoundTrip:
     def test_refused(self, backend: SalesforceBackend, payload: str) -> None:
         """Payloads the neutral model cannot express are refused with an InputError."""
         with pytest.raises(InputError):
-            backend.parse_native(payload)
+            parse(backend, payload)
 
 
 def _answer(results: str, status: int = 200) -> NativeAnswer:
@@ -476,7 +492,7 @@ class TestSalesforceAnswers:
         self, backend: SalesforceBackend, call: lc.backend.PlannedCall
     ) -> None:
         """One result per input in order; a nil id is None; a failure carries its codes."""
-        ok, failed = backend.read_answer(call, _answer(OK + _failed("INVALID_STATUS")))
+        ok, failed = read_answer(call, _answer(OK + _failed("INVALID_STATUS")))
         assert ok.outcome is Outcome.CONVERTED and ok.lead_id == LEAD
         assert ok.account_id == "001000000000001AAA" and ok.opportunity_id is None
         assert failed.outcome is Outcome.FAILED and failed.error is not None
@@ -501,14 +517,14 @@ class TestSalesforceAnswers:
         self, backend: SalesforceBackend, call: lc.backend.PlannedCall, status: str, code: ErrorCode
     ) -> None:
         """Per-record status codes map to neutral codes."""
-        result = backend.read_answer(call, _answer(OK + _failed(status)))[1]
+        result = read_answer(call, _answer(OK + _failed(status)))[1]
         assert result.error is not None and result.error.code is code
 
     def test_already_converted(
         self, backend: SalesforceBackend, call: lc.backend.PlannedCall
     ) -> None:
         """CANNOT_UPDATE_CONVERTED_LEAD is the already-converted outcome."""
-        result = backend.read_answer(call, _answer(OK + _failed("CANNOT_UPDATE_CONVERTED_LEAD")))[1]
+        result = read_answer(call, _answer(OK + _failed("CANNOT_UPDATE_CONVERTED_LEAD")))[1]
         assert result.outcome is Outcome.ALREADY_CONVERTED
 
     @pytest.mark.parametrize(
@@ -528,7 +544,7 @@ class TestSalesforceAnswers:
     ) -> None:
         """Session, rate-limit and outage faults raise typed errors."""
         with pytest.raises(error) as info:
-            backend.read_answer(call, _fault(code))
+            read_answer(call, _fault(code))
         assert getattr(info.value, "backend_code", None) == code
         if error is RateLimitedError:
             assert info.value.retry_after == 7.0  # type: ignore[attr-defined]
@@ -537,7 +553,7 @@ class TestSalesforceAnswers:
         self, backend: SalesforceBackend, call: lc.backend.PlannedCall
     ) -> None:
         """EXCEEDED_LEAD_CONVERT_LIMIT fails every lead with limit_exceeded."""
-        results = backend.read_answer(call, _fault("EXCEEDED_LEAD_CONVERT_LIMIT"))
+        results = read_answer(call, _fault("EXCEEDED_LEAD_CONVERT_LIMIT"))
         assert [r.error.code for r in results if r.error] == [ErrorCode.LIMIT_EXCEEDED] * 2
 
     @pytest.mark.parametrize(
@@ -553,9 +569,9 @@ class TestSalesforceAnswers:
     ) -> None:
         """A wrong result count, a body that is not XML, or entities are protocol errors."""
         with pytest.raises(ProtocolError):
-            backend.read_answer(call, answer)
+            read_answer(call, answer)
 
     def test_plain_5xx(self, backend: SalesforceBackend, call: lc.backend.PlannedCall) -> None:
         """A 5xx without a SOAP fault is a server error."""
         with pytest.raises(ServerError):
-            backend.read_answer(call, NativeAnswer(503, b"Service Unavailable"))
+            read_answer(call, NativeAnswer(503, b"Service Unavailable"))

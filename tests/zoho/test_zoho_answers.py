@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from leadconvert_zoho import ZohoBackend
-from leadconvert_zoho._answers import read_match
+from leadconvert_zoho._answers import read_answer, read_match
 
 from leadconvert import ErrorCode, Module, Outcome, dumps_json
 from leadconvert.backend import NativeAnswer, NativeRequest, PlannedCall
@@ -42,7 +42,7 @@ class TestZohoReadAnswer:
                 }
             ]
         }
-        (r,) = zoho.read_answer(SINGLE, answer(body))
+        (r,) = read_answer(SINGLE, answer(body))
         assert (r.outcome, r.account_id, r.contact_id, r.opportunity_id) == (
             Outcome.CONVERTED,
             "3652397000000624046",
@@ -62,7 +62,7 @@ class TestZohoReadAnswer:
                 }
             ]
         }
-        (r,) = zoho.read_answer(SINGLE, answer(body))
+        (r,) = read_answer(SINGLE, answer(body))
         assert r.outcome is Outcome.CONVERTED and r.opportunity_id is None
 
     @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ class TestZohoReadAnswer:
     def test_codes_in_both_shapes(self, zoho: ZohoBackend, code: str, neutral: ErrorCode) -> None:
         """Each Zoho code maps to its neutral code, per record in data and at top level."""
         for body in ({"data": [err(code)]}, err(code)):
-            (r,) = zoho.read_answer(SINGLE, answer(body, 400))
+            (r,) = read_answer(SINGLE, answer(body, 400))
             assert r.outcome is Outcome.FAILED and r.error is not None
             assert (r.error.code, r.error.backend_code) == (neutral, code)
 
@@ -104,14 +104,14 @@ class TestZohoReadAnswer:
                 )
             ]
         }
-        (r,) = zoho.read_answer(SINGLE, answer(body, 202))
+        (r,) = read_answer(SINGLE, answer(body, 202))
         assert r.error is not None
         assert r.error.fields == ("Pipeline", "$.data[0].Deals.Pipeline")
         assert r.error.message == "required field not found"
 
     def test_already_converted(self, zoho: ZohoBackend) -> None:
         """ID_ALREADY_CONVERTED (top level, resource_path_index) is ALREADY_CONVERTED."""
-        (r,) = zoho.read_answer(
+        (r,) = read_answer(
             SINGLE,
             answer(
                 err("ID_ALREADY_CONVERTED", {"resource_path_index": 0}, "id already converted"), 400
@@ -146,7 +146,7 @@ class TestZohoReadAnswer:
         self, zoho: ZohoBackend, details: Any, neutral: ErrorCode
     ) -> None:
         """INVALID_DATA on a reference is invalid_reference, otherwise invalid_data."""
-        (r,) = zoho.read_answer(SINGLE, answer({"data": [err("INVALID_DATA", details)]}, 400))
+        (r,) = read_answer(SINGLE, answer({"data": [err("INVALID_DATA", details)]}, 400))
         assert r.error is not None and r.error.code is neutral
 
     def test_mass_convert_scheduled(self, zoho: ZohoBackend) -> None:
@@ -157,25 +157,25 @@ class TestZohoReadAnswer:
             "message": "Mass Convert scheduled successfully",
             "status": "success",
         }
-        results = zoho.read_answer(MASS, answer(body))
+        results = read_answer(MASS, answer(body))
         assert [(r.outcome, r.job_id) for r in results] == [
             (Outcome.SCHEDULED, "3652397000009835020")
         ] * 2
 
     def test_mass_convert_limit(self, zoho: ZohoBackend) -> None:
         """A top-level LIMIT_EXCEEDED fails every lead of the call."""
-        results = zoho.read_answer(MASS, answer(err("LIMIT_EXCEEDED"), 400))
+        results = read_answer(MASS, answer(err("LIMIT_EXCEEDED"), 400))
         assert {r.error.code for r in results if r.error} == {ErrorCode.LIMIT_EXCEEDED}
 
     def test_malformed_and_empty_are_unknown(self, zoho: ZohoBackend) -> None:
         """A body that is not JSON, or none, proves nothing: UNKNOWN."""
         for raw in (b'{"data": [', b""):
-            (r,) = zoho.read_answer(SINGLE, NativeAnswer(200, raw))
+            (r,) = read_answer(SINGLE, NativeAnswer(200, raw))
             assert r.outcome is Outcome.UNKNOWN
 
     def test_5xx_without_body(self, zoho: ZohoBackend) -> None:
         """An HTTP 503 without a body is a retryable server error."""
-        (r,) = zoho.read_answer(SINGLE, NativeAnswer(503, b"oops"))
+        (r,) = read_answer(SINGLE, NativeAnswer(503, b"oops"))
         assert r.error is not None and r.error.code is ErrorCode.SERVER_ERROR and r.error.retryable
 
 

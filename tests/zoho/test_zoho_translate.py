@@ -28,6 +28,7 @@ from leadconvert import (
     check,
     dumps_json,
     loads_json,
+    read_native,
 )
 from leadconvert.backend import MEANINGS, PlanItem, Support
 
@@ -43,6 +44,11 @@ def neutral(converter: NeutralConverter, name: str) -> list[Conversion]:
 def wire(value: Any) -> Any:
     """A body as it goes on the wire and comes back (Decimal written as an exact number)."""
     return loads_json(dumps_json(value))
+
+
+def parse(zoho: ZohoBackend, payload: str) -> list[Conversion]:
+    """What ``leadconvert parse -b zoho`` reads from a payload file."""
+    return zoho.parse_native(read_native(payload))
 
 
 def items(conversions: list[Conversion]) -> list[PlanItem]:
@@ -108,14 +114,14 @@ class TestZohoGolden:
         """Documented single-convert body -> neutral -> body is the identity."""
         body = example(name)
         payload = dumps_json({"lead_id": "4876876000007400001", "json": body})
-        (conversion,) = zoho.parse_native(payload)
+        (conversion,) = parse(zoho, payload)
         plan = zoho.plan([PlanItem(conversion)], {})
         assert wire(plan.calls[0].request.json) == body
 
     def test_mass_body_round_trips(self, zoho: ZohoBackend) -> None:
         """Documented mass-convert body -> neutral -> body is the identity."""
         body = example("mass-convert.body.json")
-        conversions = zoho.parse_native(dumps_json(body))
+        conversions = parse(zoho, dumps_json(body))
         assert [c.lead_id for c in conversions] == body["ids"]
         plan = zoho.plan(items(conversions), MASS_SETTINGS)
         assert wire(plan.calls[0].request.json) == body
@@ -123,7 +129,7 @@ class TestZohoGolden:
     def test_kaizen_merge_meaning(self, zoho: ZohoBackend) -> None:
         """The Kaizen merge sample reads as merges into the matched account and contact."""
         body = example("kaizen-merge.body.json")
-        (c,) = zoho.parse_native(dumps_json({"lead_id": "1", "json": body}))
+        (c,) = parse(zoho, dumps_json({"lead_id": "1", "json": body}))
         assert c.account == MergeAccount("4876876000007421010")
         assert c.contact == MergeContact("4876876000007421001")
         assert isinstance(c.opportunity, CreateOpportunity)
@@ -132,7 +138,7 @@ class TestZohoGolden:
     def test_parse_plan_request_and_whole_plan(self, zoho: ZohoBackend) -> None:
         """A planned request and a whole plan JSON both parse back to their conversions."""
         request = example("convert-lead.request.json")
-        (c,) = zoho.parse_native(dumps_json(request))
+        (c,) = parse(zoho, dumps_json(request))
         assert c.lead_id == "3652397000007566544"
         whole = {
             "backend": "zoho",
@@ -144,17 +150,17 @@ class TestZohoGolden:
                 },
             ],
         }
-        assert len(zoho.parse_native(dumps_json(whole))) == 3
+        assert len(parse(zoho, dumps_json(whole))) == 3
 
     def test_bare_single_body_needs_lead_id(self, zoho: ZohoBackend) -> None:
         """A bare single-convert body is refused with a hint: it carries no lead id."""
         with pytest.raises(InputError, match="lead id"):
-            zoho.parse_native(dumps_json(example("kaizen-create.body.json")))
+            parse(zoho, dumps_json(example("kaizen-create.body.json")))
 
     def test_unknown_key_is_refused(self, zoho: ZohoBackend) -> None:
         """parse_native refuses keys Zoho does not document."""
         with pytest.raises(InputError):
-            zoho.parse_native(dumps_json({"lead_id": "1", "json": {"data": [{"Bogus": 1}]}}))
+            parse(zoho, dumps_json({"lead_id": "1", "json": {"data": [{"Bogus": 1}]}}))
 
     def test_v8_add_to_existing_record(self, zoho: ZohoBackend) -> None:
         """add_to_existing_record is sent on v8 and warned (not sent) on v7."""
@@ -383,7 +389,7 @@ class TestZohoRoundTrip:
         assert zoho.validate(conversion) == []
         (call,) = zoho.plan([PlanItem(conversion)], {}).calls
         request = {"path": call.request.path, "json": wire(call.request.json)}
-        assert zoho.parse_native(dumps_json(request)) == [conversion]
+        assert parse(zoho, dumps_json(request)) == [conversion]
 
     @given(
         st.lists(ids, min_size=2, max_size=60, unique=True),
@@ -419,7 +425,5 @@ class TestZohoRoundTrip:
         settings = {"contacts_module_id": "1", "accounts_module_id": "2", "deals_module_id": "3"}
         plan = zoho.plan(items(conversions), settings)
         assert all(c.kind == "mass_convert" for c in plan.calls)
-        back = [
-            c for call in plan.calls for c in zoho.parse_native(dumps_json(wire(call.request.json)))
-        ]
+        back = [c for call in plan.calls for c in parse(zoho, dumps_json(wire(call.request.json)))]
         assert back == conversions
