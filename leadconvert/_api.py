@@ -23,7 +23,8 @@ from typing import Any
 from attrs import frozen
 
 from ._check import Mode
-from ._config import load_credentials, resolve_settings
+from ._config import env_name, load_credentials, resolve_settings
+from ._exceptions import ConfigurationError, PluginError
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter
 from ._model import Conversion
@@ -193,7 +194,9 @@ def connect(
 
     Credentials are ``credentials``, else those of the environment and ``config`` (as the
     command line reads them). With none at all the backend's emulator is started and used, and
-    the emulated org's own settings fill in what ``settings`` leaves unset.
+    the emulated org's own settings fill in what ``settings`` leaves unset; a backend that
+    declares no credential names is connected with none. Raises ``ConfigurationError`` when
+    credentials are needed and the backend ships no emulator.
     """
     chosen = _backend(backend)
     given = dict(credentials) if credentials else load_credentials(chosen, config)
@@ -202,8 +205,16 @@ def connect(
     )
     with contextlib.ExitStack() as stack:
         emulator: Emulator | None = None
-        if not given:
-            emulator = start_emulator(chosen, seed=seed)
+        if not given and chosen.credential_names:
+            try:
+                emulator = chosen.emulator(seed=seed)
+            except PluginError as exc:
+                names = ", ".join(env_name(chosen, n) for n in chosen.credential_names)
+                raise ConfigurationError(
+                    f"no credentials given for {chosen.name!r}, and it ships no emulator to "
+                    f"run on instead: set {names} (or give a config file)"
+                ) from exc
+            emulator.start()
             stack.callback(emulator.stop)
             given = dict(emulator.credentials())
             resolved = {**emulator.settings(), **resolved}

@@ -26,6 +26,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ._api import connect
 from ._cli_settings import parse_settings, set_option
 from ._config import env_name, load_credentials, resolve_settings
 from ._exceptions import (
@@ -437,15 +438,9 @@ def _client(
     Also yields the settings in force: the emulated org's own (its module ids...) fill in what
     the user did not set.
     """
-    credentials = load_credentials(backend, config)
-    with contextlib.ExitStack() as stack:
-        if not credentials:
-            emulator = backend.emulator(seed=seed)
-            emulator.start()
-            stack.callback(emulator.stop)
-            credentials = dict(emulator.credentials())
-            # The emulated org's own settings (its module ids...), unless the user set them.
-            settings = {**emulator.settings(), **settings}
+    with connect(backend, settings=settings, config=config, seed=seed) as session:
+        emulator = session.emulator
+        if emulator is not None:
             names = ", ".join(env_name(backend, n) for n in backend.credential_names) or "none"
             Console(stderr=True).print(
                 f"[bold yellow]NO CREDENTIALS GIVEN: using the {backend.name} EMULATOR at "
@@ -453,9 +448,7 @@ def _client(
                 f"Set {names} (or --config) to use your CRM.",
                 highlight=False,
             )
-        client = backend.connect(credentials, settings)
-        stack.callback(client.close)
-        yield client, settings
+        yield session.client, dict(session.settings)
 
 
 def _count_records(path: Path) -> int | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar
@@ -368,13 +368,17 @@ class Client(abc.ABC):
         """
         return self.lookup(lead_ids)
 
-    def check_follow_up(self, call: PlannedCall) -> FollowUp | None:
-        """Whether the follow-up ``call`` (one lead), whose send was cut off, was applied.
+    def check_follow_up(
+        self, call: PlannedCall, *, sent_at: float | None = None
+    ) -> FollowUp | None:
+        """Whether the follow-up ``call`` (one lead), whose send was cut off at ``sent_at``
+        (a ``time.time()``), was applied.
 
         A ``FollowUp`` that succeeded when the CRM shows its effect, ``None`` when it shows
-        the step not applied (the runner sends it again); raise ``BackendError`` when it
-        cannot tell. The default cannot tell (``NotImplementedError``): the runner then
-        reports the step unknown rather than send it twice.
+        the step not applied past the backend's documented bound since ``sent_at`` (the runner
+        sends it again); raise ``BackendError`` when it cannot tell. The default cannot tell
+        (``NotImplementedError``): the runner then reports the step unknown rather than send
+        it twice.
         """
         raise NotImplementedError
 
@@ -547,12 +551,6 @@ class Backend(abc.ABC):
     ) -> Emulator:
         """A local emulator of this CRM, seeded from a JSON fixture."""
         raise PluginError(f"backend {self.name!r} ships no emulator")
-
-    def capability(self, meaning: str) -> Iterator[tuple[str, Capability]]:
-        """This backend's support for ``meaning`` in each of its columns."""
-        for column in self.capabilities:
-            if meaning in column.entries:
-                yield column.title, column.entries[meaning]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} backend {self.name!r}>"

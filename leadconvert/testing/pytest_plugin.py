@@ -47,41 +47,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("leadconvert_backend", _installed_names(), indirect=True, scope="session")
 
 
-def _emulator_settings(emulator: Emulator) -> dict[str, str]:
-    """Settings an emulator asks its clients to use (e.g. Zoho's module ids), if it has any."""
-    settings = getattr(emulator, "settings", None)
-    if callable(settings):
-        return dict(settings())
-    return {}
-
-
 def new_lead(emulator: Emulator, **fields: Any) -> str:
-    """A fresh, unconverted lead in ``emulator``; its id.
-
-    Emulators may offer ``new_lead(**fields) -> str``; the built-in ones are driven through
-    their own test APIs (Zoho ``add_lead``, Salesforce ``insert("Lead", ...)``).
-    """
-    make = getattr(emulator, "new_lead", None)
-    if callable(make):
-        return str(make(**fields))
-    add_lead = getattr(emulator, "add_lead", None)
-    if callable(add_lead):  # Zoho
-        return str(add_lead(**{"Last_Name": "Property", "Company": "Property Co", **fields}))
-    insert = getattr(emulator, "insert", None)
-    org = getattr(emulator, "org", None)
-    if callable(insert) and org is not None:  # Salesforce
-        owner = next(iter(org.users))
-        record = {
-            "LastName": "Property",
-            "Company": "Property Co",
-            "Status": "Open - Not Contacted",
-            "OwnerId": owner,
-            **fields,
-        }
-        return str(insert("Lead", record))
-    raise NotImplementedError(
-        f"{type(emulator).__name__} offers no way to make a lead: give it new_lead(**fields)"
-    )
+    """A fresh, unconverted lead in ``emulator``; its id (``Emulator.add_lead``)."""
+    return emulator.add_lead(fields)
 
 
 class EmulatorPool:
@@ -102,7 +70,7 @@ class EmulatorPool:
 
     def settings(self, name: str) -> dict[str, str]:
         """The settings clients of backend ``name``'s emulator are made with."""
-        return _emulator_settings(self.emulator(name))
+        return dict(self.emulator(name).settings())
 
     def client(self, name: str) -> Client:
         """One client of backend ``name`` connected to its emulator (shared by the session)."""
@@ -117,11 +85,7 @@ class EmulatorPool:
         for client in self._clients.values():
             client.close()
         for emulator in self._emulators.values():
-            close = getattr(emulator, "close", None)
-            if callable(close):
-                close()
-            else:
-                emulator.stop()
+            emulator.stop()
         self._clients.clear()
         self._emulators.clear()
 
