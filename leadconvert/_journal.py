@@ -1,32 +1,62 @@
-"""The migration journal: a SQLite file recording each lead's state before and after every call.
+"""The migration journal: a SQLite file recording every step that changes the CRM.
 
-A lead is marked ``sending`` (and the mark is on disk) before the call that carries it leaves, and
-``done`` with its outcome after the answer is read. A process killed in between leaves the mark:
-the next run asks the CRM what became of the lead before anything is re-sent. That, and the
-lead id being the primary key, is what keeps a lead from being converted twice.
+A lead is marked ``sending`` (and the mark is on disk) before the call that carries it leaves,
+and ``done`` with its outcome after the answer is read. Every later step is journaled the same
+way: a scheduled job's id as soon as the CRM names it (before it is polled), and each follow-up
+(Salesforce's opportunity update) as ``sending`` before it leaves and ``done`` after. A process
+killed anywhere leaves a mark: the next run finishes what was started (polls the job, runs the
+pending follow-ups) and asks the CRM what became of a lead before anything is re-sent. That, and
+the lead id being the primary key, is what keeps a lead from being converted twice.
+
+A journal belongs to one org: it records the backend and the client's ``org_identity()`` and
+refuses to be used against another. One run at a time uses it (``JournalLock``), and one run at a
+time serves an org from this machine (``org_lock``). A journal that is empty, damaged or written
+by an incompatible version is refused with how to recover, never taken for a fresh start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import functools
+import hashlib
+import os
+import socket
 import sqlite3
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import IO, ParamSpec, TypeVar
 
 from attrs import frozen
 
-from ._exceptions import InputError
-from ._results import ConversionError, ConversionResult, ErrorCode, Outcome
+from ._exceptions import LocalStateError
+from ._results import ConversionError, ConversionResult, ErrorCode, FollowUp, Outcome
 
-__all__ = ["Journal", "JournalEntry"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalEntry",
+    "JournalError",
+    "JournalLock",
+    "LockError",
+    "OrgMismatchError",
+    "org_lock",
+]
+
+#: The journal's layout. A journal of another version is refused, never guessed at.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
+CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS leads (
+CREATE TABLE leads (
     lead_id TEXT PRIMARY KEY,
     line INTEGER,
     state TEXT NOT NULL CHECK (state IN ('sending', 'done')),
@@ -41,14 +71,64 @@ CREATE TABLE IF NOT EXISTS leads (
     job_id TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     run_id TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    -- The kind of the conversion call last sent (e.g. mass_convert) and when it was marked:
+    -- how long the CRM may still act on it is measured from here.
+    call_kind TEXT,
+    sent_at REAL,
+    -- Follow-up steps planned with the conversion; each has a row in steps once it is sent.
+    follow_ups INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE steps (
+    lead_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('sending', 'done')),
+    action TEXT,
+    succeeded INTEGER,
+    error_code TEXT,
+    backend_code TEXT,
+    message TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (lead_id, seq)
 );
 """
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 #: Outcomes after which a lead is never sent again.
 FINAL = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
 #: Outcomes that leave the lead's state in doubt: ask the CRM before re-sending.
 IN_DOUBT = frozenset({Outcome.UNKNOWN, Outcome.SCHEDULED})
+
+
+class JournalError(LocalStateError):
+    """The journal cannot be used or written; the message says how to recover (exit 2)."""
+
+
+class OrgMismatchError(JournalError):
+    """The journal belongs to another backend or org than the one this run talks to."""
+
+
+class LockError(JournalError):
+    """Another run holds the journal (or the org); the message names its process."""
+
+
+@frozen
+class StepEntry:
+    """One journaled follow-up step of a lead."""
+
+    seq: int
+    kind: str
+    state: str
+    follow_up: FollowUp | None
+    #: When the step was last marked or recorded (``time.time()``).
+    updated_at: float | None = None
+
+    @property
+    def done(self) -> bool:
+        """The step's outcome is recorded."""
+        return self.state == "done"
 
 
 @frozen
@@ -59,75 +139,325 @@ class JournalEntry:
     line: int | None
     state: str
     outcome: Outcome | None
+    #: The lead's result, with the follow-ups recorded so far.
     result: ConversionResult | None
     attempts: int
     #: The run that last touched the lead; the current run's id means "seen earlier this run".
     run_id: str | None
+    call_kind: str | None = None
+    sent_at: float | None = None
+    job_id: str | None = None
+    #: Follow-up steps planned with the conversion, and those journaled so far.
+    follow_ups: int = 0
+    steps: tuple[StepEntry, ...] = ()
 
     @property
-    def final(self) -> bool:
-        """The lead is converted (by us or before us): never send it again."""
+    def converted(self) -> bool:
+        """The conversion itself is recorded as done."""
         return self.state == "done" and self.outcome in FINAL
 
     @property
+    def pending_steps(self) -> bool:
+        """Converted, but a planned follow-up has no recorded outcome yet."""
+        return self.converted and sum(s.done for s in self.steps) < self.follow_ups
+
+    @property
+    def final(self) -> bool:
+        """Converted (by us or before us) with every follow-up recorded: never send it again."""
+        return self.converted and not self.pending_steps
+
+    @property
     def in_doubt(self) -> bool:
-        """A call carrying the lead may have converted it: reconcile before re-sending."""
-        return self.state == "sending" or self.outcome in IN_DOUBT
+        """Unfinished: a call carrying the lead may have converted it (reconcile before
+        re-sending), or its job or follow-ups are still to be finished."""
+        return self.state == "sending" or self.outcome in IN_DOUBT or self.pending_steps
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Map every SQLite or file-system failure of a journal operation to ``JournalError``."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        journal = args[0]
+        assert isinstance(journal, Journal)
+        try:
+            return method(*args, **kwargs)
+        except JournalError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise journal.failure(exc) from exc
+
+    return wrapper
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    name = getattr(exc, "sqlite_errorname", "")
+    return name == "SQLITE_FULL" or "database or disk is full" in str(exc)
 
 
 class Journal:
-    """One run's journal, bound to one backend."""
+    """One run's journal, bound to one backend and one org; thread-safe."""
 
-    def __init__(self, path: Path, backend: str, run_id: str) -> None:
+    def __init__(self, path: Path, backend: str, run_id: str, *, org: str = "") -> None:
         self.path = path
         self.run_id = run_id
+        self.backend = backend
+        self.org = org
         self._in_batch = False
+        # The runner's thread and the clients' (which journal job ids) share one connection.
+        self._lock = threading.RLock()
+        if not path.exists():
+            self._create(path, backend, org)
+        self._db = self._open(path)
+        self._check_meta(backend, org)
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def failure(self, exc: BaseException) -> JournalError:
+        """The ``JournalError`` for a failure while reading or writing the journal."""
+        if _disk_full(exc):
+            return JournalError(
+                f"cannot write the journal {self.path}: the disk is full. Nothing more was sent; "
+                "free some space and run the same command again to resume (leads whose call was "
+                "in flight are checked against the CRM before anything is re-sent)"
+            )
+        if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
+            return self._damaged(str(exc))
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return JournalError(
+            f"cannot use the journal {self.path}: {detail}. Nothing more was sent; fix the cause "
+            "and run the same command again to resume"
+        )
+
+    def _damaged(self, detail: str) -> JournalError:
+        return JournalError(
+            f"the journal {self.path} is damaged ({detail}) and is not used: it may be the only "
+            "record of leads sent to the CRM. Keep a copy, then either restore it from a backup "
+            "and run again, or move it aside and run with a new --journal (the report of the "
+            "last complete run shows what was converted; leads already converted are reported "
+            "already_converted by the CRM, never converted twice)"
+        )
+
+    def _create(self, path: Path, backend: str, org: str) -> None:
+        """Write a new journal under a temporary name and rename it into place: a crash never
+        leaves a half-made journal that a rerun would take for an empty one."""
         try:
-            self._db = sqlite3.connect(path, isolation_level=None)
+            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+        except OSError as exc:
+            raise self.failure(exc) from exc
+        os.close(fd)
+        try:
+            db = sqlite3.connect(temp, isolation_level=None)
+            try:
+                db.executescript(_SCHEMA)
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [
+                        ("version", str(SCHEMA_VERSION)),
+                        ("backend", backend),
+                        ("org", org),
+                        ("created_at", str(time.time())),
+                    ],
+                )
+            finally:
+                db.close()
+            with open(temp, "rb") as made:
+                os.fsync(made.fileno())
+            os.replace(temp, path)
+            _sync_directory(path.parent)
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise self.failure(exc) from exc
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        try:
+            with path.open("rb") as raw:
+                header = raw.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise self.failure(exc) from exc
+        if not header:
+            raise JournalError(
+                f"the journal {path} is empty (0 bytes): it is not a journal leadconvert wrote, "
+                "and taking it for a fresh start could send every lead again. If no run used it, "
+                "delete it and run again; if it replaced a real journal, restore that one"
+            )
+        if header != _SQLITE_HEADER:
+            raise JournalError(
+                f"{path} is not a leadconvert journal (not an SQLite file); give another "
+                "--journal, or move the file aside"
+            )
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             # WAL with full sync: a committed mark survives kill -9 and power loss alike.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'backend'").fetchone()
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            # A damaged page must stop the run now, not as an internal error halfway through.
+            problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)")]
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"cannot use {path} as a journal: {exc}") from exc
-        if row is None:
-            self._db.execute("INSERT INTO meta VALUES ('backend', ?)", (backend,))
-        elif row[0] != backend:
-            raise InputError(
-                f"the journal {path} belongs to a run on backend {row[0]!r}, not {backend!r}; "
-                "give another --journal"
+            if _disk_full(exc):
+                raise self.failure(exc) from exc
+            raise self._damaged(str(exc)) from exc
+        if problems != ["ok"]:
+            db.close()
+            raise self._damaged("; ".join(problems))
+        return db
+
+    def _check_meta(self, backend: str, org: str) -> None:
+        try:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if "no such table" in str(exc):
+                raise JournalError(
+                    f"{self.path} is an SQLite file but not a leadconvert journal; give another "
+                    "--journal"
+                ) from exc
+            raise self.failure(exc) from exc
+        version = meta.get("version")
+        if version != str(SCHEMA_VERSION):
+            self._db.close()
+            which = f"version {version}" if version else "an earlier version"
+            raise JournalError(
+                f"the journal {self.path} was written by {which} of leadconvert's journal, and "
+                f"this one reads version {SCHEMA_VERSION} only. Finish that migration with the "
+                "leadconvert that started it, or start a new --journal (leads already converted "
+                "are then reported already_converted by the CRM, never converted twice)"
+            )
+        if meta.get("backend") != backend:
+            self._db.close()
+            raise OrgMismatchError(
+                f"the journal {self.path} belongs to a run on backend {meta.get('backend')!r}, "
+                f"not {backend!r}; give another --journal"
+            )
+        if meta.get("org", "") != org:
+            self._db.close()
+            raise OrgMismatchError(
+                f"the journal {self.path} belongs to another org: it was written against "
+                f"{meta.get('org') or 'an unnamed org'!s}, and this run talks to "
+                f"{org or 'an unnamed org'!s}. Its leads' states say nothing about this org: "
+                "give another --journal (or the credentials of the org it belongs to)"
             )
 
     def close(self) -> None:
         """Close the file."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
+    # --- reading ---------------------------------------------------------------------------
+
+    @_guarded
     def get(self, lead_id: str) -> JournalEntry | None:
         """What the journal knows of ``lead_id``."""
-        row = self._db.execute(
-            "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id,"
-            " error_code, backend_code, message, call_id, job_id, attempts, run_id"
-            " FROM leads WHERE lead_id = ?",
-            (lead_id,),
-        ).fetchone()
-        return None if row is None else _entry(row)
+        with self._lock:
+            row = self._db.execute(
+                "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id,"
+                " error_code, backend_code, message, call_id, job_id, attempts, run_id,"
+                " call_kind, sent_at, follow_ups FROM leads WHERE lead_id = ?",
+                (lead_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            steps = self._db.execute(
+                "SELECT seq, kind, state, action, succeeded, error_code, backend_code, message,"
+                " updated_at FROM steps WHERE lead_id = ? ORDER BY seq",
+                (lead_id,),
+            ).fetchall()
+        return _entry(row, [_step(s) for s in steps])
 
-    def mark_sending(self, lead_lines: Iterable[tuple[str, int | None]], call_id: str) -> None:
-        """Record, durably, that a call carrying these leads is about to leave."""
+    # --- writing ---------------------------------------------------------------------------
+
+    @_guarded
+    def mark_sending(
+        self,
+        lead_lines: Iterable[tuple[str, int | None]],
+        call_id: str,
+        *,
+        kind: str | None = None,
+        follow_ups: Mapping[str, int] | None = None,
+    ) -> None:
+        """Record, durably, that a call carrying these leads is about to leave, and how many
+        follow-up steps each lead's conversion has (so a kill after it leaves them pending)."""
         now = time.time()
+        planned = follow_ups or {}
         with self._transaction():
             self._db.executemany(
-                "INSERT INTO leads (lead_id, line, state, call_id, attempts, run_id, updated_at)"
-                " VALUES (?, ?, 'sending', ?, 1, ?, ?)"
+                "INSERT INTO leads (lead_id, line, state, call_id, attempts, run_id, updated_at,"
+                " call_kind, sent_at, follow_ups) VALUES (?, ?, 'sending', ?, 1, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (lead_id) DO UPDATE SET state = 'sending', outcome = NULL,"
                 " line = excluded.line, call_id = excluded.call_id, attempts = attempts + 1,"
-                " run_id = excluded.run_id, updated_at = excluded.updated_at",
-                [(lead_id, line, call_id, self.run_id, now) for lead_id, line in lead_lines],
+                " run_id = excluded.run_id, updated_at = excluded.updated_at, job_id = NULL,"
+                " call_kind = excluded.call_kind, sent_at = excluded.sent_at,"
+                " follow_ups = excluded.follow_ups",
+                [
+                    (lead_id, line, call_id, self.run_id, now, kind, now, planned.get(lead_id, 0))
+                    for lead_id, line in lead_lines
+                ],
             )
 
+    @_guarded
+    def set_job(self, lead_ids: Sequence[str], job_id: str) -> None:
+        """Record, durably, the CRM job that will convert these leads (before it is polled)."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE leads SET job_id = ?, updated_at = ? WHERE lead_id = ?",
+                [(job_id, time.time(), lead_id) for lead_id in lead_ids],
+            )
+
+    @_guarded
+    def set_follow_ups(self, lead_id: str, planned: int) -> None:
+        """How many follow-up steps the lead's conversion has (when re-planned on resume)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE leads SET follow_ups = ? WHERE lead_id = ?", (planned, lead_id)
+            )
+
+    @_guarded
+    def mark_step(self, lead_id: str, seq: int, kind: str) -> None:
+        """Record that follow-up ``seq`` of the lead is about to leave."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO steps (lead_id, seq, kind, state, updated_at)"
+                " VALUES (?, ?, ?, 'sending', ?) ON CONFLICT (lead_id, seq) DO UPDATE SET"
+                " state = 'sending', kind = excluded.kind, updated_at = excluded.updated_at",
+                (lead_id, seq, kind, time.time()),
+            )
+
+    @_guarded
+    def record_step(self, lead_id: str, seq: int, kind: str, step: FollowUp) -> None:
+        """Record the outcome of follow-up ``seq`` of the lead."""
+        error = step.error
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO steps (lead_id, seq, kind, state, action, succeeded, error_code,"
+                " backend_code, message, updated_at) VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (lead_id, seq) DO UPDATE SET state = 'done',"
+                " action = excluded.action, succeeded = excluded.succeeded,"
+                " error_code = excluded.error_code, backend_code = excluded.backend_code,"
+                " message = excluded.message, updated_at = excluded.updated_at",
+                (
+                    lead_id,
+                    seq,
+                    kind,
+                    step.action,
+                    int(step.succeeded),
+                    error.code.value if error else None,
+                    error.backend_code if error else None,
+                    error.message if error else None,
+                    time.time(),
+                ),
+            )
+
+    @_guarded
     def record(self, results: Iterable[tuple[ConversionResult, int | None]]) -> None:
-        """Record the outcome of each lead."""
+        """Record the outcome of each lead's conversion (its follow-ups are steps)."""
         now = time.time()
         rows = []
         for result, line in results:
@@ -167,47 +497,190 @@ class Journal:
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """Make every mark and record inside one transaction: one commit, one fsync."""
-        if self._in_batch:
-            yield
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        self._in_batch = True
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
-        finally:
-            self._in_batch = False
+        with self._lock:
+            if self._in_batch:
+                yield
+                return
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except (sqlite3.Error, OSError) as exc:
+                raise self.failure(exc) from exc
+            self._in_batch = True
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self._db.execute("COMMIT")
+                except (sqlite3.Error, OSError) as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise self.failure(exc) from exc
+            finally:
+                self._in_batch = False
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
         return self.batch()
 
 
-def _entry(row: tuple[object, ...]) -> JournalEntry:
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (where the platform allows it)."""
+    if sys.platform == "win32":  # pragma: no cover - no directory fsync there
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- locks -----------------------------------------------------------------------------------
+
+
+class JournalLock:
+    """An exclusive, advisory lock held for a whole run (``flock``: the kernel drops it when the
+    process dies, so a killed run never leaves a stale lock behind).
+
+    The lock file says which process holds it; a second run reads that and stops at once.
+    """
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self._what = what
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> JournalLock:
+        """Take the lock or raise ``LockError`` naming the process that holds it."""
+        try:
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the lock file {self.path}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise JournalError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
+            raise LockError(
+                f"{self._what} is in use by {holder}; one run at a time: wait for it to end "
+                f"(or stop it), then run again (lock file {self.path})"
+            ) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(
+                f"process {os.getpid()} on {socket.gethostname()}, started "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(sys.argv)[:300]}\n"
+            )
+            handle.flush()
+        except OSError as exc:
+            handle.close()
+            raise JournalError(
+                f"cannot write the lock file {self.path}: {exc.strerror or exc}"
+            ) from exc
+        self._file = handle
+        return self
+
+    def release(self) -> None:
+        """Let the next run in (the file stays: removing it would race with a new holder)."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.seek(0)
+                self._file.truncate()
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> JournalLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def journal_lock(path: Path) -> JournalLock:
+    """The lock of the journal at ``path``: ``<journal>.lock`` next to it."""
+    return JournalLock(path.with_name(path.name + ".lock"), f"the journal {path}")
+
+
+def lock_directory() -> Path:
+    """Where org locks live: ``LEADCONVERT_LOCK_DIR``, else a per-user directory under the
+    system's temporary directory (shared by every run of this user on this machine)."""
+    given = os.environ.get("LEADCONVERT_LOCK_DIR")
+    if given:
+        return Path(given)
+    return Path(tempfile.gettempdir()) / f"leadconvert-locks-{os.getuid()}"
+
+
+def org_lock(backend: str, org: str) -> JournalLock | None:
+    """The machine-wide lock of one org (None when the client cannot name its org).
+
+    Two runs on the same org from this machine, whatever their input or journal, would share
+    the org's API quota and could send the same lead twice; the second one stops.
+    """
+    if not org:
+        return None
+    directory = lock_directory()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JournalError(
+            f"cannot create the lock directory {directory}: {exc.strerror or exc}; set "
+            "LEADCONVERT_LOCK_DIR to a writable directory"
+        ) from exc
+    digest = hashlib.sha256(f"{backend}\n{org}".encode()).hexdigest()[:24]
+    return JournalLock(directory / f"{backend}-{digest}.lock", f"the {backend} org {org}")
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+
+def _error(code: object, backend_code: object, message: object) -> ConversionError | None:
+    if not isinstance(code, str):
+        return None
+    return ConversionError(
+        code=ErrorCode(code),
+        message=str(message or ""),
+        backend_code=backend_code if isinstance(backend_code, str) else None,
+    )
+
+
+def _step(row: tuple[object, ...]) -> StepEntry:
+    seq, kind, state, action, succeeded, error_code, backend_code, message, updated = row
+    follow_up = None
+    if state == "done":
+        follow_up = FollowUp(
+            str(action or kind),
+            bool(succeeded),
+            _error(error_code, backend_code, message),
+        )
+    when = float(updated) if isinstance(updated, int | float) else None
+    return StepEntry(int(str(seq)), str(kind), str(state), follow_up, when)
+
+
+def _entry(row: tuple[object, ...], steps: Sequence[StepEntry]) -> JournalEntry:
     (lead_id, line, state, outcome, account, contact, opportunity) = row[:7]
-    (error_code, backend_code, message, call_id, job_id, attempts, run_id) = row[7:]
+    (error_code, backend_code, message, call_id, job_id, attempts, run_id) = row[7:14]
+    (call_kind, sent_at, follow_ups) = row[14:]
     result = None
     parsed = Outcome(outcome) if isinstance(outcome, str) else None
     if parsed is not None:
-        error = None
-        if isinstance(error_code, str):
-            error = ConversionError(
-                code=ErrorCode(error_code),
-                message=str(message or ""),
-                backend_code=backend_code if isinstance(backend_code, str) else None,
-            )
         result = ConversionResult(
             lead_id=str(lead_id),
             outcome=parsed,
             account_id=account if isinstance(account, str) else None,
             contact_id=contact if isinstance(contact, str) else None,
             opportunity_id=opportunity if isinstance(opportunity, str) else None,
-            error=error,
+            error=_error(error_code, backend_code, message),
             call=int(call_id) if isinstance(call_id, str) and call_id.isdigit() else None,
             job_id=job_id if isinstance(job_id, str) else None,
+            follow_ups=tuple(s.follow_up for s in steps if s.follow_up is not None),
         )
     return JournalEntry(
         lead_id=str(lead_id),
@@ -217,4 +690,9 @@ def _entry(row: tuple[object, ...]) -> JournalEntry:
         result=result,
         attempts=int(attempts) if isinstance(attempts, int) else 0,
         run_id=run_id if isinstance(run_id, str) else None,
+        call_kind=call_kind if isinstance(call_kind, str) else None,
+        sent_at=float(sent_at) if isinstance(sent_at, int | float) else None,
+        job_id=job_id if isinstance(job_id, str) else None,
+        follow_ups=int(follow_ups) if isinstance(follow_ups, int) else 0,
+        steps=tuple(steps),
     )

@@ -8,7 +8,10 @@ plans the rest; and runs the planned calls with bounded concurrency, marking eac
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
+import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -26,7 +29,14 @@ from ._exceptions import (
     RateLimitedError,
 )
 from ._input import InputRecord
-from ._journal import Journal
+from ._journal import (
+    IN_DOUBT,
+    Journal,
+    JournalEntry,
+    JournalLock,
+    journal_lock,
+    org_lock,
+)
 from ._merge import OnAmbiguous, OnMatch
 from ._pipeline import WINDOW, MergePolicy, Mode, Pipeline
 from ._report import REPORT_COLUMNS, SUCCESS, ReportWriter
@@ -38,7 +48,7 @@ from ._results import (
     Outcome,
     Violation,
 )
-from .backend import Backend, Client, PlanItem, PlannedCall
+from .backend import Backend, Client, PlanItem, PlannedCall, StepRecorder
 
 __all__ = [
     "REPORT_COLUMNS",
@@ -260,46 +270,197 @@ class Runner:
             self._execute(plan.calls, lines)
 
     def _reconcile(self, items: Sequence[PlanItem]) -> Iterator[PlanItem]:
-        """Ask the CRM about leads whose last call ended in doubt; yield those safe to send."""
-        size = max(1, self.backend.limits.max_batch)
-        for start in range(0, len(items), size):
-            batch = items[start : start + size]
-            ids = [self.backend.canonical_id(i.conversion.lead_id) for i in batch]
-            try:
-                found = {self.backend.canonical_id(r.lead_id): r for r in self.client.lookup(ids)}
-            except BackendError as exc:
-                found = {}
-                reason = f"could not check the lead's state after an interrupted call: {exc}"
-            else:
-                reason = "the CRM did not say whether the lead is converted"
-            for item, lead_id in zip(batch, ids, strict=True):
-                result = found.get(lead_id)
-                if result is None or result.outcome is Outcome.UNKNOWN:
-                    # In doubt and still unprovable: sending again could convert it twice.
-                    self._finish(_unknown(lead_id, reason), item.line)
-                elif result.outcome is Outcome.NOT_ATTEMPTED:
-                    yield item
-                else:
-                    self._finish(evolve(result, lead_id=lead_id), item.line)
+        """Finish what earlier runs started for these leads; yield those safe to send again.
 
-    def _execute(self, calls: Sequence[PlannedCall], lines: dict[str, int | None]) -> None:
+        A journaled job is polled to its end first (``Client.resume_job``); leads whose call
+        was cut off are asked about with the backend's bounded wait
+        (``Client.resolve_in_doubt``); converted leads with follow-ups still pending get them
+        run (in doubt ones checked first). Only a lead the CRM shows not converted is sent.
+        """
+        canonical = self.backend.canonical_id
+        followers: list[tuple[PlanItem, ConversionResult, JournalEntry]] = []
+        by_job: dict[str, list[tuple[PlanItem, JournalEntry]]] = {}
+        by_kind: dict[str | None, list[tuple[PlanItem, JournalEntry]]] = {}
+        for item in items:
+            lead_id = canonical(item.conversion.lead_id)
+            entry = self.journal.get(lead_id)
+            if entry is None:
+                yield item
+            elif entry.pending_steps and entry.result is not None:
+                followers.append((item, evolve(entry.result, lead_id=lead_id), entry))
+            elif entry.job_id and (entry.state == "sending" or entry.outcome in IN_DOUBT):
+                by_job.setdefault(entry.job_id, []).append((item, entry))
+            else:
+                by_kind.setdefault(entry.call_kind, []).append((item, entry))
+        answers: list[tuple[PlanItem, JournalEntry, ConversionResult | None, str]] = []
+        for job_id, group in by_job.items():
+            if self._stop is not None:
+                return
+            ids = [entry.lead_id for _, entry in group]
+            try:
+                found = self.client.resume_job(job_id, ids, steps=_Recorder(self))
+                reason = f"the CRM did not say what job {job_id} did with the lead"
+            except BackendError as exc:
+                found = []
+                reason = f"could not check job {job_id} started by an earlier run: {exc}"
+            answers.extend(self._pair(group, found, reason))
+        size = max(1, self.backend.limits.max_batch)
+        for kind, group in by_kind.items():
+            for start in range(0, len(group), size):
+                if self._stop is not None:
+                    return
+                chunk = group[start : start + size]
+                ids = [entry.lead_id for _, entry in chunk]
+                sent = [entry.sent_at for _, entry in chunk if entry.sent_at is not None]
+                try:
+                    found = self.client.resolve_in_doubt(
+                        ids, call_kind=kind, sent_at=max(sent) if sent else None
+                    )
+                    reason = "the CRM did not say whether the lead is converted"
+                except BackendError as exc:
+                    found = []
+                    reason = f"could not check the lead's state after an interrupted call: {exc}"
+                answers.extend(self._pair(chunk, found, reason))
+        for item, entry, result, reason in answers:
+            lead_id = entry.lead_id
+            if result is None or result.outcome is Outcome.UNKNOWN:
+                # In doubt and still unprovable: sending again could convert it twice.
+                self._finish(evolve(_unknown(lead_id, reason), job_id=entry.job_id), item.line)
+            elif result.outcome is Outcome.NOT_ATTEMPTED:
+                yield item
+            elif result.outcome is Outcome.CONVERTED and entry.follow_ups:
+                # Converted by the call that was cut off: its follow-ups are still to run.
+                converted = evolve(result, lead_id=lead_id, job_id=result.job_id or entry.job_id)
+                self.journal.record([(converted, item.line)])
+                followers.append((item, converted, entry))
+            else:
+                self._finish(evolve(result, lead_id=lead_id), item.line)
+        if followers and self._stop is None:
+            self._resume_follow_ups(followers)
+
+    def _pair(
+        self,
+        group: Sequence[tuple[PlanItem, JournalEntry]],
+        found: Sequence[ConversionResult],
+        reason: str,
+    ) -> Iterator[tuple[PlanItem, JournalEntry, ConversionResult | None, str]]:
+        by_id = {self.backend.canonical_id(r.lead_id): r for r in found}
+        for item, entry in group:
+            yield item, entry, by_id.get(entry.lead_id), reason
+
+    def _resume_follow_ups(
+        self, followers: Sequence[tuple[PlanItem, ConversionResult, JournalEntry]]
+    ) -> None:
+        """Run the follow-ups an earlier run left pending: the plan of these leads is made
+        again (its follow-ups are numbered as before) and only the steps not done are run."""
+        plan = self.pipeline.plan([item for item, _, _ in followers])
+        resumed = {entry.lead_id: (result, entry) for _, result, entry in followers}
+        lines = {entry.lead_id: item.line for item, _, entry in followers}
+        self._execute(plan.calls, lines, resumed=resumed)
+
+    def _send(self, call: PlannedCall, index: int) -> list[ConversionResult]:
+        if self._takes_steps:
+            return self.client.execute(call, call_index=index, steps=_Recorder(self))
+        return self.client.execute(call, call_index=index)
+
+    def _send_step(
+        self, call: PlannedCall, index: int, sent_at: float | None
+    ) -> list[ConversionResult]:
+        """A follow-up whose earlier send was cut off: sent again only when the CRM shows it
+        not applied (``Client.check_follow_up``)."""
+        problem = "its send was cut off and the backend cannot tell whether it was applied"
+        if len(call.lead_ids) == 1:
+            try:
+                applied = self.client.check_follow_up(call, sent_at=sent_at)
+            except NotImplementedError:
+                pass
+            except BackendError as exc:
+                problem = f"its send was cut off and checking it failed: {exc}"
+            else:
+                if applied is None:
+                    return self._send(call, index)
+                return [
+                    ConversionResult(call.lead_ids[0], Outcome.CONVERTED, follow_ups=(applied,))
+                ]
+        error = ConversionError(ErrorCode.UNKNOWN, f"in doubt: {problem}; check it by hand")
+        return [
+            ConversionResult(lead, Outcome.UNKNOWN, follow_ups=(FollowUp(call.kind, False, error),))
+            for lead in call.lead_ids
+        ]
+
+    @functools.cached_property
+    def _takes_steps(self) -> bool:
+        """Whether the client's ``execute`` accepts a step recorder (older ones do not)."""
+        try:
+            parameters = inspect.signature(self.client.execute).parameters
+        except (TypeError, ValueError):
+            return False
+        return "steps" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
+
+    @functools.cached_property
+    def _stopping(self) -> threading.Event:
+        """Set when the run stops: clients polling a journaled job return at once."""
+        return threading.Event()
+
+    def _execute(
+        self,
+        calls: Sequence[PlannedCall],
+        lines: dict[str, int | None],
+        resumed: dict[str, tuple[ConversionResult, JournalEntry]] | None = None,
+    ) -> None:
+        """Run planned calls with bounded concurrency, journaling each step before it leaves.
+
+        ``resumed``: leads an earlier run converted, whose pending follow-ups are what is left
+        to run; their conversion calls are not sent again.
+        """
         canonical = self.backend.canonical_id
         dependents: dict[int, list[int]] = {}
         ready: deque[int] = deque()
+        # Follow-up steps are numbered per lead in plan order: the journal's step keys.
+        seqs: dict[int, dict[str, int]] = {}
+        planned: Counter[str] = Counter()
         for position, call in enumerate(calls):
             if call.after is None:
                 ready.append(position)
-            else:
-                dependents.setdefault(call.after, []).append(position)
+                continue
+            seqs[position] = {}
+            for lead in call.lead_ids:
+                lead_id = canonical(lead)
+                seqs[position][lead_id] = planned[lead_id]
+                planned[lead_id] += 1
+            dependents.setdefault(call.after, []).append(position)
         # Leads converted by a call whose follow-ups are still to run: their report row waits.
         held: dict[str, ConversionResult] = {}
         waiting: Counter[str] = Counter()
+        done_steps: set[tuple[str, int]] = set()
+        #: Steps whose send was cut off, with when they were marked.
+        doubtful_steps: dict[tuple[str, int], float | None] = {}
+        if resumed:
+            ready = deque(p for p in seqs if any(lead in resumed for lead in seqs[p]))
+            for lead_id, (result, entry) in resumed.items():
+                held[lead_id] = result
+                for journaled in entry.steps:
+                    if journaled.done:
+                        done_steps.add((lead_id, journaled.seq))
+                    else:
+                        doubtful_steps[(lead_id, journaled.seq)] = journaled.updated_at
+                waiting[lead_id] = sum(
+                    (lead_id, k) not in done_steps for k in range(planned[lead_id])
+                )
+                if entry.follow_ups != planned[lead_id]:
+                    self.journal.set_follow_ups(lead_id, planned[lead_id])
+            for lead_id in [lead for lead, count in waiting.items() if count <= 0]:
+                del waiting[lead_id]
+                self._finish(held.pop(lead_id), lines.get(lead_id))
         running: dict[Future[list[ConversionResult]], tuple[int, int]] = {}
+        failed = False
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
             done: set[Future[list[ConversionResult]]] = set()
             try:
                 while True:
-                    launch: list[tuple[int, int]] = []
+                    launch: list[tuple[int, int, bool, float | None]] = []
                     # One journal transaction (one fsync) records the calls that finished and
                     # marks the ones about to leave; the marks are on disk before they do.
                     with self.journal.batch():
@@ -307,7 +468,14 @@ class Runner:
                             position, index = running.pop(future)
                             follow = [calls[d] for d in dependents.get(position, ())]
                             self._collect(
-                                calls[position], index, future, lines, held, waiting, follow
+                                calls[position],
+                                index,
+                                future,
+                                lines,
+                                held,
+                                waiting,
+                                follow,
+                                seqs.get(position, {}),
                             )
                             ready.extend(
                                 d
@@ -321,40 +489,82 @@ class Runner:
                             and self._stop is None
                         ):
                             position = ready.popleft()
-                            index = next(self._calls)
                             call = calls[position]
+                            ids = [canonical(i) for i in call.lead_ids]
                             if call.after is None:
-                                ids = [canonical(i) for i in call.lead_ids]
+                                index = next(self._calls)
                                 self.journal.mark_sending(
-                                    ((i, lines.get(i)) for i in ids), str(index)
+                                    ((i, lines.get(i)) for i in ids),
+                                    str(index),
+                                    kind=call.kind,
+                                    follow_ups={i: planned[i] for i in ids if planned[i]},
                                 )
-                            launch.append((position, index))
+                                launch.append((position, index, False, None))
+                                continue
+                            steps = seqs[position]
+                            wanted = [
+                                i for i in ids if i in held and (i, steps[i]) not in done_steps
+                            ]
+                            if not wanted:
+                                continue
+                            index = next(self._calls)
+                            for lead_id in wanted:
+                                self.journal.mark_step(lead_id, steps[lead_id], call.kind)
+                            cut = [(i, steps[i]) for i in wanted if (i, steps[i]) in doubtful_steps]
+                            # A step cut off earlier is checked first (from when it was sent).
+                            sent_at = doubtful_steps[cut[0]] if cut else None
+                            launch.append((position, index, bool(cut), sent_at))
                     self.report.flush()
-                    for position, index in launch:
-                        future = pool.submit(self.client.execute, calls[position], call_index=index)
+                    for position, index, doubtful, sent_at in launch:
+                        if doubtful:
+                            future = pool.submit(self._send_step, calls[position], index, sent_at)
+                        else:
+                            future = pool.submit(self._send, calls[position], index)
                         running[future] = (position, index)
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
             except KeyboardInterrupt:
-                # Let the calls in flight finish and be recorded; send nothing new.
+                # Let the calls in flight finish and be recorded; send nothing new. A client
+                # polling a journaled job returns now: the next run polls it.
                 self._stop = "interrupted"
+                self._stopping.set()
                 wait(running)
                 with self.journal.batch():
                     for future, (position, index) in running.items():
-                        self._collect(calls[position], index, future, lines, held, waiting, [])
+                        self._collect(
+                            calls[position],
+                            index,
+                            future,
+                            lines,
+                            held,
+                            waiting,
+                            [],
+                            seqs.get(position, {}),
+                        )
+                raise
+            except BaseException:
+                # The journal cannot be written (a full disk...): stop at once, send nothing
+                # more; what was in flight is reconciled by the next run.
+                failed = True
+                self._stop = self._stop or "stopped"
+                self._stopping.set()
                 raise
             finally:
                 for lead_id, result in held.items():
-                    # Stopped before its follow-up ran: the conversion stands, the step did not.
+                    # Stopped before its follow-ups ran: the conversion stands, the steps are
+                    # pending in the journal and the next run applies them.
                     step = FollowUp(
                         "follow-up",
                         False,
-                        ConversionError(ErrorCode.UNKNOWN, "not run: the run stopped first"),
+                        ConversionError(
+                            ErrorCode.UNKNOWN,
+                            "not run yet: the run stopped first; run the same command again "
+                            "to apply it",
+                        ),
                     )
-                    self._finish(
-                        evolve(result, follow_ups=(*result.follow_ups, step)), lines.get(lead_id)
-                    )
+                    row = evolve(result, follow_ups=(*result.follow_ups, step))
+                    self._finish(row, lines.get(lead_id), journal=not failed)
                 held.clear()
 
     def _collect(
@@ -366,18 +576,20 @@ class Runner:
         held: dict[str, ConversionResult],
         waiting: Counter[str],
         follow: Sequence[PlannedCall],
+        steps: dict[str, int],
     ) -> None:
         canonical = self.backend.canonical_id
         ids = [canonical(i) for i in call.lead_ids]
         if call.after is not None:
-            self._collect_follow_up(call, ids, future, lines, held, waiting)
+            self._collect_follow_up(call, ids, future, lines, held, waiting, steps)
             return
         followed: Counter[str] = Counter(canonical(i) for f in follow for i in f.lead_ids)
         done: list[tuple[ConversionResult, int | None]] = []
         converted_first: list[tuple[ConversionResult, int | None]] = []
         for lead_id, result in zip(ids, self._results(ids, index, future), strict=True):
             if followed[lead_id] and result.outcome is Outcome.CONVERTED:
-                # The conversion is recorded now; the report row waits for the follow-ups.
+                # The conversion is recorded now (its follow-ups pending in the journal since
+                # it was marked); the report row waits for the follow-ups.
                 converted_first.append((result, lines.get(lead_id)))
                 held[lead_id] = result
                 waiting[lead_id] = followed[lead_id]
@@ -393,6 +605,7 @@ class Runner:
         lines: dict[str, int | None],
         held: dict[str, ConversionResult],
         waiting: Counter[str],
+        steps: dict[str, int],
     ) -> None:
         try:
             answers = {self.backend.canonical_id(r.lead_id): r for r in future.result()}
@@ -404,15 +617,17 @@ class Runner:
             )
         for lead_id in ids:
             base = held.get(lead_id)
-            if base is None:
+            if base is None or lead_id not in waiting:
                 continue
             answer = answers.get(lead_id)
-            if answer is None:
+            if answer is None or not answer.follow_ups:
                 error = failure or ConversionError(ErrorCode.UNKNOWN, "no result for the step")
-                steps: tuple[FollowUp, ...] = (FollowUp(call.kind, False, error),)
+                step = FollowUp(call.kind, False, error)
             else:
-                steps = tuple(f for f in answer.follow_ups if f not in base.follow_ups)
-            held[lead_id] = evolve(base, follow_ups=(*base.follow_ups, *steps))
+                # The step this call ran is the last one the client reports for the lead.
+                step = answer.follow_ups[-1]
+            self.journal.record_step(lead_id, steps.get(lead_id, 0), call.kind, step)
+            held[lead_id] = evolve(base, follow_ups=(*base.follow_ups, step))
             waiting[lead_id] -= 1
             if waiting[lead_id] <= 0:
                 del waiting[lead_id]
@@ -453,6 +668,21 @@ class Runner:
         return out
 
 
+class _Recorder(StepRecorder):
+    """A client's view of the run's journal while it carries out one call."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
+        canonical = self._runner.backend.canonical_id
+        self._runner.journal.set_job([canonical(i) for i in lead_ids], job_id)
+
+    @property
+    def stopping(self) -> bool:
+        return self._runner._stopping.is_set()
+
+
 def _duplicate(earlier: int | None) -> Violation:
     where = f" on line {earlier}" if earlier else ""
     return Violation(
@@ -488,10 +718,43 @@ def convert_file(
 ) -> RunSummary:
     """Convert ``records`` on ``backend`` through ``client``, journaled in ``journal``.
 
-    Running it again with the same journal resumes: converted leads are skipped, leads whose
-    call ended in doubt are checked against the CRM before anything is re-sent.
+    Running it again with the same journal resumes: converted leads are skipped, what an
+    earlier run started (a job, follow-ups) is finished, and leads whose call ended in doubt are
+    checked against the CRM before anything is re-sent. One run at a time uses a journal, and
+    one run at a time serves an org from this machine: a second one raises ``LockError``.
     """
-    book = Journal(journal, backend.name, new_run_id())
+    org = client.org_identity()
+    locks: list[JournalLock] = []
+    try:
+        locks.append(journal_lock(journal).acquire())
+        org_wide = org_lock(backend.name, org)
+        if org_wide is not None:
+            locks.append(org_wide.acquire())
+        book = Journal(journal, backend.name, new_run_id(), org=org)
+    except BaseException:
+        for lock in reversed(locks):
+            lock.release()
+        raise
+    try:
+        return _convert_journaled(
+            backend, client, records, book, report, settings, options, progress, on_invalid
+        )
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+
+
+def _convert_journaled(
+    backend: Backend,
+    client: Client,
+    records: Iterable[InputRecord],
+    book: Journal,
+    report: Path,
+    settings: dict[str, str] | None,
+    options: RunOptions | None,
+    progress: ProgressSink | None,
+    on_invalid: Callable[[InputRecord], None] | None,
+) -> RunSummary:
     try:
         writer = ReportWriter.open(report)
     except LeadConvertError:

@@ -271,10 +271,9 @@ class TestRunnerResume:
 
     def test_journal_of_other_backend_refused(self, tmp_path: Path) -> None:
         """A journal written for another backend is refused rather than mixed up."""
-        from leadconvert import InputError
-        from leadconvert._journal import Journal
+        from leadconvert._journal import Journal, OrgMismatchError
 
         Journal(tmp_path / "journal.sqlite", "zoho", "r").close()
         crm = MemoryCRM(["L0"])
-        with pytest.raises(InputError, match="belongs to a run on backend 'zoho'"):
+        with pytest.raises(OrgMismatchError, match="belongs to a run on backend 'zoho'"):
             _run(tmp_path, crm, _input(tmp_path, ['{"lead_id": "L0"}']))
