@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -27,18 +28,25 @@ from rich.console import Console
 from rich.table import Table
 
 from ._api import connect
+from ._cli_io import (
+    DuplicateLeads,
+    describe_error,
+    echo_json,
+    format_invalid,
+    format_warning,
+    input_delimiter,
+    install_cli_options,
+    run_summary_json,
+    safe_text,
+    validation_summary,
+    wants_json,
+)
 from ._cli_settings import parse_settings, set_option
 from ._config import env_name, load_credentials, resolve_settings
 from ._exceptions import (
-    AuthenticationError,
-    BackendError,
-    ConfigurationError,
     InputError,
     LeadConvertError,
     PluginError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
 )
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter, dumps_json
@@ -221,23 +229,19 @@ def schema(ctx: click.Context) -> None:
 
 
 def _records(state: _State, file: Path, fmt: str | None) -> Iterable[InputRecord]:
-    return read_records(file, state.converter, InputFormat(fmt) if fmt else None)
+    return read_records(
+        file, state.converter, InputFormat(fmt) if fmt else None, delimiter=input_delimiter()
+    )
 
 
 def _report_invalid(out: IO[str], file: Path, record: InputRecord) -> None:
-    lead = f" lead {record.lead_id}" if record.lead_id else ""
-    for v in record.violations:
-        where = f"{v.path}: " if v.path else ""
-        backend = f" ({v.backend})" if v.backend else ""
-        out.write(f"{file}:{record.line}:{lead} {where}{v.message} [{v.rule}]{backend}\n")
+    # Escaped and redacted: an id with an ANSI escape never reaches the terminal raw.
+    for line in format_invalid(file, record):
+        out.write(line + "\n")
 
 
 def _report_warning(out: IO[str], file: Path, warning: PlanWarning) -> None:
-    v = warning.violation
-    where = f"{v.path}: " if v.path else ""
-    out.write(
-        f"{file}:{warning.line}: lead {warning.lead_id}: warning: {where}{v.message} [{v.rule}]\n"
-    )
+    out.write(format_warning(file, warning) + "\n")
 
 
 @cli.command()
@@ -266,13 +270,20 @@ def validate(
     mode = Mode.LENIENT if lenient else Mode.STRICT
     pipeline = Pipeline(backend, _settings(backend, settings, config), mode=mode)
     total = bad = warned = 0
-    out = sys.stdout
+    as_json = wants_json()
+    # With --json the summary owns stdout: the problems go to stderr.
+    out = sys.stderr if as_json else sys.stdout
+    rules: Counter[str] = Counter()
+    duplicates = DuplicateLeads(backend)
     records = iter(_records(state, file, fmt))
     while chunk := list(itertools.islice(records, pipeline.window)):
         total += len(chunk)
         checked = pipeline.check(chunk)
-        bad += len(checked.invalid)
-        for record in checked.invalid:
+        # convert refuses a lead listed twice: so does validate.
+        invalid = [*checked.invalid, *duplicates.check(checked.items)]
+        bad += len(invalid)
+        for record in sorted(invalid, key=lambda r: r.line):
+            rules.update(v.rule for v in record.violations)
             _report_invalid(out, file, record)
         warned += len(checked.warnings)
         for warning in checked.warnings:
@@ -282,6 +293,8 @@ def validate(
         f"{mode.value})",
         err=True,
     )
+    if as_json:
+        echo_json(validation_summary(backend.name, mode.value, total, rules, bad, warned))
     ctx.exit(EXIT_FAILED if bad else EXIT_OK)
 
 
@@ -570,11 +583,18 @@ def convert(
         signal.signal(signal.SIGTERM, previous)
     print_summary(console, summary, str(report_path), str(journal_path))
     if summary.interrupted:
+        code = EXIT_INTERRUPTED
+    elif summary.aborted:
+        code = EXIT_UNREACHABLE
+    else:
+        code = EXIT_OK if summary.succeeded else EXIT_FAILED
+    if wants_json():
+        echo_json(run_summary_json(summary, report_path, journal_path, code))
+    if summary.interrupted:
         console.print("interrupted: run the same command again to resume", highlight=False)
-        ctx.exit(EXIT_INTERRUPTED)
-    if summary.aborted:
-        _fail(summary.aborted, EXIT_UNREACHABLE)
-    ctx.exit(EXIT_OK if summary.succeeded else EXIT_FAILED)
+    elif summary.aborted:
+        _fail(summary.aborted, code)
+    ctx.exit(code)
 
 
 @cli.command()
@@ -643,7 +663,7 @@ def status(
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"leadconvert: error: {message}", err=True)
+    click.echo(f"leadconvert: error: {safe_text(message)}", err=True)
     sys.exit(code)
 
 
@@ -654,6 +674,7 @@ def _load() -> Registry:
     except LeadConvertError as exc:
         _fail(str(exc), EXIT_USAGE)
     pm.hook.leadconvert_register_commands(cli=cli)
+    install_cli_options(cli)
     return registry
 
 
@@ -672,27 +693,19 @@ def main(argv: list[str] | None = None) -> None:
     except (click.Abort, KeyboardInterrupt):
         click.echo("leadconvert: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except (InputError, ConfigurationError, PluginError) as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except (TransportError, AuthenticationError, ServerError, RateLimitedError) as exc:
-        _fail(str(exc), EXIT_UNREACHABLE)
-    except BackendError as exc:
-        # The CRM answered and refused what was asked (an unknown job id, say).
-        _fail(str(exc), EXIT_FAILED)
-    except LeadConvertError as exc:
-        _fail(str(exc), EXIT_FAILED)
     except BrokenPipeError:
         # `leadconvert plan ... | head` closes our stdout early; that is not an error.
         os._exit(EXIT_OK)
     except Exception as exc:
-        if os.environ.get("LEADCONVERT_DEBUG"):
+        # One policy (leadconvert._exceptions.exit_code_for): 2 usage, input, configuration or
+        # local state; 3 the CRM cannot be used; 1 the CRM refused what was asked; 70 a bug.
+        label, message, code = describe_error(exc)
+        if code == EXIT_INTERNAL and os.environ.get("LEADCONVERT_DEBUG"):
             raise
-        _fail(
-            f"internal error: {type(exc).__name__}: {exc} (set LEADCONVERT_DEBUG=1 to see the "
-            "traceback, and please report it)",
-            EXIT_INTERNAL,
-        )
+        click.echo(f"leadconvert: {label}: {message}", err=True)
+        sys.exit(code)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 cli.add_command(translate_command)
+install_cli_options(cli)

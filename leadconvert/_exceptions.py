@@ -132,10 +132,34 @@ class BackendError(LeadConvertError):
 class TransportError(BackendError):
     """No usable answer arrived: the connection failed, dropped, or TLS broke."""
 
+    @staticmethod
+    def cause(exc: BaseException) -> str:
+        """The real reason of a transport's failure, for messages: DNS, refused, TLS..."""
+        return connection_cause(exc)
+
 
 class UnreachableError(TransportError):
     """No connection to the CRM could be made (DNS, connection refused, TLS set-up): nothing
     was sent, so the leads of the call are ``not_attempted``."""
+
+    @classmethod
+    def from_exception(cls, where: str, exc: BaseException) -> UnreachableError:
+        """``cannot connect to WHERE: <the real cause>`` (DNS, refused...), from a transport's
+        exception; ``where`` names the host, never a URL with credentials."""
+        return cls(f"cannot connect to {where}: {connection_cause(exc)}")
+
+    @staticmethod
+    def caused(exc: BaseException) -> bool:
+        """Whether a transport's exception means no connection was made, so nothing was sent:
+        a name that does not resolve, a refused connection, a connect timeout, a TLS handshake
+        that failed on the certificate."""
+        for current in _chain(exc):
+            names = {k.__name__ for k in type(current).__mro__}
+            if names & _NO_CONNECTION or isinstance(
+                current, socket.gaierror | ConnectionRefusedError | ssl.SSLCertVerificationError
+            ):
+                return True
+        return False
 
 
 class RequestTimeout(TransportError):
@@ -183,23 +207,39 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+#: Exception classes (by name: requests and urllib3 are not imported here) that mean the
+#: connection was never made.
+_NO_CONNECTION = frozenset(
+    {"NewConnectionError", "NameResolutionError", "ConnectTimeoutError", "ConnectTimeout"}
+)
+
+
+def _chain(exc: BaseException) -> Iterable[BaseException]:
+    """``exc``, its causes and contexts, and urllib3's ``reason``s, each once."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for nxt in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+        todo.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+
+
 def connection_cause(exc: BaseException) -> str:
     """The real reason a connection failed, read down the exception chain: the name that did
     not resolve, the refused connection, the TLS failure; never a whole URL or header."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         if isinstance(current, socket.gaierror):
             return "the host name does not resolve (DNS)"
         if isinstance(current, ConnectionRefusedError):
             return "the connection was refused (nothing listens on that host and port)"
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"the server's TLS certificate is not trusted ({current.verify_message})"
-        if isinstance(current, ssl.SSLError):
-            return "TLS failed"
-        if isinstance(current, TimeoutError | socket.timeout):
-            return "the connection timed out"
         if isinstance(current, ConnectionResetError):
             return "the connection was reset"
         if isinstance(current, OSError) and current.errno in (
@@ -208,25 +248,25 @@ def connection_cause(exc: BaseException) -> str:
         ):
             return "the network or host is unreachable"
         text = str(current)
-        if (
-            "Name or service not known" in text
-            or "getaddrinfo failed" in text
-            or ("nodename nor servname" in text)
-            or "Temporary failure in name resolution" in text
-        ):
+        if any(m in text for m in _DNS_MESSAGES):
             return "the host name does not resolve (DNS)"
         if "Connection refused" in text:
             return "the connection was refused (nothing listens on that host and port)"
-        nxt = current.__cause__ or current.__context__
-        if nxt is None:
-            # urllib3 keeps the reason on the exception, not in the chain.
-            nxt = getattr(current, "reason", None)
-            if not isinstance(nxt, BaseException):
-                for arg in getattr(current, "args", ()):
-                    if isinstance(arg, BaseException):
-                        nxt = arg
-                        break
-                else:
-                    nxt = None
-        current = nxt
+    for current in _chain(exc):
+        names = {k.__name__ for k in type(current).__mro__}
+        if names & {"ConnectTimeoutError", "ConnectTimeout"}:
+            return "the connection timed out"
+        if isinstance(current, ssl.SSLError):
+            return "TLS failed"
+        if isinstance(current, TimeoutError) or "ReadTimeout" in names:
+            return "no answer in time"
     return type(exc).__name__
+
+
+_DNS_MESSAGES = (
+    "Name or service not known",
+    "getaddrinfo failed",
+    "nodename nor servname",
+    "Temporary failure in name resolution",
+    "No address associated with hostname",
+)

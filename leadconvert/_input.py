@@ -370,7 +370,7 @@ def _read_csv(
         bad = [(n, lines.bad.pop(n)) for n in range(start, lines.number + 1) if n in lines.bad]
         if not any(cell.strip() for cell in row) and not bad:
             continue
-        cells = [cell.strip() for cell in row]
+        cells = [_unwrap(cell.strip()) for cell in row]
         lead_id = cells[columns.index("lead_id")] if len(cells) > columns.index("lead_id") else ""
         problems: list[Violation] = [
             _problem(
@@ -396,6 +396,16 @@ def _read_csv(
             yield InputRecord(start, None, tuple(problems), data.get("lead_id"), named)
         else:
             yield _record(start, data, converter, named)
+
+
+def _unwrap(cell: str) -> str:
+    """A cell as written for spreadsheets, back to its text: ``="0012"`` (how leadconvert's
+    reports keep long ids as text) is ``0012``."""
+    if cell.startswith('="') and cell.endswith('"') and len(cell) >= 3:
+        inner = cell[2:-1]
+        if '"' not in inner:
+            return inner
+    return cell
 
 
 def _csv_row_to_json(row: Mapping[str, str]) -> tuple[dict[str, Any], list[Violation]]:

@@ -35,6 +35,7 @@ from typing import IO, ParamSpec, TypeVar
 from attrs import frozen
 
 from ._exceptions import LocalStateError
+from ._logging import redact
 from ._results import ConversionError, ConversionResult, ErrorCode, FollowUp, Outcome
 
 __all__ = [
@@ -450,7 +451,8 @@ class Journal:
                     int(step.succeeded),
                     error.code.value if error else None,
                     error.backend_code if error else None,
-                    error.message if error else None,
+                    # A library's message may quote a credential: never on disk.
+                    redact(error.message) if error else None,
                     time.time(),
                 ),
             )
@@ -472,7 +474,8 @@ class Journal:
                     result.opportunity_id,
                     error.code.value if error else None,
                     error.backend_code if error else None,
-                    error.message if error else None,
+                    # A library's message may quote a credential: never on disk.
+                    redact(error.message) if error else None,
                     None if result.call is None else str(result.call),
                     result.job_id,
                     self.run_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 from typing import IO
 
 from rich.console import Console
@@ -18,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ._report import SUCCESS
+from ._report import SUCCESS, side_paths
 from ._results import Outcome
 from ._runner import RunSummary
 
@@ -108,5 +109,17 @@ def print_summary(console: Console, summary: RunSummary, report: str, journal: s
             table.add_row(label, str(count))
     table.add_row("[bold]total", f"[bold]{summary.total}")
     console.print(table)
-    console.print(f"report:  {report}")
-    console.print(f"journal: {journal}")
+    codes = getattr(summary, "error_codes", None) or {}
+    if codes:
+        # Why leads were not converted, the first thing a migration team asks.
+        by_code = Table(title="not converted, by error code")
+        by_code.add_column("error code")
+        by_code.add_column("leads", justify="right")
+        for code, count in sorted(codes.items(), key=lambda item: (-item[1], item[0])):
+            by_code.add_row(code, str(count))
+        console.print(by_code)
+    success, errors = side_paths(Path(report))
+    console.print(f"report:  {report}", highlight=False)
+    console.print(f"success: {success}", highlight=False)
+    console.print(f"errors:  {errors}", highlight=False)
+    console.print(f"journal: {journal}", highlight=False)

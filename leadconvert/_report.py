@@ -212,8 +212,13 @@ class ReportWriter:
 
     # --- the end -------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Write the report and its side files in input order, then replace the old ones."""
+    def close(self, *, unreached: str | None = None, code: str = "not_sent") -> None:
+        """Write the report and its side files in input order, then replace the old ones.
+
+        ``unreached``: the run stopped for this reason (the CRM cannot be used); each input
+        line read but given no outcome gets a ``not_attempted`` row saying so, with ``code``
+        as its error code (the neutral code of what stopped the run).
+        """
         if self._closed:
             return
         written: list[tuple[Path, Path]] = []
@@ -221,6 +226,8 @@ class ReportWriter:
             with self._lock:
                 self._execute("COMMIT")
                 self._db.execute("CREATE INDEX rows_line ON rows (line, seq)")
+                if unreached is not None:
+                    self._add_unreached(unreached, code)
             written = self._write_all()
             for temporary, final in written:
                 os.replace(temporary, final)
@@ -243,6 +250,28 @@ class ReportWriter:
         self._closed = True
         self._db.close()
         self._spool.unlink(missing_ok=True)
+
+    def _add_unreached(self, reason: str, code: str) -> None:
+        unreached = self._db.execute(
+            "SELECT line, data FROM inputs WHERE line NOT IN "
+            "(SELECT line FROM rows WHERE line IS NOT NULL) ORDER BY line"
+        ).fetchall()
+        for line, data in unreached:
+            row = dict.fromkeys(REPORT_COLUMNS)
+            row.update(
+                line=line,
+                lead_id=json.loads(data).get("lead_id", ""),
+                outcome=Outcome.NOT_ATTEMPTED.value,
+                error_code=code,
+                message=redact(f"not sent: the run stopped first ({reason})"),
+                follow_ups=[],
+            )
+            self.outcomes[Outcome.NOT_ATTEMPTED.value] += 1
+            self.error_codes[code] += 1
+            self._seq += 1
+            self._db.execute(
+                "INSERT INTO rows VALUES (?, ?, ?)", (line, self._seq, json.dumps(row))
+            )
 
     def _rows(self) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
         cursor = self._db.execute(

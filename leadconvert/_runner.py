@@ -27,6 +27,7 @@ from ._exceptions import (
     BackendError,
     LeadConvertError,
     RateLimitedError,
+    UnreachableError,
 )
 from ._input import InputRecord
 from ._journal import (
@@ -639,6 +640,15 @@ class Runner:
         """One result per lead of a call, in order, whatever the call raised or left out."""
         try:
             results = future.result()
+        except UnreachableError as exc:
+            # No connection could be made: nothing was sent, and the CRM cannot be used, so
+            # the run stops (exit 3) and these leads are not attempted, never "unknown".
+            self._aborted = str(exc)
+            self._stop = self._aborted
+            error = ConversionError(ErrorCode.NETWORK_ERROR, str(exc), retryable=True)
+            return [
+                ConversionResult(i, Outcome.NOT_ATTEMPTED, call=index, error=error) for i in ids
+            ]
         except AuthenticationError as exc:
             # Nothing was converted, and nothing after this will be: stop the run.
             self._aborted = str(exc)
@@ -770,7 +780,11 @@ def _convert_journaled(
             # An incomplete report never replaces the previous one; the journal has the run.
             writer.abandon()
             raise
-        writer.close()
+        # A run the CRM stopped lists the leads it had read and never sent as not_attempted,
+        # with the code of what stopped it (credentials refused, or no connection).
+        stop_code = "auth_failed" if writer.error_codes.get("auth_failed") else "network_error"
+        writer.close(unreached=summary.aborted, code=stop_code)
     finally:
         book.close()
-    return evolve(summary, error_codes=dict(writer.error_codes))
+    counts = {Outcome(k): v for k, v in writer.outcomes.items()}
+    return evolve(summary, counts=counts, error_codes=dict(writer.error_codes))

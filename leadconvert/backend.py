@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from attrs import field, frozen
 
 from ._exceptions import ConfigurationError, PluginError
+from ._logging import remember_secret
 from ._model import BackendOptions, Conversion
 from ._results import ConversionResult, FollowUp, MatchReport, Violation
 from ._retry import backoff_delay, retry_after
@@ -150,6 +151,10 @@ class Secret:
     """A credential: its value never appears in a repr, a log line, an error or a plan."""
 
     _value: str = field(alias="value")
+
+    def __attrs_post_init__(self) -> None:
+        # Known to the one redaction of logs, reports, the journal and error messages.
+        remember_secret(self._value)
 
     def reveal(self) -> str:
         """The secret itself, for the one place that must send it."""

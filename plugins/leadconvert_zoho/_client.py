@@ -6,6 +6,7 @@ with ``raise ... from exc``, or recorded in the lead's result.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -31,6 +32,7 @@ from leadconvert import (
     RequestTimeout,
     ServerError,
     TransportError,
+    UnreachableError,
     dumps_json,
 )
 from leadconvert.backend import (
@@ -68,6 +70,9 @@ ENVIRONMENTS: Mapping[str, str] = {
 #: Zoho allows 10 access tokens per refresh token per 10 minutes.
 REFRESH_BUDGET = 10
 REFRESH_WINDOW = 600.0
+#: A refresh this soon after the last one backs off first (the new token was refused at once).
+REFRESH_SPACING = 30.0
+log = logging.getLogger("leadconvert.zoho")
 _AUTH_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
 _LOOKUP_CHUNK = 100
 
@@ -120,8 +125,11 @@ class _Tokens:
         refresh_token: Secret | None,
         access_token: Secret | None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._post = post
+        self._sleep = sleep
+        self._streak = 0
         self._accounts_url = accounts_url.rstrip("/")
         self._client_id = client_id
         self._client_secret = client_secret
@@ -168,7 +176,23 @@ class _Tokens:
                 f"Zoho allows {REFRESH_BUDGET} access tokens per refresh token per 10 minutes; "
                 f"not refreshing again for {wait:.0f} s"
             )
-        self._refreshes.append(now)
+        if self._refreshes and now - self._refreshes[-1] < REFRESH_SPACING:
+            # Refused again right after a refresh: back off rather than spend the budget of
+            # 10 tokens in a burst (a clock skew or a revoked grant does not heal in a second).
+            delay = backoff_delay(self._streak, 2.0, cap=60.0)
+            self._streak += 1
+            log.info(
+                "Zoho token refresh %d of %d in 10 minutes comes %.1f s after the last one; "
+                "backing off %.1f s first",
+                len(self._refreshes) + 1,
+                REFRESH_BUDGET,
+                now - self._refreshes[-1],
+                delay,
+            )
+            self._sleep(delay)
+        else:
+            self._streak = 0
+        log.info("refreshing the Zoho access token at %s", self._accounts_url)
         form = {
             "refresh_token": self._refresh_token.reveal(),
             "client_id": self._client_id.reveal(),
@@ -178,12 +202,23 @@ class _Tokens:
         url = f"{self._accounts_url}/oauth/v2/token"
         try:
             response = self._post(url, form)
-        except requests.Timeout as exc:
-            raise RequestTimeout(f"Zoho's accounts server {url} did not answer in time") from exc
         except requests.RequestException as exc:
+            if UnreachableError.caused(exc):
+                # Nothing reached Zoho, no token was issued: the budget is left as it was.
+                raise UnreachableError.from_exception(
+                    f"Zoho's accounts server {self._accounts_url}", exc
+                ) from exc
+            # The request may have reached Zoho and cost a token: count it.
+            self._refreshes.append(now)
+            if isinstance(exc, requests.Timeout):
+                raise RequestTimeout(
+                    f"Zoho's accounts server {self._accounts_url} did not answer in time"
+                ) from exc
             raise TransportError(
-                f"cannot reach Zoho's accounts server {url}: {type(exc).__name__}"
+                f"no answer from Zoho's accounts server {self._accounts_url}: "
+                f"{TransportError.cause(exc)}"
             ) from exc
+        self._refreshes.append(now)
         body = parse_body(response.content)
         if not isinstance(body, Mapping):
             raise ProtocolError(f"Zoho's token answer (HTTP {response.status_code}) is not JSON")
@@ -254,6 +289,7 @@ class ZohoClient(Client):
             _secret(credentials, "client_secret"),
             _secret(credentials, "refresh_token"),
             _secret(credentials, "access_token"),
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:
@@ -315,32 +351,63 @@ class ZohoClient(Client):
                 )
             except requests.Timeout as exc:
                 if idempotent and attempt < self._max_retries:
-                    self._sleep(self._delay(attempt))
+                    delay = self._delay(attempt)
+                    log.info("retrying %s %s in %.1f s: no answer in time", method, path, delay)
+                    self._sleep(delay)
                     attempt += 1
                     continue
+                if UnreachableError.caused(exc):
+                    raise UnreachableError.from_exception(
+                        f"Zoho at {self.api_domain}", exc
+                    ) from exc
                 raise RequestTimeout(f"Zoho did not answer {method} {path} in time") from exc
             except requests.RequestException as exc:
                 if idempotent and attempt < self._max_retries:
-                    self._sleep(self._delay(attempt))
+                    delay = self._delay(attempt)
+                    log.info(
+                        "retrying %s %s in %.1f s: %s",
+                        method,
+                        path,
+                        delay,
+                        TransportError.cause(exc),
+                    )
+                    self._sleep(delay)
                     attempt += 1
                     continue
+                if UnreachableError.caused(exc):
+                    # Nothing was sent (urllib3 already retried the connection).
+                    raise UnreachableError.from_exception(
+                        f"Zoho at {self.api_domain}", exc
+                    ) from exc
                 raise TransportError(
-                    f"no answer from Zoho to {method} {path}: {type(exc).__name__}"
+                    f"no answer from Zoho to {method} {path}: {TransportError.cause(exc)}"
                 ) from exc
             body = parse_body(answer.body)
             code = body.get("code") if isinstance(body, Mapping) else None
             if (code in _AUTH_CODES or (answer.status == 401 and code is None)) and not refreshed:
+                log.info("Zoho refused the access token (%s): refreshing it", code or answer.status)
                 self._tokens.invalidate(token)
                 refreshed = True
                 continue
             if answer.status == 429 and attempt < self._max_retries:
-                self._sleep(self._delay(attempt, retry_after(answer.headers)))
+                delay = self._delay(attempt, retry_after(answer.headers))
+                log.info("Zoho answered 429 to %s %s: retrying in %.1f s", method, path, delay)
+                self._sleep(delay)
                 attempt += 1
                 continue
             if answer.status >= 500 and idempotent and attempt < self._max_retries:
-                self._sleep(self._delay(attempt))
+                delay = self._delay(attempt)
+                log.info(
+                    "Zoho answered HTTP %d to %s %s: retrying in %.1f s",
+                    answer.status,
+                    method,
+                    path,
+                    delay,
+                )
+                self._sleep(delay)
                 attempt += 1
                 continue
+            log.debug("%s %s: HTTP %d", method, path, answer.status)
             return answer
 
     def _raise_for(self, answer: NativeAnswer, what: str) -> None:
@@ -420,6 +487,10 @@ class ZohoClient(Client):
                 answer = self._http(
                     request.method, request.path, json=request.json, idempotent=False
                 )
+            except UnreachableError:
+                # No connection: nothing was sent, the leads are not attempted; the CRM cannot
+                # be used, which the run, not this call, decides what to do about.
+                raise
             except TransportError as exc:
                 doubt = str(exc)
             else:
@@ -430,6 +501,13 @@ class ZohoClient(Client):
                     doubt = f"unreadable answer (HTTP {answer.status})"
                 else:
                     doubt = f"Zoho failed with HTTP {answer.status}"
+            log.info(
+                "in doubt after %s %s (%s): reading the state of %d lead(s) before any resend",
+                request.method,
+                request.path,
+                doubt,
+                len(call.lead_ids),
+            )
             try:
                 states = self._settled_states(call.lead_ids, settle)
             except BackendError as exc:
@@ -554,6 +632,7 @@ class ZohoClient(Client):
             if answer is not None:
                 body = parse_body(answer.body)
                 data = body.get("data") if isinstance(body, Mapping) else None
+                log.info("polled mass convert job %s: HTTP %d", job_id, answer.status)
                 if isinstance(body, Mapping) and body.get("status") == "error":
                     return status
                 if isinstance(data, list) and data and isinstance(data[0], Mapping):
