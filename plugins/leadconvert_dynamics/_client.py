@@ -741,8 +741,21 @@ class DynamicsClient(Client):
                 )
             return
         for i, result in zip(pending, found, strict=True):
+            if result.outcome is Outcome.NOT_ATTEMPTED and isinstance(cause, RequestTimeout):
+                # After a read timeout Dataverse may still be running the batch: an open lead
+                # proves nothing yet. Not sent again; a resumed run reads it anew.
+                results[i] = ConversionResult(
+                    leads[i].lead_id,
+                    Outcome.UNKNOWN,
+                    error=ConversionError(
+                        ErrorCode.NETWORK_ERROR,
+                        f"{cause}; the lead still showed open, but the request may still run",
+                    ),
+                    call=call_index,
+                )
+                continue
             if result.outcome is Outcome.NOT_ATTEMPTED:
-                continue  # Shown open: safe to send again.
+                continue  # The server ended the request and the lead is open: safe to resend.
             if result.outcome in (Outcome.CONVERTED, Outcome.ALREADY_CONVERTED):
                 # Qualified by the call whose answer was lost.
                 results[i] = attrs.evolve(result, outcome=Outcome.CONVERTED, call=call_index)
@@ -858,10 +871,12 @@ class DynamicsClient(Client):
         out = []
         for lead in call.lead_ids:
             base = known.get(_key(lead)) or ConversionResult(lead, Outcome.UNKNOWN)
+            # One FollowUp per lead and follow-up call, as the runner folds them: the steps
+            # of this call for the lead, all named, failed if any failed.
             result = attrs.evolve(
                 base,
                 lead_id=lead,
-                follow_ups=(*base.follow_ups, *outcomes.get(_key(lead), [])),
+                follow_ups=(*base.follow_ups, _fold(outcomes.get(_key(lead), []))),
                 call=base.call if base.call is not None else call_index,
             )
             self._remember(result)
@@ -1095,6 +1110,23 @@ def _record_of(state: ConversionResult, role: str) -> str | None:
         "contact": state.contact_id,
         "opportunity": state.opportunity_id,
     }[role]
+
+
+def _fold(steps: Sequence[FollowUp]) -> FollowUp:
+    if not steps:
+        # Only owner assignments of records QualifyLead did not create (no company, no account).
+        return FollowUp("nothing to update: QualifyLead created none of those records", True)
+    if len(steps) == 1:
+        return steps[0]
+    action = "; ".join(step.action for step in steps)
+    failed = [step for step in steps if not step.succeeded]
+    if not failed:
+        return FollowUp(action, True)
+    first = failed[0].error or ConversionError(ErrorCode.UNKNOWN, "failed")
+    message = "; ".join(
+        f"{step.action}: {step.error.message if step.error else 'failed'}" for step in failed
+    )
+    return FollowUp(action, False, attrs.evolve(first, message=message))
 
 
 def _action(step: FollowUpStep) -> str:

@@ -72,8 +72,9 @@ def _key(lead_id: str) -> str:
 def conversion_from(lead: LeadQualify) -> Conversion:
     """The neutral conversion one lead's bind and QualifyLead express.
 
-    With ``CreateOpportunity`` the opportunity is ``NoOpportunity`` here: its name comes from
-    the follow-up update (``with_follow_up``), and ``parse_calls`` refuses a lead without one.
+    With ``CreateOpportunity`` the opportunity is ``NoOpportunity`` here: its name and fields
+    come from the follow-up update (``with_follow_up``); without one, ``parse_calls`` makes it
+    an opportunity named by Dynamics.
     """
     where = f"lead {lead.lead_id}"
     q, bind = lead.qualify, lead.bind or LeadBind()
@@ -148,8 +149,8 @@ def with_follow_up(
                 "updated twice)"
             )
         name = body.pop("name", None)
-        if not isinstance(name, str):
-            raise InputError(f"{where}: the opportunity update names the opportunity (name)")
+        if name is not None and not isinstance(name, str):
+            raise InputError(f"{where}: the opportunity's name is text")
         close = body.pop("estimatedclosedate", None)
         amount = body.pop("estimatedvalue", None)
         stage = body.pop("stepname", None)
@@ -257,7 +258,7 @@ def parse_calls(calls: Sequence[PlannedCall]) -> list[Conversion]:
     """Conversions from the calls of a plan: qualify batches, then their follow-ups."""
     conversions: list[Conversion] = []
     by_lead: dict[str, int] = {}
-    # Leads whose QualifyLead creates an opportunity: its name must come from a follow-up.
+    # Leads whose QualifyLead creates an opportunity not (yet) updated by a follow-up.
     unnamed: set[int] = set()
     for number, call in enumerate(calls, 1):
         where = f"request {number}"
@@ -303,12 +304,8 @@ def parse_calls(calls: Sequence[PlannedCall]) -> list[Conversion]:
             by_lead[_key(lead.lead_id)] = len(conversions)
             conversions.append(conversion_from(lead))
     for index in sorted(unnamed):
-        conversion = conversions[index]
-        raise InputError(
-            f"lead {conversion.lead_id}: CreateOpportunity without a name; Dynamics names "
-            "it after the lead's topic, but the neutral form needs the name (given by the "
-            "follow-up update)"
-        )
+        # No follow-up for it: Dynamics names the opportunity after the lead's topic.
+        conversions[index] = attrs.evolve(conversions[index], opportunity=CreateOpportunity())
     return conversions
 
 

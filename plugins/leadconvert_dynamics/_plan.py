@@ -16,13 +16,19 @@ from typing import Any
 
 from leadconvert import (
     Conversion,
-    CreateAccount,
     CreateContact,
     CreateOpportunity,
     MergeAccount,
     MergeContact,
 )
-from leadconvert.backend import BackendPlan, NativeRequest, PlanItem, PlannedCall
+from leadconvert.backend import (
+    BackendPlan,
+    NativeRequest,
+    PlanItem,
+    PlannedCall,
+    PlanWarning,
+    unsupported,
+)
 
 from ._options import DynamicsOptions
 from ._rules import MAX_BATCH_PARTS, NAME, status_value
@@ -105,7 +111,8 @@ def lead_qualify(conversion: Conversion, default_status: str | None) -> LeadQual
         # Only when asked: Microsoft does not document the parameter for QualifyLead.
         suppress = True if options.suppress_duplicate_detection else None
     body = QualifyLeadBody(
-        create_account=isinstance(account, CreateAccount),
+        # A person account (refused; warned in lenient mode) falls back to the default.
+        create_account=not isinstance(account, MergeAccount),
         create_contact=isinstance(contact, CreateContact),
         create_opportunity=create_opportunity,
         status=status_value(status_text) if status_text else None,
@@ -126,13 +133,14 @@ def follow_up_steps(conversion: Conversion) -> list[FollowUpStep]:
         if conversion.owner_id is not None
         else {}
     )
-    if owner and isinstance(conversion.account, CreateAccount):
+    if owner and not isinstance(conversion.account, MergeAccount):
         steps.append(FollowUpStep(conversion.lead_id, "account", owner))
     if owner and isinstance(conversion.contact, CreateContact):
         steps.append(FollowUpStep(conversion.lead_id, "contact", owner))
     opportunity = conversion.opportunity
     if isinstance(opportunity, CreateOpportunity):
-        body: dict[str, Any] = {"name": opportunity.name}
+        # No name: Dynamics names the opportunity after the lead's topic, as it does anyway.
+        body: dict[str, Any] = {} if opportunity.name is None else {"name": opportunity.name}
         if opportunity.close_date is not None:
             body["estimatedclosedate"] = opportunity.close_date.isoformat()
         if opportunity.amount is not None:
@@ -141,7 +149,8 @@ def follow_up_steps(conversion: Conversion) -> list[FollowUpStep]:
             body["stepname"] = opportunity.stage
         body.update(opportunity.fields)
         body.update(owner)
-        steps.append(FollowUpStep(conversion.lead_id, "opportunity", body))
+        if body:
+            steps.append(FollowUpStep(conversion.lead_id, "opportunity", body))
     return steps
 
 
@@ -170,6 +179,21 @@ def plan_conversions(items: Sequence[PlanItem], settings: Mapping[str, str]) -> 
     size = batch_size(settings)
     default_status = settings.get("status") or None
     calls: list[PlannedCall] = []
+    warnings = [
+        PlanWarning(
+            item.conversion.lead_id,
+            unsupported(
+                "dynamics.owner_nothing_created",
+                "owner_id",
+                "the owner is assigned to the records QualifyLead creates, and this conversion "
+                "creates none (account and contact merged, no opportunity): owner_id is not sent",
+                NAME,
+            ),
+            item.line,
+        )
+        for item in items
+        if item.conversion.owner_id is not None and not follow_up_steps(item.conversion)
+    ]
     groups = math.ceil(len(items) / size)
     for group in range(groups):
         chunk = items[group * size : (group + 1) * size]
@@ -215,4 +239,4 @@ def plan_conversions(items: Sequence[PlanItem], settings: Mapping[str, str]) -> 
                 after=qualify_index,
             )
         )
-    return BackendPlan(tuple(calls))
+    return BackendPlan(tuple(calls), tuple(warnings))

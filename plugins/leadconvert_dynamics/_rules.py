@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from leadconvert import (
@@ -47,19 +48,25 @@ NOT_QUALIFIED_STATUSES: Mapping[int, str] = {
 }
 
 
+#: Opportunity attributes the neutral form names itself, or that are not fields to set.
+_RESERVED_FIELDS = frozenset(
+    {"name", "estimatedclosedate", "estimatedvalue", "stepname", "opportunityid", "ownerid"}
+)
+
+
 def status_value(status: str) -> int | str:
     """A neutral status as QualifyLead's ``Status``: a number, or a name resolved when sent."""
-    text = status.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return text
+    # Only a number spelt canonically is a number, so that it reads back as it was written.
+    if re.fullmatch(r"[1-9][0-9]{0,9}", status) and int(status) <= 2**31 - 1:
+        return int(status)
+    return status
 
 
 def _status_violations(status: str, path: str) -> list[Violation]:
     value = status_value(status)
     labels = {label.casefold(): number for number, label in NOT_QUALIFIED_STATUSES.items()}
     if isinstance(value, int):
-        if value in NOT_QUALIFIED_STATUSES or value < 1 or value > 2**31 - 1:
+        if value in NOT_QUALIFIED_STATUSES:
             return [
                 violation(
                     "dynamics.status_not_qualified",
@@ -149,13 +156,14 @@ def validate_conversion(conversion: Conversion) -> list[Violation]:
                 )
             )
         for key in opportunity.fields:
-            if "@" in key or key in ("opportunityid", "ownerid"):
+            if "@" in key or key in _RESERVED_FIELDS:
                 found.append(
                     violation(
                         "dynamics.opportunity_field",
                         f"opportunity.fields.{key}",
-                        "opportunity fields are set by logical name; ids, owner and binds "
-                        "are not fields",
+                        "opportunity fields are set by logical name; the name, close date, "
+                        "amount and stage have their own neutral fields, and ids, owner and "
+                        "binds are not fields",
                         NAME,
                     )
                 )

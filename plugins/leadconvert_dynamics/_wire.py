@@ -209,8 +209,11 @@ def qualify_from_wire(data: Any) -> QualifyLeadBody:
     try:
         body: QualifyLeadBody = _CONVERTER.structure(dict(data), QualifyLeadBody)
     except Exception as exc:
-        messages = cattrs.transform_error(exc, path="QualifyLead")
-        raise ValueError("; ".join(messages)) from None
+        text = "; ".join(cattrs.transform_error(exc, path="QualifyLead"))
+        # Name the parameters as the user wrote them, not as Python does.
+        for name, wire in RENAMES.items():
+            text = text.replace(f"QualifyLead.{name}", wire)
+        raise ValueError(text.replace("expected bool", "expected true or false")) from None
     return body
 
 
