@@ -14,6 +14,7 @@ from . import hookspecs
 from ._api import Plan, Session, Validation, connect, convert, plan, start_emulator, validate
 from ._check import Checked, Mode, check
 from ._config import resolve_settings
+from ._defaults import DEFAULT_FIELDS, AppliedDefaults, Defaults
 from ._exceptions import (
     AuthenticationError,
     BackendError,
@@ -86,7 +87,9 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree ne
 
 __all__ = [
     "CSV_COLUMNS",
+    "DEFAULT_FIELDS",
     "AccountTarget",
+    "AppliedDefaults",
     "AttachOpportunity",
     "AuthenticationError",
     "BackendError",
@@ -102,6 +105,7 @@ __all__ = [
     "CreateAccount",
     "CreateContact",
     "CreateOpportunity",
+    "Defaults",
     "DuplicateBackendError",
     "EmptyInputError",
     "ErrorCode",

@@ -99,6 +99,8 @@ CSV_COLUMNS: Mapping[str, str] = {
     "contact_id": "merge into this existing contact (otherwise one is created from the lead)",
     "opportunity_id": "attach this existing opportunity",
     "opportunity_name": "create an opportunity with this name",
+    "create_opportunity": "true: create an opportunity even without opportunity_name (the CRM "
+    "names it, e.g. after the lead's company); false: create none",
     "opportunity_stage": "stage of the created opportunity",
     "opportunity_close_date": "close date of the created opportunity, YYYY-MM-DD",
     "opportunity_pipeline": "pipeline of the created opportunity",
@@ -460,8 +462,24 @@ def _csv_row_to_json(row: Mapping[str, str]) -> tuple[dict[str, Any], list[Viola
                 )
             )
         data["opportunity"] = {"action": "attach", "id": cells["opportunity_id"]}
-    elif creating:
+    elif creating or cells.get("create_opportunity", "").lower() in _TRUE:
         data["opportunity"] = {"action": "create", **creating}
+    if cells.get("create_opportunity", "").lower() in _FALSE and "opportunity" in data:
+        problems.append(
+            Violation(
+                rule="input.csv",
+                path="create_opportunity",
+                message="create_opportunity is false, but the row names an opportunity",
+            )
+        )
+    elif (flag := cells.get("create_opportunity", "").lower()) and flag not in _TRUE | _FALSE:
+        problems.append(
+            Violation(
+                rule="input.csv",
+                path="create_opportunity",
+                message=f"expected true or false, got {cells['create_opportunity']!r}",
+            )
+        )
 
     for column in ("owner_id", "converted_status", "move_attachments_to"):
         if column in cells:

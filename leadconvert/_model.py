@@ -177,11 +177,13 @@ def _field_names(
 class CreateOpportunity:
     """Create an opportunity (Zoho: deal) from the lead.
 
-    ``fields`` holds further opportunity fields by the CRM's own field name; they are passed
-    through, never interpreted by the core.
+    ``name`` ``None`` lets the CRM name it (Salesforce names it after the lead's company: the
+    most common convertLead call); a CRM that needs a name (Zoho's mandatory Deal_Name) refuses
+    that unless a default supplies one. ``fields`` holds further opportunity fields by the CRM's
+    own field name; they are passed through, never interpreted by the core.
     """
 
-    name: str = field(validator=_non_blank)
+    name: str | None = field(default=None, validator=_optional_non_blank)
     stage: str | None = field(default=None, validator=_optional_non_blank)
     close_date: dt.date | None = field(
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(dt.date))

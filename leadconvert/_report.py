@@ -56,6 +56,7 @@ REPORT_COLUMNS = (
     "error_code",
     "backend_code",
     "message",
+    "matched_ids",
     "call",
     "job_id",
     "follow_ups",
@@ -72,7 +73,7 @@ SUCCESS_COLUMNS = (
     "line",
 )
 #: After the input's own columns in the error file: what went wrong, neutral and native.
-ERROR_COLUMNS = ("outcome", "error_code", "backend_code", "error", "line")
+ERROR_COLUMNS = ("outcome", "error_code", "backend_code", "error", "matched_ids", "line")
 
 #: Outcomes that count as success: the lead is converted, now or before.
 SUCCESS = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
@@ -427,6 +428,8 @@ def _row(result: ConversionResult, line: int | None) -> dict[str, Any]:
         "backend_code": error.backend_code if error else None,
         # Messages may quote what a library said about a request: never let a secret through.
         "message": redact(error.message) if error else None,
+        # The existing records a duplicate rule matched: candidates for --on-match or a merge.
+        "matched_ids": " ".join(error.matched_ids) if error and error.matched_ids else None,
         "call": result.call,
         "job_id": result.job_id,
         "follow_ups": follow_ups,
@@ -458,6 +461,7 @@ def _side_values(row: Mapping[str, Any], success: bool) -> dict[str, Any]:
         "error_code": row["error_code"],
         "backend_code": row["backend_code"],
         "error": row["message"],
+        "matched_ids": row["matched_ids"],
         "line": row["line"],
     }
 

@@ -68,6 +68,9 @@ class ConversionError:
     backend_code: str | None = None
     fields: tuple[str, ...] = ()
     retryable: bool = False
+    #: Existing records the CRM's duplicate rules matched (Salesforce's DUPLICATES_DETECTED
+    #: duplicateResult), so the lead can be merged into one of them.
+    matched_ids: tuple[str, ...] = ()
 
 
 @frozen

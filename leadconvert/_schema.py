@@ -47,10 +47,14 @@ def conversion_schema(backends: Iterable[Backend] = ()) -> dict[str, Any]:
             options[backend.name] = schema
     opportunity_create = {
         "type": "object",
-        "description": "Create an opportunity (Zoho: deal).",
+        "description": "Create an opportunity (Zoho: deal). Without a name the CRM names it "
+        "(Salesforce: after the lead's company); Zoho needs a name.",
         "properties": {
             "action": {"const": "create"},
-            "name": _TEXT,
+            "name": {
+                **_TEXT,
+                "description": "The opportunity's name; leave it out to let the CRM name it.",
+            },
             "stage": _TEXT,
             "close_date": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "format": "date"},
             "pipeline": _TEXT,
@@ -69,7 +73,7 @@ def conversion_schema(backends: Iterable[Backend] = ()) -> dict[str, Any]:
                 "propertyNames": _TEXT,
             },
         },
-        "required": ["action", "name"],
+        "required": ["action"],
         "additionalProperties": False,
     }
     return {

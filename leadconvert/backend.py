@@ -83,6 +83,7 @@ MEANINGS: Mapping[str, str] = MappingProxyType(
         "account.person": "person account (merge into)",
         "opportunity.none": "opportunity: none (default)",
         "opportunity.create": "opportunity: create, with name",
+        "opportunity.create_unnamed": "opportunity: create, named by the CRM (no name given)",
         "opportunity.attach": "opportunity: attach existing id",
         "owner": "owner of new records",
         "notify_lead_owner": "notify the lead owner",

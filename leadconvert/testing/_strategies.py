@@ -169,7 +169,7 @@ def _contacts(ids: IdStrategies | None) -> st.SearchStrategy[ContactTarget]:
 def _opportunities(ids: IdStrategies | None) -> st.SearchStrategy[OpportunityTarget]:
     create = st.builds(
         CreateOpportunity,
-        name=_text,
+        name=st.none() | _text,
         stage=st.none() | _text,
         close_date=st.none() | st.dates(dt.date(2000, 1, 1), dt.date(2100, 12, 31)),
         pipeline=st.none() | _text,
