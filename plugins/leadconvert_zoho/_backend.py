@@ -49,6 +49,9 @@ _SINGLE = CapabilityColumn(
             "Deals: {Deal_Name, Closing_Date, Stage, Pipeline, Amount?, Contact_Role?, ...}",
             "Deal_Name, Closing_Date, Stage and Pipeline are mandatory",
         ),
+        "opportunity.create_unnamed": Capability(
+            _R, "", "Deal_Name is mandatory: supply it with --default opportunity.name=..."
+        ),
         "opportunity.attach": Capability(_R),
         "owner": Capability(_N, "assign_to: {id}", "a user id only"),
         "notify_lead_owner": Capability(_N, "notify_lead_owner"),
@@ -56,7 +59,11 @@ _SINGLE = CapabilityColumn(
         "overwrite_account_name": Capability(_N, "overwrite"),
         "overwrite_lead_source": Capability(_R),
         "converted_status": Capability(_I, "", "Zoho has no converted status; warned in the plan"),
-        "move_attachments_to": Capability(_N, "move_attachments_to: {api_name}"),
+        "move_attachments_to": Capability(
+            _N,
+            "move_attachments_to: {api_name, id} (v8; id from the <module>_module_id setting)",
+            "v7, or v8 without the module id: {api_name} only, said in the plan",
+        ),
         "carry_over_tags": Capability(
             _N, "carry_over_tags: {Module: [tag names]}", '"all" needs mass convert'
         ),
@@ -74,6 +81,7 @@ _MASS = CapabilityColumn(
         "account.person": Capability(_R),
         "opportunity.none": Capability(_D, "omit Deals"),
         "opportunity.create": Capability(_N, "Deals (same for every lead of the call)"),
+        "opportunity.create_unnamed": Capability(_R, "", "Deal_Name is mandatory"),
         "opportunity.attach": Capability(_R),
         "owner": Capability(_N, "assign_to: {id}", "mandatory: leads without owner go single"),
         "notify_lead_owner": Capability(_R, "", "planned as single convert"),
@@ -167,7 +175,7 @@ class ZohoBackend(Backend):
 
     def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
         """The neutral conversions of Zoho convert and mass-convert requests."""
-        return _parse.parse_calls(calls)
+        return _parse.parse_native(calls)
 
     def example_id(self, role: str, n: int) -> str:
         """A Zoho record id: 19 digits, ``3652397000`` then the role's digit and ``n``."""

@@ -19,9 +19,8 @@ from leadconvert import (
     MergeContact,
     Module,
     NoOpportunity,
-    loads_json,
 )
-from leadconvert.backend import PlannedCall
+from leadconvert.backend import NativeRequest, PlannedCall
 
 from ._options import ModuleRef, PortalUserType, ZohoOptions
 from ._wire import (
@@ -34,16 +33,17 @@ from ._wire import (
     DealsWire,
     MassConvertBody,
     TagsWire,
+    structure_id,
 )
 
-__all__ = ["from_convert_body", "from_mass_body", "parse_calls", "parse_native"]
+__all__ = ["from_convert_body", "from_mass_body", "parse_native"]
 
 
 def _opportunity(deals: DealsWire | None) -> CreateOpportunity | None:
     if deals is None:
         return None
-    if deals.deal_name is None:
-        raise InputError("Deals has no Deal_Name: a deal cannot be read without its name")
+    # A Deals without Deal_Name reads as "let the CRM name it"; Zoho's rules then refuse it
+    # (Deal_Name is mandatory) unless a default supplies the name.
     return CreateOpportunity(
         name=deals.deal_name,
         stage=deals.stage,
@@ -133,79 +133,22 @@ def _structure(data: Any, cls: type[Any]) -> Any:
         raise InputError(f"not a Zoho {cls.__name__}: {problems}") from exc
 
 
-def _from_request(request: Mapping[str, Any]) -> list[Conversion]:
-    path = request.get("path")
-    body = request.get("json")
-    if not isinstance(path, str):
-        raise InputError('a request needs a "path" such as /crm/v8/Leads/<id>/actions/convert')
-    if match := CONVERT_PATH.match(path):
-        return [from_convert_body(match.group(2), body)]
-    if MASS_PATH.match(path):
-        return from_mass_body(body)
-    raise InputError(f"{path!r} is neither a Zoho convert nor a mass convert path")
-
-
-def parse_native(payload: str) -> list[Conversion]:
-    """The neutral conversions in a Zoho payload.
-
-    Accepted: a mass-convert body; ``{"path": ..., "json": ...}`` (one planned request, as
-    ``leadconvert plan`` prints it); a whole plan (``{"requests": [...]}``); a single-convert
-    body with the lead id beside it as ``{"lead_id": ..., "json": {"data": [...]}}``. A bare
-    single-convert body has no lead id, so it is refused with a hint.
-    """
-    try:
-        data = loads_json(payload)
-    except ValueError as exc:
-        raise InputError(f"the Zoho payload is not JSON: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise InputError("a Zoho payload is a JSON object")
-    if isinstance(data.get("requests"), list):
-        out: list[Conversion] = []
-        for request in data["requests"]:
-            if not isinstance(request, Mapping):
-                raise InputError("each plan request is an object")
-            out.extend(_from_request(request))
-        return out
-    if "path" in data:
-        return _from_request(data)
-    if "lead_id" in data:
-        lead_id = data["lead_id"]
-        if not isinstance(lead_id, str):
-            raise InputError("lead_id must be a string")
-        return [from_convert_body(lead_id, data.get("json"))]
-    if "ids" in data:
-        return from_mass_body(data)
-    if "data" in data:
-        raise InputError(
-            "a single-convert body does not carry its lead id: give "
-            '{"path": "/crm/v8/Leads/<id>/actions/convert", "json": <body>} or '
-            '{"lead_id": "<id>", "json": <body>}'
-        )
-    raise InputError("not a Zoho convert or mass convert payload")
-
-
-def parse_calls(calls: Sequence[PlannedCall]) -> list[Conversion]:
-    """The neutral conversions of planned calls, or of one bare body (path ``""``)."""
-    out: list[Conversion] = []
-    for index, call in enumerate(calls, 1):
-        request = call.request
-        try:
-            if request.path:
-                out.extend(_from_request({"path": request.path, "json": request.json}))
-            else:
-                out.extend(_from_bare(request.json))
-        except InputError as exc:
-            raise InputError(f"request {index}: {exc}") from exc
-    return out
+def _from_request(request: NativeRequest) -> list[Conversion]:
+    if match := CONVERT_PATH.match(request.path):
+        return [from_convert_body(match.group(2), request.json)]
+    if MASS_PATH.match(request.path):
+        return from_mass_body(request.json)
+    raise InputError(f"{request.path!r} is neither a Zoho convert nor a mass convert path")
 
 
 def _from_bare(data: Any) -> list[Conversion]:
     if not isinstance(data, Mapping):
         raise InputError("a Zoho payload is a JSON object")
     if "lead_id" in data:
-        lead_id = data["lead_id"]
-        if not isinstance(lead_id, str):
-            raise InputError("lead_id must be a string")
+        try:
+            lead_id = structure_id(data["lead_id"])
+        except TypeError as exc:
+            raise InputError(f"lead_id: {exc}") from None
         return [from_convert_body(lead_id, data.get("json"))]
     if "ids" in data:
         return from_mass_body(data)
@@ -216,3 +159,27 @@ def _from_bare(data: Any) -> list[Conversion]:
             '{"lead_id": "<id>", "json": <body>}'
         )
     raise InputError("not a Zoho convert or mass convert payload")
+
+
+def parse_native(calls: Sequence[PlannedCall]) -> list[Conversion]:
+    """The neutral conversions of Zoho calls, in order.
+
+    Each call is a planned single convert (``/crm/v8/Leads/<id>/actions/convert``) or mass
+    convert, or one bare body (path ``""``): a mass-convert body, or a single-convert body with
+    its lead id beside it as ``{"lead_id": ..., "json": {"data": [...]}}``. A bare single-convert
+    body carries no lead id, so it is refused with a hint. Ids may be strings or JSON integers
+    (Zoho's SDKs send them as longs); float amounts are read as the decimals they print as.
+    """
+    out: list[Conversion] = []
+    for index, call in enumerate(calls, 1):
+        request = call.request
+        try:
+            if request.path:
+                out.extend(_from_request(request))
+            else:
+                out.extend(_from_bare(request.json))
+        except InputError as exc:
+            if len(calls) == 1:
+                raise
+            raise InputError(f"request {index}: {exc}") from exc
+    return out

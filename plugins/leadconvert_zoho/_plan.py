@@ -15,6 +15,7 @@ from leadconvert import (
     MergeAccount,
     MergeContact,
     Module,
+    OpportunityTarget,
     dumps_json,
 )
 from leadconvert.backend import (
@@ -49,7 +50,11 @@ from ._wire import (
 __all__ = ["plan", "to_convert_body", "to_mass_body"]
 
 
-def _deals(opportunity: CreateOpportunity) -> DealsWire:
+def _deals(opportunity: OpportunityTarget) -> DealsWire | None:
+    """The Deals object of a deal to create; none for a deal without a name, which Zoho cannot
+    create (validation refuses it; lenient mode warned and leaves it out)."""
+    if not isinstance(opportunity, CreateOpportunity) or opportunity.name is None:
+        return None
     return DealsWire(
         deal_name=opportunity.name,
         closing_date=opportunity.close_date.isoformat() if opportunity.close_date else None,
@@ -65,12 +70,21 @@ def _tag_names(selection: tuple[str, ...] | str) -> list[str] | None:
     return list(selection) if selection and selection != "all" else None
 
 
-def to_convert_body(conversion: Conversion, version: str = "v8") -> dict[str, Any]:
+def _attachments_ref(module: Module, version: str, settings: Mapping[str, str]) -> ApiNameRef:
+    module_id = settings.get(MODULE_ID_SETTINGS[module]) if version != "v7" else None
+    return ApiNameRef(MODULE_API_NAMES[module], module_id or None)
+
+
+def to_convert_body(
+    conversion: Conversion, version: str = "v8", settings: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The single-convert JSON body ``{"data": [ {...} ]}`` for ``conversion``.
 
     False flags and defaults are left out: Zoho documents ``false`` as the default of every
     flag, and leaving out Accounts / Contacts / Deals means create / create / none.
     Whatever single convert cannot express (validated separately) is not sent.
+    ``move_attachments_to`` carries the module's id on v8 when ``settings`` know it (the v8
+    OpenAPI document marks ``id`` required, and Zoho's SDK sends it), ``{api_name}`` otherwise.
     """
     opts = options_of(conversion)
     tags = conversion.carry_over_tags
@@ -87,14 +101,14 @@ def to_convert_body(conversion: Conversion, version: str = "v8") -> dict[str, An
         notify_lead_owner=conversion.notify_lead_owner or None,
         notify_new_entity_owner=conversion.notify_new_owner or None,
         move_attachments_to=(
-            ApiNameRef(MODULE_API_NAMES[conversion.move_attachments_to])
+            _attachments_ref(conversion.move_attachments_to, version, settings or {})
             if conversion.move_attachments_to
             else None
         ),
         accounts=IdRef(account.id) if isinstance(account, MergeAccount) else None,
         contacts=IdRef(contact.id) if isinstance(contact, MergeContact) else None,
         assign_to=IdRef(conversion.owner_id) if conversion.owner_id else None,
-        deals=_deals(opportunity) if isinstance(opportunity, CreateOpportunity) else None,
+        deals=_deals(opportunity),
         carry_over_tags=(
             tag_wire
             if tag_wire.contacts is not None
@@ -136,7 +150,7 @@ def to_mass_body(
     portal = opts.portal_user_type
     body = MassConvertBody(
         ids=list(lead_ids),
-        deals=_deals(opportunity) if isinstance(opportunity, CreateOpportunity) else None,
+        deals=_deals(opportunity),
         assign_to=IdRef(conversion.owner_id) if conversion.owner_id else None,
         related_modules=(
             [ModuleRefWire(r.api_name, r.id) for r in opts.related_modules]
@@ -219,12 +233,27 @@ class _Group:
     mass_only: bool
 
 
-def _single_call(conversion: Conversion, version: str, reasons: Sequence[str]) -> PlannedCall:
+def _single_call(
+    conversion: Conversion,
+    version: str,
+    reasons: Sequence[str],
+    settings: Mapping[str, str],
+) -> PlannedCall:
+    module = conversion.move_attachments_to
+    if module is not None and version != "v7":
+        setting = MODULE_ID_SETTINGS[module]
+        if not settings.get(setting):
+            # Said in the plan: v8 documents the id as required, and we cannot know it.
+            reasons = [
+                *reasons,
+                f"move_attachments_to is sent as {{api_name}} only: set {setting} (Zoho's "
+                "Modules API lists it) to send the module id v8 documents as required",
+            ]
     return PlannedCall(
         request=NativeRequest(
             "POST",
             convert_path(version, conversion.lead_id),
-            json=to_convert_body(conversion, version),
+            json=to_convert_body(conversion, version, settings),
         ),
         lead_ids=(conversion.lead_id,),
         kind="convert",
@@ -285,7 +314,7 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
         # validation warned about its mass-only parts, so it goes single convert, which does
         # not send them; everything else it asked for is sent.
         if single:
-            order.append(_single_call(conversion, version, list(dict.fromkeys(single))))
+            order.append(_single_call(conversion, version, list(dict.fromkeys(single)), settings))
             continue
         stand_in = _mass_key_stand_in(conversion)
         if stand_in is None:
@@ -312,6 +341,7 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
                     entry.conversion,
                     version,
                     ["no other lead shares these options: single convert answers at once"],
+                    settings,
                 )
             )
             continue

@@ -144,6 +144,19 @@ def validate(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
+    elif isinstance(opportunity, CreateOpportunity) and opportunity.name is None:
+        # Zoho cannot let the CRM name a deal: a whole meaning it lacks, so lenient mode drops
+        # the deal (with a warning) rather than failing on its other mandatory fields.
+        found.append(
+            unsupported(
+                "zoho.deal.name_required",
+                "opportunity",
+                "Zoho cannot create a deal without a name (Deals.Deal_Name is mandatory): give "
+                "opportunity.name, or a default such as --default opportunity.name=... (with "
+                "Stage, Closing_Date and Pipeline)",
+                NAME,
+            )
+        )
     elif isinstance(opportunity, CreateOpportunity):
         for attr, key in (
             ("close_date", "Closing_Date"),

@@ -6,6 +6,7 @@ snake case and the rename table below is the single place where the two meet.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -21,6 +22,7 @@ __all__ = [
     "API_VERSIONS",
     "CONVERTER",
     "CONVERT_PATH",
+    "ID_FIELDS",
     "MASS_CONVERT_MAX",
     "MASS_PATH",
     "MODULES_BY_API_NAME",
@@ -37,6 +39,7 @@ __all__ = [
     "api_version",
     "convert_path",
     "mass_convert_path",
+    "structure_id",
 ]
 
 #: Most lead ids one mass convert takes.
@@ -184,7 +187,43 @@ RENAMES: Mapping[type, Mapping[str, str]] = {
 }
 
 
+#: The id fields of each class: Zoho accepts them as strings or as JSON integers (its SDKs type
+#: every id as a long), so both are read, an integer exactly as its digits.
+ID_FIELDS: Mapping[type, tuple[str, ...]] = {
+    IdRef: ("id",),
+    ApiNameRef: ("id",),
+    ModuleRefWire: ("id",),
+    PortalUserTypeWire: ("id",),
+    MassConvertBody: ("ids",),
+}
+
+
+def structure_id(value: Any, _: object = None) -> str:
+    """An id given as a string, or as a JSON integer read exactly (these exceed 2**53)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        # Only an integer literal keeps every digit: 3652397000000624046 read as a float (or
+        # written with a fraction or exponent) is not the id it looks like.
+        raise TypeError(f"expected an id as a string or an integer, got the number {value!r}")
+    raise TypeError(f"expected an id as a string or an integer, got {value!r}")
+
+
+def _structure_ids(value: Any, _: object) -> list[str]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list of ids, got {value!r}")
+    return [structure_id(item) for item in value]
+
+
 def _structure_decimal(value: Any, _: type) -> Decimal:
+    if isinstance(value, float):
+        # A float amount (as Zoho's SDKs send it) is read as the decimal it prints as:
+        # 1234.56, not 1234.55999999999994543031789362430572509765625.
+        if not math.isfinite(value):
+            raise TypeError(f"expected a finite amount, got {value!r}")
+        return Decimal(repr(value))
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise TypeError(f"expected an exact number, got {value!r}")
     return Decimal(value)
@@ -211,8 +250,13 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_unstructure_hook(DealsWire, _unstructure_deals)
     conv.register_structure_hook(DealsWire, _structure_deals)
-    for cls, renames in RENAMES.items():
+    # Leaves first (RENAMES lists them so): a generated hook binds its nested classes' hooks.
+    for cls in [*ID_FIELDS, *(c for c in RENAMES if c not in ID_FIELDS)]:
+        renames = RENAMES.get(cls, {})
         overrides: dict[str, Any] = {name: override(rename=key) for name, key in renames.items()}
+        for name in ID_FIELDS.get(cls, ()):
+            hook = _structure_ids if name == "ids" else structure_id
+            overrides[name] = override(rename=renames.get(name), struct_hook=hook)
         conv.register_unstructure_hook(
             cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
         )
@@ -240,11 +284,17 @@ def _structure_deals(value: Any, _: type) -> DealsWire:
     for attr, key in DEAL_KEYS.items():
         if key in data:
             raw = data.pop(key)
-            structure: Callable[[Any, type], Any] = (
-                _structure_decimal if attr == "amount" else _structure_str
-            )
+            structure: Callable[[Any, type], Any] = _structure_str
+            if attr == "amount":
+                structure = _structure_decimal
+            elif attr == "contact_role":
+                structure = structure_id
             named[attr] = structure(raw, object)
-    return DealsWire(**named, other=data)
+    # Further Deal fields pass through; a float among them is read as the decimal it prints as.
+    other = {
+        k: _structure_decimal(v, Decimal) if isinstance(v, float) else v for k, v in data.items()
+    }
+    return DealsWire(**named, other=other)
 
 
 #: Built once: writing and reading every Zoho body goes through it.
