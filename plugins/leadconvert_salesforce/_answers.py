@@ -27,10 +27,13 @@ __all__ = [
     "FAULT_CODES",
     "STATUS_CODES",
     "Fault",
+    "matched_in_json",
+    "matched_in_rest",
     "parse_fault",
     "parse_xml",
     "raise_for_fault",
     "read_convert_answer",
+    "with_matches",
 ]
 
 FAULT_NS = "urn:fault.partner.soap.sforce.com"
@@ -118,6 +121,72 @@ def _id(result: Element, name: str) -> str | None:
     return text or None
 
 
+#: Salesforce spells it ``duplicateResult`` in the WSDL and ``duplicateResut`` in REST answers.
+_DUPLICATE_RESULT = ("duplicateResult", "duplicateResut")
+
+
+def _local_name(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _matched_in_xml(error: Element) -> list[str]:
+    """The ids of the records a DuplicateError's duplicateResult matched, in its order.
+
+    ``duplicateResult/matchResults/matchRecords/record/Id``; the record is an ``sObject`` in
+    the ``urn:sobject.partner.soap.sforce.com`` namespace, so names are matched locally.
+    """
+    out: list[str] = []
+    for child in error:
+        if _local_name(child.tag) not in _DUPLICATE_RESULT:
+            continue
+        for element in child.iter():
+            if _local_name(element.tag) != "matchRecords":
+                continue
+            for record in element:
+                if _local_name(record.tag) != "record":
+                    continue
+                for field in record:
+                    text = (field.text or "").strip()
+                    if _local_name(field.tag) == "Id" and text and text not in out:
+                        out.append(text)
+    return out
+
+
+def matched_in_json(error: Mapping[str, object]) -> list[str]:
+    """The matched record ids of a REST error object's ``duplicateResut`` (or
+    ``duplicateResult``): ``matchResults[].matchRecords[].record.Id``."""
+    out: list[str] = []
+    for key in _DUPLICATE_RESULT:
+        result = error.get(key)
+        if not isinstance(result, Mapping):
+            continue
+        for match in result.get("matchResults") or ():
+            if not isinstance(match, Mapping):
+                continue
+            for record in match.get("matchRecords") or ():
+                fields = record.get("record") if isinstance(record, Mapping) else None
+                found = fields.get("Id") if isinstance(fields, Mapping) else None
+                if isinstance(found, str) and found and found not in out:
+                    out.append(found)
+    return out
+
+
+def matched_in_rest(content: object) -> list[str]:
+    """The matched record ids of a REST error body (a list of error objects), if any."""
+    out: list[str] = []
+    for error in content if isinstance(content, list) else ():
+        if isinstance(error, Mapping):
+            out.extend(i for i in matched_in_json(error) if i not in out)
+    return out
+
+
+def with_matches(message: str, matched: Sequence[str]) -> str:
+    """``message`` naming the matched records, so a report reader can merge into them."""
+    if not matched:
+        return message
+    return f"{message} (matched records: {', '.join(matched)})"
+
+
 def _error(result: Element) -> ConversionError:
     errors = result.findall(f"{{{PARTNER_NS}}}errors")
     if not errors:
@@ -129,12 +198,16 @@ def _error(result: Element) -> ConversionError:
         (f.text or "").strip() for e in errors for f in e.findall(f"{{{PARTNER_NS}}}fields")
     )
     code, retryable = STATUS_CODES.get(status, (ErrorCode.UNKNOWN, False))
+    matched: list[str] = []
+    for error in errors:
+        matched.extend(i for i in _matched_in_xml(error) if i not in matched)
     return ConversionError(
         code=code,
-        message="; ".join(m for m in messages if m) or status,
+        message=with_matches("; ".join(m for m in messages if m) or status, matched),
         backend_code=status or None,
         fields=tuple(f for f in fields if f),
         retryable=retryable,
+        matched_ids=tuple(matched),
     )
 
 

@@ -72,6 +72,11 @@ class SalesforceBackend(Backend):
                     "sobjects/Opportunity/{id}), reported per lead; pipeline and contact "
                     "role: reject",
                 ),
+                "opportunity.create_unnamed": _C(
+                    _S.NATIVE,
+                    "omit opportunityName, doNotCreateOpportunity: false",
+                    "Salesforce names it after the lead's company; the fields still follow up",
+                ),
                 "opportunity.attach": _C(
                     _S.NATIVE, "opportunityId", "exclusive with opportunityName"
                 ),

@@ -45,7 +45,7 @@ from leadconvert import (
 )
 from leadconvert.backend import Client, PlannedCall, backoff_delay
 
-from ._answers import read_convert_answer
+from ._answers import matched_in_rest, read_convert_answer, with_matches
 from ._ids import IdError, canonical_id
 from ._wire import (
     CONVERT_KIND,
@@ -513,10 +513,19 @@ class SalesforceClient(Client):
                 code = ErrorCode.SERVER_ERROR
             elif isinstance(exc, TransportError):
                 code = ErrorCode.NETWORK_ERROR
+            # A duplicate rule's matches come in the REST body's duplicateResut.
+            matched = tuple(matched_in_rest(getattr(exc.__cause__, "content", None)))
+            if exc.backend_code == "DUPLICATES_DETECTED":
+                code = ErrorCode.DUPLICATE
             step = FollowUp(
                 action,
                 False,
-                ConversionError(code, str(exc), backend_code=exc.backend_code),
+                ConversionError(
+                    code,
+                    with_matches(str(exc), matched),
+                    backend_code=exc.backend_code,
+                    matched_ids=matched,
+                ),
             )
         else:
             step = FollowUp(action, True)

@@ -47,9 +47,12 @@ ROLE_OBJECTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 class IdError(ValueError):
     """An id that is malformed or names an object of the wrong type."""
 
-    def __init__(self, message: str, *, wrong_object: bool = False) -> None:
+    def __init__(
+        self, message: str, *, wrong_object: bool = False, wrong_suffix: bool = False
+    ) -> None:
         super().__init__(message)
         self.wrong_object = wrong_object
+        self.wrong_suffix = wrong_suffix
 
 
 # Upper-case letters -> "1", every other character -> "0" (ids are ASCII letters and digits).
@@ -95,6 +98,25 @@ def _restore_case(id18: str) -> str:
     return "".join(chars) + id18[15:].upper()
 
 
+def _from_18(value: str) -> str:
+    body, suffix = value[:15], value[15:]
+    expected = _suffix(body)
+    if suffix.upper() == expected:
+        return body + expected
+    if body in (body.lower(), body.upper()):
+        # The id's letter case was lost (a case-insensitive system lower- or upper-cased it):
+        # the suffix says which letters are upper case.
+        return _restore_case(value)
+    # Mixed case that disagrees with the suffix: one of them was altered, and guessing which
+    # would name another record.
+    raise IdError(
+        f"{value!r} is not a valid 18-character id: its case-safe suffix {suffix!r} does not "
+        f"match its first 15 characters, whose suffix is {expected!r} ({body}{expected}); "
+        f"the 15-character id {body!r} is accepted too",
+        wrong_suffix=True,
+    )
+
+
 def canonical_id(value: str, *objects: str) -> str:
     """``value`` as an 18-character id, checked to belong to one of ``objects`` (by key prefix).
 
@@ -104,7 +126,7 @@ def canonical_id(value: str, *objects: str) -> str:
         raise IdError(
             f"{value!r} is not a Salesforce id (15 or 18 letters and digits)",
         )
-    full = to_18(value) if len(value) == 15 else _restore_case(value)
+    full = to_18(value) if len(value) == 15 else _from_18(value)
     if objects:
         prefixes = {KEY_PREFIXES[name]: name for name in objects}
         if full[:3] not in prefixes:

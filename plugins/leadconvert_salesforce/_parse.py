@@ -71,12 +71,8 @@ def _opportunity(convert: LeadConvert, where: str) -> OpportunityTarget:
         return NoOpportunity()
     if convert.opportunity_id:
         return AttachOpportunity(convert.opportunity_id)
-    if convert.opportunity_name:
-        return CreateOpportunity(name=convert.opportunity_name)
-    raise InputError(
-        f"{where}: Salesforce would create an opportunity named after the lead's company; "
-        "the neutral form needs opportunityName (or doNotCreateOpportunity=true)"
-    )
+    # Neither: Salesforce creates an opportunity and names it after the lead's company.
+    return CreateOpportunity(name=convert.opportunity_name or None)
 
 
 def conversion_from(convert: LeadConvert) -> Conversion:

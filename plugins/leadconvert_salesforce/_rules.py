@@ -44,7 +44,11 @@ def _check_id(
     try:
         canonical_id(value, *objects)
     except IdError as exc:
-        rule = "salesforce.id.wrong_object" if exc.wrong_object else "salesforce.id.malformed"
+        rule = "salesforce.id.malformed"
+        if exc.wrong_object:
+            rule = "salesforce.id.wrong_object"
+        elif exc.wrong_suffix:
+            rule = "salesforce.id.case_suffix"
         found.append(violation(rule, path, message or str(exc), NAME))
 
 
@@ -97,7 +101,8 @@ def validate(conversion: Conversion) -> list[Violation]:
     if isinstance(opportunity, AttachOpportunity):
         _check_id(found, opportunity.id, "opportunity.id", "Opportunity")
     if isinstance(opportunity, CreateOpportunity):
-        if len(opportunity.name) > OPPORTUNITY_NAME_MAX:
+        # No name: Salesforce names the opportunity after the lead's company.
+        if opportunity.name is not None and len(opportunity.name) > OPPORTUNITY_NAME_MAX:
             found.append(
                 violation(
                     "salesforce.opportunity.name_too_long",
