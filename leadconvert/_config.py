@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import ConfigurationError
-from ._logging import remember_secret
+from ._logging import is_secret_name, remember_secret
 from .backend import Backend
 
 __all__ = ["env_name", "load_credentials", "load_settings", "resolve_settings"]
@@ -82,9 +82,10 @@ def load_credentials(
     """The credentials given for ``backend``; empty when none are (then the emulator is used)."""
     env = os.environ if environ is None else environ
     found = _pick(backend, backend.credential_names, _table(config, backend), env, "credential")
-    for value in found.values():
-        # Redacted from every output from now on, in every form (raw, stripped, escaped).
-        remember_secret(value)
+    for name, value in found.items():
+        if is_secret_name(name):
+            # Redacted from every output from now on, in every form (raw, stripped, escaped).
+            remember_secret(value)
     # A value read from a file saved with CRLF ends in "\r": sent in a header it makes the
     # request fail with an error quoting the header, secret included. Credentials never
     # begin or end with white space.

@@ -33,6 +33,7 @@ __all__ = [
     "RedactingFilter",
     "configure_logging",
     "install_logging_options",
+    "is_secret_name",
     "redact",
     "remember_secret",
 ]
@@ -57,6 +58,15 @@ _PATTERNS = (
         r"sid|security_token)['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"
     ),
 )
+
+
+_SECRET_NAME = re.compile(r"(?i)secret|token|password|session|private|key|credential")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a credential of this name is a secret (a client secret, a token, a password, a
+    session id), as opposed to where or who (a URL, a user name, a client id)."""
+    return bool(_SECRET_NAME.search(name))
 
 
 def remember_secret(value: str) -> None:

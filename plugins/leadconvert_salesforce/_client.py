@@ -7,8 +7,10 @@ simple-salesforce itself. No exception of either library crosses this module's b
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+import xml.parsers.expat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -41,6 +43,7 @@ from leadconvert import (
     RequestTimeout,
     ServerError,
     TransportError,
+    UnreachableError,
     dumps_json,
 )
 from leadconvert.backend import Client, PlannedCall, backoff_delay
@@ -60,6 +63,8 @@ from ._wire import (
 )
 
 __all__ = ["SalesforceClient", "looks_like_jwt"]
+
+log = logging.getLogger("leadconvert.salesforce")
 
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _MAX_RETRY_AFTER = 300.0
@@ -110,10 +115,16 @@ def _map_error(exc: BaseException, what: str) -> BackendError:
         if getattr(exc, "status", 0) >= 500:
             return ServerError(message, backend_code=code)
         return BackendError(message, backend_code=code)
+    if isinstance(exc, requests.RequestException) and UnreachableError.caused(exc):
+        # No connection was made, so nothing was sent: name the real cause (DNS, refused...).
+        return UnreachableError.from_exception(f"Salesforce ({what})", exc)
     if isinstance(exc, requests.Timeout):
-        return RequestTimeout(f"{what}: Salesforce did not answer in time: {exc}")
+        return RequestTimeout(f"{what}: Salesforce did not answer in time")
     if isinstance(exc, requests.RequestException):
-        return TransportError(f"{what}: cannot reach Salesforce: {exc}")
+        return TransportError(f"{what}: no answer from Salesforce: {TransportError.cause(exc)}")
+    if isinstance(exc, xml.parsers.expat.ExpatError):
+        # simple-salesforce reads the login answer with minidom: expat refuses entity bombs.
+        return ProtocolError(f"{what}: Salesforce's answer is not safe, readable XML: {exc}")
     return ProtocolError(f"{what}: unreadable answer: {type(exc).__name__}: {exc}")
 
 
@@ -123,7 +134,14 @@ def _boundary(what: str) -> Iterator[None]:
         yield
     except BackendError:
         raise
-    except (SalesforceError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+    except (
+        SalesforceError,
+        requests.RequestException,
+        ValueError,
+        KeyError,
+        TypeError,
+        xml.parsers.expat.ExpatError,
+    ) as exc:
         raise _map_error(exc, what) from exc
 
 
@@ -234,7 +252,9 @@ class SalesforceClient(Client):
         get = credentials.get
         with _boundary("login"):
             if get("session_id"):
-                token = credentials["session_id"]
+                # A session id read from a file may end in CR/LF: in a header that fails, and
+                # the failure would quote it.
+                token = credentials["session_id"].strip()
                 _refuse_jwt(token)
                 if not get("instance_url"):
                     raise ConfigurationError("session_id needs instance_url")
@@ -396,6 +416,10 @@ class SalesforceClient(Client):
                     self._fail(state, pending, failure, call_index)
                     return
             except (requests.RequestException, ProtocolError) as exc:
+                if isinstance(exc, requests.RequestException) and UnreachableError.caused(exc):
+                    # No connection: nothing was sent, and the CRM cannot be used now.
+                    raise _map_error(exc, "convertLead") from exc
+                log.info("convertLead in doubt (%s): reading the leads' state first", exc)
                 # The request may have been applied: establish each lead's state before
                 # sending anything again (convertLead is not idempotent).
                 self._establish(state, pending, call_index)
@@ -416,6 +440,7 @@ class SalesforceClient(Client):
                         ),
                         backend_code="INVALID_SESSION_ID",
                     ) from None
+                log.info("Salesforce refused the session (INVALID_SESSION_ID): logging in again")
                 self._relogin()
                 relogged = True
                 continue
@@ -429,7 +454,9 @@ class SalesforceClient(Client):
                     self._fail(state, pending, _failure(code, exc), call_index)
                     return
                 advice = exc.retry_after if isinstance(exc, RateLimitedError) else None
-                self._sleep(self._delay(attempt, advice))
+                delay = self._delay(attempt, advice)
+                log.info("convertLead: %s; retrying in %.1f s", exc, delay)
+                self._sleep(delay)
                 attempt += 1
                 continue
             else:
