@@ -278,8 +278,8 @@ class DynamicsClient(Client):
     ) -> None:
         if not 1 <= max_concurrency < 52:
             raise ConfigurationError(
-                "max_concurrency must be from 1 to 51: Dataverse refuses a user's 53rd "
-                "concurrent request"
+                "max_concurrency must be from 1 to 51: Dataverse allows 52 concurrent requests "
+                "per user"
             )
         self.org_url = org_url.rstrip("/")
         self.tokens = tokens

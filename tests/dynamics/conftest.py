@@ -18,11 +18,19 @@ def backend() -> DynamicsBackend:
     return DynamicsBackend()
 
 
-@pytest.fixture
-def emulator() -> Iterator[DynamicsEmulator]:
-    """A fresh emulated org from the shipped seed, over HTTPS."""
+@pytest.fixture(scope="session")
+def _served() -> Iterator[tuple[DynamicsEmulator, dict[str, Any]]]:
+    """One emulator for the session (stopping one takes half a second), and its seed."""
     with DynamicsEmulator() as emu:
-        yield emu
+        yield emu, dict(emu.seed)
+
+
+@pytest.fixture
+def emulator(_served: tuple[DynamicsEmulator, dict[str, Any]]) -> DynamicsEmulator:
+    """The emulated org back at the shipped seed: records, faults, counters and log reset."""
+    emu, seed = _served
+    emu.reseed(seed)
+    return emu
 
 
 @pytest.fixture
