@@ -160,4 +160,4 @@ def test_translate_salesforce_to_dynamics_with_renamed_ids(tmp_path: Path) -> No
 def test_bad_settings_are_refused_before_any_record(tmp_path: Path, setting: str) -> None:
     result = cli("plan", "--backend", "dynamics", "--set", setting, str(EXAMPLE), cwd=tmp_path)
     assert result.returncode == 2, (result.returncode, result.stderr)
-    assert setting.split("=")[0] in result.stderr
+    assert setting.split("=", maxsplit=1)[0] in result.stderr
