@@ -268,3 +268,19 @@ class TestContent:
         (call,) = backend.plan([PlanItem(Conversion(LEAD))], {}).calls
         bare = PlannedCall(NativeRequest("POST", "", body=_shown(backend, call)), (), "")
         assert backend.parse_native([bare]) == [Conversion(to_18(LEAD))]
+
+
+def test_jsforce_example_file(backend: SalesforceBackend) -> None:
+    """examples/salesforce/jsforce-convertlead.json reads: the first is the most common call."""
+    from pathlib import Path
+
+    path = (
+        Path(__file__).resolve().parents[2] / "examples" / "salesforce" / "jsforce-convertlead.json"
+    )
+    conversions = backend.parse_native(read_native(path.read_text(encoding="utf-8")))
+    assert [c.opportunity for c in conversions] == [
+        CreateOpportunity(),
+        CreateOpportunity(),
+        NoOpportunity(),
+    ]
+    assert all(not check(backend, c).errors for c in conversions)

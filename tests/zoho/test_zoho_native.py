@@ -269,3 +269,13 @@ class TestContract:
     def test_bare_single_body_is_refused_with_a_hint(self, zoho: ZohoBackend) -> None:
         with pytest.raises(InputError, match="lead id"):
             zoho.parse_native(read_native(json.dumps(_sdk_single())))
+
+
+def test_sdk_example_file(zoho: ZohoBackend) -> None:
+    """examples/zoho/sdk-mass-convert.body.json (ids as numbers) reads and plans back."""
+    from zoho_helpers import EXAMPLES
+
+    text = (EXAMPLES / "sdk-mass-convert.body.json").read_text(encoding="utf-8")
+    conversions = zoho.parse_native(read_native(text))
+    (call,) = zoho.plan([PlanItem(c) for c in conversions], MODULE_IDS).calls
+    assert _normal(call.request.json) == _normal(json.loads(text))
