@@ -24,7 +24,11 @@ def _lead(item: PlanItem) -> LeadWire:
         lead_id=conversion.lead_id,
         account_id=account.id if isinstance(account, MergeAccount) else None,
         contact_id=contact.id if isinstance(contact, MergeContact) else None,
-        deal=DealWire(deal.name, deal.amount) if isinstance(deal, CreateOpportunity) else None,
+        deal=(
+            DealWire(deal.name, deal.amount)
+            if isinstance(deal, CreateOpportunity) and deal.name is not None
+            else None
+        ),
         owner_id=conversion.owner_id,
     )
 

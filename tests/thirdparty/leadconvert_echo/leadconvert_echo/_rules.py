@@ -64,6 +64,15 @@ def validate(conversion: Conversion) -> list[Violation]:
             unsupported("echo.attach_opportunity", "opportunity", "echo cannot attach a deal", NAME)
         )
     elif isinstance(opportunity, CreateOpportunity):
+        if opportunity.name is None:
+            found.append(
+                unsupported(
+                    "echo.deal_name",
+                    "opportunity.name",
+                    "Echo CRM does not name deals itself: give the deal a name",
+                    NAME,
+                )
+            )
         for name in ("stage", "close_date", "pipeline", "contact_role"):
             if getattr(opportunity, name) is not None:
                 found.append(
