@@ -21,7 +21,7 @@ from types import MappingProxyType
 from attrs import evolve, field, frozen
 
 from ._check import Checked, Mode, check
-from ._exceptions import BackendError, ConfigurationError
+from ._exceptions import BackendError, ConfigurationError, UnreachableError
 from ._input import InputRecord
 from ._merge import Action, OnAmbiguous, OnMatch, decide
 from ._model import Conversion
@@ -253,6 +253,9 @@ class Pipeline:
         assert self.client is not None
         try:
             return self.client.match(lead_id)
+        except UnreachableError:
+            # No connection: the CRM cannot be used, which no lead's refusal would say (exit 3).
+            raise
         except BackendError as exc:
             return exc
 
