@@ -161,3 +161,36 @@ def test_bad_settings_are_refused_before_any_record(tmp_path: Path, setting: str
     result = cli("plan", "--backend", "dynamics", "--set", setting, str(EXAMPLE), cwd=tmp_path)
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert setting.split("=", maxsplit=1)[0] in result.stderr
+
+
+def test_convert_on_match_merges_into_the_matching_contact_and_its_account(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "leads.jsonl"
+    source.write_text(
+        '{"lead_id": "00000001-0000-4000-8000-000000000002"}\n'
+        '{"lead_id": "00000001-0000-4000-8000-000000000000"}\n',
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.jsonl"
+    result = cli(
+        "convert",
+        "--backend",
+        "dynamics",
+        "--on-match",
+        "merge",
+        "--report",
+        str(report),
+        str(source),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    yvonne, alex = (json.loads(line) for line in report.read_text(encoding="utf-8").splitlines())
+    # Yvonne's e-mail is an existing contact's: merged (no duplicate error), with its account.
+    assert (yvonne["outcome"], yvonne["contact_id"], yvonne["account_id"]) == (
+        "converted",
+        "00000003-0000-4000-8000-000000000000",
+        "00000002-0000-4000-8000-000000000000",
+    )
+    assert "merged into contact" in yvonne["merge"]
+    assert alex["outcome"] == "converted" and alex["merge"] == "no existing record matches"
