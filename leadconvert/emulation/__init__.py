@@ -29,7 +29,8 @@ third-party backend's can be too. The kit owns everything that is the same for e
   ``DELETE /__emulator/sessions``       expire every session / access token
   ====================================  ===============================================
 
-  Admin errors are ``{"error": message}`` with status 400 (bad input), 404 or 501.
+  Answers carry ``"status": "success"``; admin errors are ``{"error": message}`` with status
+  400 (bad input), 404 or 501.
 
 Building an emulator
 --------------------

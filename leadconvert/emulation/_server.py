@@ -306,6 +306,11 @@ class HttpEmulator(Emulator):
         with self.lock:
             self._tally.setdefault(kind, Counter())[key] += n
 
+    def tally(self, kind: str = CONVERT) -> Counter[str]:
+        """A copy of one kind of count for every lead (0 for a lead never named)."""
+        with self.lock:
+            return Counter(self._tally.get(kind, Counter()))
+
     def all_counts(self) -> dict[str, dict[str, int]]:
         """Every lead a request named, with its counts."""
         with self.lock:
@@ -433,8 +438,10 @@ class HttpEmulator(Emulator):
             self.clear_faults()
         elif request.method == "POST":
             fault = self.inject_fault(self.fault_from_json(self._body(request)))
-            return json_response({"fault": fault.to_json(), "pending": len(self.faults)}, 201)
-        return json_response({"faults": [f.to_json() for f in self.faults]})
+            return json_response(
+                {"status": "success", "fault": fault.to_json(), "pending": len(self.faults)}, 201
+            )
+        return json_response({"status": "success", "faults": [f.to_json() for f in self.faults]})
 
     def fault_from_json(self, data: Any) -> Fault:
         """A fault posted to the admin API (a subclass may accept shorthands of its own)."""
@@ -449,11 +456,11 @@ class HttpEmulator(Emulator):
         if not isinstance(data, Mapping):
             raise InputError("a seed is a JSON object")
         self.reseed(data, "posted to /__emulator/seed")
-        return json_response({"status": "seeded"})
+        return json_response({"status": "success"})
 
     def _admin_reset(self, request: Request) -> Response:
         self.reset()
-        return json_response({"status": "reset"})
+        return json_response({"status": "success"})
 
     def _admin_add_lead(self, request: Request) -> Response:
         fields = self._body(request)
@@ -475,4 +482,4 @@ class HttpEmulator(Emulator):
 
     def _admin_sessions(self, request: Request) -> Response:
         self.expire_sessions()
-        return json_response({"status": "expired"})
+        return json_response({"status": "success"})

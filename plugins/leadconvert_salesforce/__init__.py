@@ -18,7 +18,7 @@ from ._options import SalesforceOptions
 
 if TYPE_CHECKING:
     from ._client import SalesforceClient
-    from ._emulator import SalesforceEmulator
+    from .emulator import SalesforceEmulator
 
 __all__ = [
     "SalesforceBackend",
@@ -45,7 +45,7 @@ def __getattr__(name: str) -> Any:
 
         return SalesforceClient
     if name == "SalesforceEmulator":
-        from ._emulator import SalesforceEmulator
+        from .emulator import SalesforceEmulator
 
         return SalesforceEmulator
     raise AttributeError(name)

@@ -184,6 +184,6 @@ class SalesforceBackend(Backend):
         self, *, seed: Path | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> Emulator:
         """A stateful emulated Salesforce org over HTTPS, seeded from a JSON fixture."""
-        from ._emulator import SalesforceEmulator
+        from .emulator import SalesforceEmulator
 
         return SalesforceEmulator(seed=seed, host=host, port=port)

@@ -191,7 +191,7 @@ class ZohoBackend(Backend):
         self, *, seed: Path | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> Emulator:
         """A stateful Zoho CRM emulator on ``host:port``, seeded from a JSON fixture."""
-        from ._emulator import ZohoEmulator
+        from .emulator import ZohoEmulator
 
         return ZohoEmulator(seed=seed, host=host, port=port, quiet=True)
 

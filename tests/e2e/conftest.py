@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from leadconvert_salesforce._emulator import SalesforceEmulator
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_salesforce import SalesforceEmulator
+from leadconvert_zoho import ZohoEmulator
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_zoho import ZohoEmulator
 
 
 def _env(backend: str, credentials: Mapping[str, str], **settings: str) -> dict[str, str]:

@@ -14,9 +14,8 @@ import sys
 from pathlib import Path
 
 from e2e_helpers import _convert, _env, _finish, _rows, _wait_for_rows, _write, _zoho_env
-from leadconvert_salesforce import to_18
-from leadconvert_salesforce._emulator import SalesforceEmulator
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_salesforce import SalesforceEmulator, to_18
+from leadconvert_zoho import ZohoEmulator
 
 FIRST = 5000000000000001000  # the Zoho seed's generated leads
 OWNER = "4876876000000225013"

@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 from e2e_helpers import _convert, _env, _finish, _rows, _write, _zoho_env
-from leadconvert_salesforce import to_18
-from leadconvert_salesforce._emulator import SalesforceEmulator
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_salesforce import SalesforceEmulator, to_18
+from leadconvert_zoho import ZohoEmulator
 
 ZOHO_LEAD = "4876876000007400001"
 ZOHO_CONTACT = "4876876000007421001"

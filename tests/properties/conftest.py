@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from leadconvert_salesforce import SalesforceEmulator
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_zoho import ZohoEmulator
 
 import leadconvert
 from leadconvert.backend import Backend, Client

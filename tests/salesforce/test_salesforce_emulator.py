@@ -383,12 +383,12 @@ class TestSalesforceFaults:
     ) -> None:
         """Faults can be injected over HTTP too."""
         answer = requests.post(
-            f"{clean_emulator.base_url}/_emulator/faults",
+            f"{clean_emulator.base_url}/__emulator/faults",
             data=json.dumps({"kind": "server_unavailable", "count": 1}),
             verify=clean_emulator.ca_bundle_path,
             timeout=5,
         )
-        assert answer.status_code == 200 and clean_emulator.faults
+        assert answer.status_code == 201 and clean_emulator.faults
         (lead,) = fresh_leads(1)
         assert run(backend, client, Conversion(lead))[lead].outcome is Outcome.CONVERTED
         assert not clean_emulator.faults

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from leadconvert_zoho import ZohoBackend
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_zoho import ZohoBackend, ZohoEmulator
 from zoho_helpers import FAST
 
 import leadconvert

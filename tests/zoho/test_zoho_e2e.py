@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from leadconvert_zoho import ZohoBackend
-from leadconvert_zoho._emulator import ZohoEmulator
+from leadconvert_zoho import ZohoBackend, ZohoEmulator
 from zoho_helpers import FAST
 
 from leadconvert import (
