@@ -48,6 +48,7 @@ NOT_QUALIFIED_STATUSES: Mapping[int, str] = {
 }
 
 
+_LOGICAL_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 #: Opportunity attributes the neutral form names itself, or that are not fields to set.
 _RESERVED_FIELDS = frozenset(
     {"name", "estimatedclosedate", "estimatedvalue", "stepname", "opportunityid", "ownerid"}
@@ -156,7 +157,17 @@ def validate_conversion(conversion: Conversion) -> list[Violation]:
                 )
             )
         for key in opportunity.fields:
-            if "@" in key or key in _RESERVED_FIELDS:
+            if not _LOGICAL_NAME.fullmatch(key):
+                found.append(
+                    violation(
+                        "dynamics.opportunity_field_name",
+                        f"opportunity.fields.{key}",
+                        "Dataverse sets attributes by logical name: lower-case letters, digits "
+                        f"and underscores (e.g. closeprobability, new_region), not {key!r}",
+                        NAME,
+                    )
+                )
+            elif key in _RESERVED_FIELDS:
                 found.append(
                     violation(
                         "dynamics.opportunity_field",

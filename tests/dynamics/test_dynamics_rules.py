@@ -96,12 +96,24 @@ def test_pipeline_and_contact_role_are_refused_but_a_stage_is_sent(
     assert rules(backend, conversion) == ["dynamics.contact_role", "dynamics.pipeline"]
 
 
-@pytest.mark.parametrize("key", ["name", "estimatedvalue", "ownerid", "ownerid@odata.bind"])
-def test_opportunity_fields_cannot_shadow_neutral_fields_or_binds(
-    backend: DynamicsBackend, key: str
+@pytest.mark.parametrize(
+    ("key", "rule"),
+    [
+        ("name", "dynamics.opportunity_field"),
+        ("estimatedvalue", "dynamics.opportunity_field"),
+        ("ownerid", "dynamics.opportunity_field"),
+        ("ownerid@odata.bind", "dynamics.opportunity_field_name"),
+        ("Custom__c", "dynamics.opportunity_field_name"),
+        ("Amount", "dynamics.opportunity_field_name"),
+    ],
+)
+def test_opportunity_fields_are_logical_names_that_shadow_nothing(
+    backend: DynamicsBackend, key: str, rule: str
 ) -> None:
     conversion = Conversion(LEAD, opportunity=CreateOpportunity(name="Deal", fields={key: "x"}))
-    assert rules(backend, conversion) == ["dynamics.opportunity_field"]
+    assert rules(backend, conversion) == [rule]
+    fine = Conversion(LEAD, opportunity=CreateOpportunity(fields={"new_region": "EMEA"}))
+    assert backend.validate(fine) == []
 
 
 def test_an_opportunity_always_has_a_customer_in_the_neutral_model(
