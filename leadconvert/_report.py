@@ -26,6 +26,7 @@ import re
 import sqlite3
 import tempfile
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -291,11 +292,7 @@ class ReportWriter:
         written: list[tuple[Path, Path]] = []
         try:
             for final, kind in targets:
-                fd, name = tempfile.mkstemp(
-                    prefix=f".{final.name}.", suffix=".tmp", dir=final.parent or None
-                )
-                os.close(fd)
-                temporary = Path(name)
+                temporary = _new_file(final)
                 written.append((temporary, final))
                 if kind == "xlsx":
                     self._write_xlsx(temporary)
@@ -464,6 +461,20 @@ def _side_values(row: Mapping[str, Any], success: bool) -> dict[str, Any]:
         "matched_ids": row["matched_ids"],
         "line": row["line"],
     }
+
+
+def _new_file(final: Path) -> Path:
+    """A new, empty file beside ``final`` with the permissions ``final`` would get (the umask
+    applies: a report is for the team, unlike mkstemp's 0600)."""
+    for _ in range(100):
+        candidate = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise FileExistsError(f"no free temporary name beside {final}")
 
 
 def _xlsx_text(value: Any) -> str:

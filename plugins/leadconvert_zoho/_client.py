@@ -536,6 +536,12 @@ class ZohoClient(Client):
 
     def _settled_states(self, lead_ids: Sequence[str], settle: float) -> list[ConversionResult]:
         """The leads' state, re-read until all show converted or ``settle`` seconds pass."""
+        log.info(
+            "checking the state of %d lead(s) in doubt (waiting up to %.0f s for them to show "
+            "converted)",
+            len(lead_ids),
+            settle,
+        )
         deadline = time.monotonic() + settle
         interval = self._poll_interval
         while True:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -308,3 +309,17 @@ class TestSummary:
             "error_codes": {"locked": 2, "none": 1},
             "total": 4,
         }
+
+
+class TestPermissions:
+    def test_report_files_follow_the_umask(self, tmp_path: Path) -> None:
+        """A report is for the team: written like any file (umask), not private like a temp."""
+        old = os.umask(0o022)
+        try:
+            writer = ReportWriter.open(tmp_path / "out.csv")
+            writer.write(_converted("L1"), 1)
+            writer.close()
+        finally:
+            os.umask(old)
+        for path in (tmp_path / "out.csv", *side_paths(tmp_path / "out.csv")):
+            assert path.stat().st_mode & 0o777 == 0o644, path
