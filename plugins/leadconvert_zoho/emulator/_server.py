@@ -478,6 +478,8 @@ class ZohoEmulator(HttpEmulator):
         return _zoho({"fields": self.org.fields(module)})
 
     def _record(self, request: Request, version: str, module: str, record_id: str) -> Response:
+        if not record_id.isdigit():  # /Leads/search and the like: not emulated
+            raise ZohoError(error(*_NOT_FOUND), 404)
         record = self.org.table(module).get(record_id)
         if record is None:
             return Response(status=204)
