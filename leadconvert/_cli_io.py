@@ -9,6 +9,7 @@ input file, and ``--json`` to ``validate`` and ``convert``.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -73,6 +74,8 @@ def describe_error(exc: BaseException) -> tuple[str, str, int]:
         # A full disk, a missing CA bundle (REQUESTS_CA_BUNDLE), an unreadable file: local.
         where = f" ({exc.filename})" if exc.filename else ""
         message = f"{exc.strerror or exc}{where}"
+    elif isinstance(exc, sqlite3.Error):
+        message = f"a local database (journal or report spool) cannot be used: {exc}"
     elif isinstance(exc, RecursionError | MemoryError | UnicodeError):
         message = f"the input or environment is beyond what can be processed: {exc}"
     else:

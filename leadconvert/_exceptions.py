@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sqlite3
 import ssl
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -201,8 +202,9 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_FAILED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(exc, OSError | RecursionError | MemoryError | UnicodeError):
-        # The machine, not the CRM: a full disk, a missing CA bundle, unreadable files.
+    if isinstance(exc, OSError | sqlite3.Error | RecursionError | MemoryError | UnicodeError):
+        # The machine, not the CRM: a full disk, a missing CA bundle, unreadable files, a
+        # local database (journal, report spool) that cannot be written.
         return EXIT_USAGE
     return EXIT_INTERNAL
 

@@ -234,10 +234,9 @@ class ReportWriter:
             for temporary, final in written:
                 os.replace(temporary, final)
             written = []
-        except OSError as exc:
-            raise LocalStateError(
-                f"cannot write the report {self.path}: {exc.strerror or exc}"
-            ) from exc
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise LocalStateError(f"cannot write the report {self.path}: {reason}") from exc
         finally:
             for temporary, _final in written:
                 temporary.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -105,6 +106,7 @@ class TestPolicy:
             (LocalStateError("x"), EXIT_USAGE),
             (OSError(28, "No space left on device"), EXIT_USAGE),
             (RecursionError(), EXIT_USAGE),
+            (sqlite3.OperationalError("database or disk is full"), EXIT_USAGE),
             (UnreachableError("x"), EXIT_UNREACHABLE),
             (AuthenticationError("x"), EXIT_UNREACHABLE),
             (ServerError("x"), EXIT_UNREACHABLE),
