@@ -410,6 +410,16 @@ class TestValidateFindsWhatConvertRefuses:
         assert out.returncode == EXIT_FAILED
         assert f"{source}:3:" in out.stdout and "on line 1" in out.stdout
 
+    @pytest.mark.parametrize("setting", ["api_version=v1", "data_centre=XX", "timeout=abc"])
+    def test_settings_plan_refuses(self, tmp_path: Path, setting: str) -> None:
+        """A setting plan refuses is refused by validate, with the same message and code."""
+        source = tmp_path / "in.jsonl"
+        source.write_text('{"lead_id": "4876876000007400004"}\n')
+        checked = run("validate", "-b", "zoho", "--set", setting, str(source))
+        planned = run("plan", "-b", "zoho", "--set", setting, str(source))
+        assert checked.returncode == planned.returncode == EXIT_USAGE, checked.stderr
+        assert checked.stderr == planned.stderr and "settings of backend" in checked.stderr
+
     def test_salesforce_15_and_18_char_ids_are_one_lead(self, tmp_path: Path) -> None:
         source = tmp_path / "in.jsonl"
         source.write_text('{"lead_id": "00Q5g0000000001EAA"}\n{"lead_id": "00Q5g0000000001"}\n')
