@@ -55,9 +55,11 @@ def seed_errors(origin: str) -> Iterator[None]:
     """
     try:
         yield
-    except InputError:
-        raise
+    except InputError as exc:
+        if str(exc).startswith(f"seed {origin}:"):
+            raise
+        raise InputError(f"seed {origin}: {exc}") from None
     except KeyError as exc:
-        raise InputError(f"seed {origin}: a record lacks the key {exc.args[0]!r}") from None
+        raise InputError(f"seed {origin}: the key {exc.args[0]!r} is missing") from None
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise InputError(f"seed {origin}: malformed ({type(exc).__name__}: {exc})") from None

@@ -224,7 +224,7 @@ def test_read_seed_missing_file(tmp_path: Path) -> None:
 
 
 def test_seed_shape_error_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="seed my.json: a record lacks the key 'id'"):
+    with pytest.raises(InputError, match="seed my.json: the key 'id' is missing"):
         TinyEmulator({"leads": [{}]}, origin="my.json")
     with pytest.raises(InputError, match="seed <seed>: malformed"):
         TinyEmulator({"leads": 3})
