@@ -9,6 +9,7 @@ input file, and ``--json`` to ``validate`` and ``convert``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 from collections import Counter
@@ -63,6 +64,9 @@ def safe_text(text: str) -> str:
     return printable(redact(text))
 
 
+_LIBRARY_TEXT = re.compile(r"\b(?:HTTPS?ConnectionPool\(|Max retries exceeded)")
+
+
 def describe_error(exc: BaseException) -> tuple[str, str, int]:
     """(label, message, exit code) of the error a command ended with, by the policy of
     ``exit_code_for``: the real cause, redacted and escaped, never a traceback."""
@@ -70,6 +74,11 @@ def describe_error(exc: BaseException) -> tuple[str, str, int]:
     label = "warning" if isinstance(exc, EmptyInputError) else "error"
     if isinstance(exc, LeadConvertError):
         message = str(exc)
+        raw = _LIBRARY_TEXT.search(message)
+        if isinstance(exc, TransportError) and raw:
+            # A plugin quoted urllib3's text ("HTTPSConnectionPool(...): Max retries exceeded
+            # ... Caused by NewConnectionError(...)"): say the cause in words instead.
+            message = f"{message[: raw.start()].rstrip(' :')}: {TransportError.cause(exc)}"
     elif isinstance(exc, OSError):
         # A full disk, a missing CA bundle (REQUESTS_CA_BUNDLE), an unreadable file: local.
         where = f" ({exc.filename})" if exc.filename else ""

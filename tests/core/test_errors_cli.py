@@ -178,6 +178,20 @@ class TestUnreachable:
         assert [r["outcome"] for r in _rows(report)] == ["not_attempted"]
 
 
+    def test_dynamics_unreachable_says_the_cause(self, tmp_path: Path) -> None:
+        """Any backend (Dynamics here) whose error quotes urllib3 gets the cause in words."""
+        source = tmp_path / "d.jsonl"
+        source.write_text('{"lead_id": "e0000000-0000-0000-0000-000000000001"}\n')
+        env = _clean_env(
+            LEADCONVERT_DYNAMICS_ORG_URL=f"https://127.0.0.1:{_closed_port()}",
+            LEADCONVERT_DYNAMICS_ACCESS_TOKEN="dynamics-access-token-value",
+        )
+        out = run("convert", "-b", "dynamics", str(source), env=env)
+        assert out.returncode == EXIT_UNREACHABLE, out.stderr
+        assert "connection was refused" in out.stderr
+        assert "ConnectionPool" not in out.stderr and "Max retries" not in out.stderr
+
+
 class TestRefreshBudget:
     def test_connection_failures_do_not_spend_it(self) -> None:
         """Twenty refreshes that cannot connect: each says why, none counts against Zoho's
