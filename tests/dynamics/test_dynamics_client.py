@@ -20,6 +20,7 @@ from leadconvert import (
     MergeContact,
     Module,
     Outcome,
+    RateLimitedError,
 )
 from leadconvert.backend import PlanItem
 from leadconvert.emulation import Fault
@@ -416,3 +417,34 @@ def test_match_finds_contacts_by_email_and_phone_and_accounts_by_name(
     (account,) = report.accounts
     assert account.id == CONTOSO and account.matched_fields[0].field == "name"
     assert client.match(CARL).empty
+
+
+def test_past_the_concurrency_limit_dataverse_answers_429_with_its_code(
+    emulator: DynamicsEmulator, make_client: Callable[..., DynamicsClient]
+) -> None:
+    client = make_client(max_retries=2)
+    client.lookup([ALEX])  # signed in
+    emulator.concurrency_limit, emulator.busy_retry_after = 0, 0
+    try:
+        with pytest.raises(RateLimitedError) as caught:
+            client.lookup([ALEX])
+    finally:
+        emulator.concurrency_limit, emulator.busy_retry_after = 52, 1
+    assert caught.value.backend_code == "0x80072326"
+    assert caught.value.retry_after == 0
+    # Reads are retried: the first try and two retries reached the org.
+    assert sum(1 for r in emulator.requests if r.operation == "query") == 4
+
+
+def test_a_cut_off_follow_up_is_checked_against_the_records(
+    backend: DynamicsBackend, emulator: DynamicsEmulator, client: DynamicsClient
+) -> None:
+    conversion = Conversion(ALEX, opportunity=CreateOpportunity(name="Checked"), owner_id=SELLER)
+    plan = backend.plan([PlanItem(conversion, 1)], {"status": "3"})
+    qualify, follow = plan.calls
+    client.execute(qualify, call_index=0)
+    assert client.check_follow_up(follow) is None  # not applied yet: safe to send
+    client.execute(follow, call_index=1)
+    applied = client.check_follow_up(follow)
+    assert applied is not None and applied.succeeded
+    assert emulator.counts(ALEX) == {"convert": 1, "follow_up": 3}
