@@ -27,6 +27,7 @@ from ._exceptions import (
     BackendError,
     LeadConvertError,
     RateLimitedError,
+    TransportError,
     UnreachableError,
 )
 from ._input import InputRecord
@@ -640,9 +641,13 @@ class Runner:
         """One result per lead of a call, in order, whatever the call raised or left out."""
         try:
             results = future.result()
-        except UnreachableError as exc:
-            # No connection could be made: nothing was sent, and the CRM cannot be used, so
-            # the run stops (exit 3) and these leads are not attempted, never "unknown".
+        except TransportError as exc:
+            if not (isinstance(exc, UnreachableError) or UnreachableError.caused(exc)):
+                message = f"the call failed; the lead's state is unproven: {exc}"
+                return [evolve(_unknown(i, message), call=index) for i in ids]
+            # No connection could be made (whatever the plugin called it): nothing was sent,
+            # and the CRM cannot be used, so the run stops (exit 3) and these leads are not
+            # attempted, never "unknown".
             self._aborted = str(exc)
             self._stop = self._aborted
             error = ConversionError(ErrorCode.NETWORK_ERROR, str(exc), retryable=True)

@@ -177,7 +177,6 @@ class TestUnreachable:
         assert "urllib3" not in out.stderr and "HTTPConnectionPool" not in out.stderr
         assert [r["outcome"] for r in _rows(report)] == ["not_attempted"]
 
-
     def test_dynamics_unreachable_says_the_cause(self, tmp_path: Path) -> None:
         """Any backend (Dynamics here) whose error quotes urllib3 gets the cause in words."""
         source = tmp_path / "d.jsonl"
@@ -518,3 +517,60 @@ class TestPlanAllOrNothing:
         out = run("plan", "-b", "zoho", str(_leads(tmp_path, 30)))
         assert out.returncode == EXIT_OK, out.stderr
         assert json.loads(out.stdout)["calls"] >= 1
+
+
+class _RefusingClient(leadconvert.backend.Client):
+    """A third-party style client that reports a refused connection as a plain TransportError."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _refused(self) -> leadconvert.TransportError:
+        import requests
+
+        try:
+            raise requests.ConnectionError(ConnectionRefusedError(111, "Connection refused"))
+        except requests.ConnectionError as exc:
+            try:
+                raise leadconvert.TransportError("no answer from the CRM") from exc
+            except leadconvert.TransportError as mapped:
+                return mapped
+
+    def execute(self, call: object, **_: object) -> list[leadconvert.ConversionResult]:
+        self.calls += 1
+        raise self._refused()
+
+    def lookup(self, lead_ids: object) -> list[leadconvert.ConversionResult]:
+        raise self._refused()
+
+    def match(self, lead_id: str) -> leadconvert.MatchReport:
+        raise self._refused()
+
+
+class TestRunnerStopsWhenNothingCanBeSent:
+    def test_plain_transport_error_with_refused_cause(
+        self, tmp_path: Path, converter: leadconvert.NeutralConverter
+    ) -> None:
+        """Whatever the plugin calls it, a refused connection stops the run: no new call is
+        sent, and every lead read is not_attempted, none unknown."""
+        from leadconvert._runner import convert_file
+
+        backend = leadconvert.load_registry().get("zoho")
+        client = _RefusingClient()
+        source = _leads(tmp_path, 40)
+        report = tmp_path / "r.jsonl"
+        summary = convert_file(
+            backend,
+            client,
+            leadconvert.read_records(source, converter),
+            report=report,
+            journal=tmp_path / "j.sqlite",
+            settings={"contacts_module_id": "1", "accounts_module_id": "2", "deals_module_id": "3"},
+        )
+        assert summary.aborted and "no answer from the CRM" in summary.aborted
+        # Only the calls already in flight when the first failed were tried.
+        assert client.calls <= backend.limits.max_concurrency < 40
+        rows = _rows(report)
+        assert len(rows) == 40
+        assert {r["outcome"] for r in rows} == {"not_attempted"}
+        assert summary.counts == {leadconvert.Outcome.NOT_ATTEMPTED: 40}
