@@ -78,9 +78,14 @@ class DynamicsBackend(Backend):
                 "opportunity.none": _C(_S.NATIVE, "CreateOpportunity: false"),
                 "opportunity.create": _C(
                     _S.FOLLOW_UP,
-                    "CreateOpportunity: true, then PATCH opportunities(<id>)",
+                    "CreateOpportunity: true, then PATCH opportunities(<id>) with the name",
                     "name, estimatedclosedate, estimatedvalue, stepname (stage) and other "
                     "fields by logical name; pipeline and contact role: reject",
+                ),
+                "opportunity.create_unnamed": _C(
+                    _S.NATIVE,
+                    "CreateOpportunity: true",
+                    "Dynamics names it after the lead's topic; its fields still follow up",
                 ),
                 "opportunity.attach": _C(_S.REJECTED),
                 "owner": _C(

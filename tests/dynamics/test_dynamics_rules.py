@@ -198,3 +198,10 @@ def test_example_ids_are_distinct_valid_guids(backend: DynamicsBackend) -> None:
             assert backend.canonical_id(value, role) == value
             seen.add(value)
     assert len(seen) == 15
+
+
+def test_every_meaning_has_a_capability(backend: DynamicsBackend) -> None:
+    from leadconvert.backend import MEANINGS
+
+    (column,) = backend.capabilities
+    assert set(column.entries) == set(MEANINGS)
