@@ -448,3 +448,25 @@ def test_a_cut_off_follow_up_is_checked_against_the_records(
     applied = client.check_follow_up(follow)
     assert applied is not None and applied.succeeded
     assert emulator.counts(ALEX) == {"convert": 1, "follow_up": 3}
+
+
+@pytest.mark.parametrize(("slots", "at_least"), [(2, 0.85), (6, 0.25)])
+def test_requests_in_flight_are_bounded_across_threads(
+    emulator: DynamicsEmulator,
+    make_client: Callable[..., DynamicsClient],
+    slots: int,
+    at_least: float,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = make_client(max_concurrency=slots)
+    client.lookup([ALEX])  # signed in: only the reads below are timed
+    emulator.inject_fault(Fault(delay=0.3, operation="query", count=None))
+    started = time.monotonic()
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: client.lookup([ALEX]), range(6)))
+    elapsed = time.monotonic() - started
+    # Six reads of 0.3 s each: two at a time take three rounds, six at a time one.
+    assert elapsed >= at_least
+    if slots == 6:
+        assert elapsed < 0.85
