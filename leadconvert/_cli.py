@@ -293,6 +293,10 @@ def validate(
         f"{mode.value})",
         err=True,
     )
+    if rules:
+        # What to fix first: the problems by rule, most frequent first.
+        ranked = sorted(rules.items(), key=lambda item: (-item[1], item[0]))
+        click.echo("by rule: " + ", ".join(f"{rule} {n}" for rule, n in ranked), err=True)
     if as_json:
         echo_json(validation_summary(backend.name, mode.value, total, rules, bad, warned))
     ctx.exit(EXIT_FAILED if bad else EXIT_OK)

@@ -23,7 +23,7 @@ import simplejson
 from attrs import frozen
 
 from ._exceptions import EmptyInputError, InputError
-from ._json import NeutralConverter, loads_json
+from ._json import NeutralConverter, dumps_json, loads_json
 from ._model import Conversion
 from ._results import Violation
 
@@ -253,14 +253,27 @@ def _read_jsonl(lines: _Lines, converter: NeutralConverter) -> Iterator[InputRec
 
 
 def _json_source(data: Any) -> dict[str, str] | None:
-    """The line's top-level scalar values, as the report's input columns."""
+    """The line's values as the report's input columns: nested objects flattened with dots
+    (``account.id``), lists as JSON, at most 50 columns."""
     if not isinstance(data, Mapping):
         return None
-    return {
-        str(key): str(value).lower() if isinstance(value, bool) else str(value)
-        for key, value in data.items()
-        if isinstance(value, str | int | float | bool) or value.__class__.__name__ == "Decimal"
-    }
+    out: dict[str, str] = {}
+
+    def add(prefix: str, value: Any) -> None:
+        if len(out) >= 50:
+            return
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                add(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, bool):
+            out[prefix] = str(value).lower()
+        elif isinstance(value, list):
+            out[prefix] = dumps_json(value)
+        elif value is not None:
+            out[prefix] = str(value)
+
+    add("", data)
+    return out
 
 
 def _record(

@@ -207,7 +207,9 @@ def _options() -> list[click.Option]:
             count=True,
             help="Log retries, rate limits, token refreshes and checks (-vv: every request).",
         ),
-        click.Option(["-q", "--quiet", "log_quiet"], is_flag=True, help="Only errors on stderr."),
+        click.Option(
+            ["-q", "--quiet", "log_quiet"], is_flag=True, help="Log only errors on stderr."
+        ),
         click.Option(
             ["--log-file", "log_file"],
             type=click.Path(dir_okay=False, path_type=Path),

@@ -422,6 +422,7 @@ class TestValidateFindsWhatConvertRefuses:
         out = run("validate", "-b", "zoho", str(source))
         assert out.returncode == EXIT_FAILED
         assert f"{source}:3:" in out.stdout and "on line 1" in out.stdout
+        assert "by rule: input.duplicate_lead 1" in out.stderr
 
     @pytest.mark.parametrize("setting", ["api_version=v1", "data_centre=XX", "timeout=abc"])
     def test_settings_plan_refuses(self, tmp_path: Path, setting: str) -> None:

@@ -45,6 +45,28 @@ class TestJsonLines:
         ]
         assert records[1].violations[0].rule == "input.json"
 
+    def test_source_columns_for_the_report(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """A line's values, nested ones flattened with dots, become the report's input columns."""
+        path = _write(
+            tmp_path,
+            "in.jsonl",
+            '{"lead_id": "1", "account": {"action": "merge", "id": "10"}, '
+            '"notify_new_owner": true, "opportunity": {"action": "create", "name": "D", '
+            '"amount": 12.50}}\n',
+        )
+        (record,) = list(read_records(path, converter))
+        assert record.source == {
+            "lead_id": "1",
+            "account.action": "merge",
+            "account.id": "10",
+            "notify_new_owner": "true",
+            "opportunity.action": "create",
+            "opportunity.name": "D",
+            "opportunity.amount": "12.50",
+        }
+
     def test_lazy(self, tmp_path: Path, converter: NeutralConverter) -> None:
         """Records are read one at a time, not all at once."""
         path = _write(tmp_path, "in.jsonl", '{"lead_id": "1"}\n' * 3)
