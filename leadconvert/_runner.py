@@ -781,6 +781,10 @@ def _convert_journaled(
         )
         try:
             summary = runner.run(writer.tap(records))
+        except UnreachableError as exc:
+            # No connection before any call could leave (looking for existing records, say):
+            # nothing was sent; the leads read are reported not_attempted and the run exits 3.
+            summary = RunSummary(aborted=str(exc))
         except BaseException:
             # An incomplete report never replaces the previous one; the journal has the run.
             writer.abandon()

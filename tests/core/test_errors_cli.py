@@ -143,6 +143,25 @@ class TestUnreachable:
         assert {r["outcome"] for r in rows} == {"not_attempted"}
         assert {r["error_code"] for r in rows} == {"network_error"}
 
+    def test_on_match_unreachable(self, tmp_path: Path) -> None:
+        """Looking for existing records on an unreachable CRM: the same exit 3, and the leads
+        read reported not_attempted (not a per-lead failure, not an empty report)."""
+        report = tmp_path / "out.jsonl"
+        out = run(
+            "convert",
+            "-b",
+            "zoho",
+            "--on-match",
+            "merge",
+            "--report",
+            str(report),
+            str(_leads(tmp_path, 12)),
+            env=_zoho_unreachable(_closed_port()),
+        )
+        assert out.returncode == EXIT_UNREACHABLE, out.stderr
+        rows = _rows(report)
+        assert len(rows) == 12 and {r["outcome"] for r in rows} == {"not_attempted"}
+
     def test_zoho_dns_named(self, tmp_path: Path) -> None:
         """A host name that does not resolve is said to be DNS, not a class name."""
         env = _zoho_unreachable(_closed_port())
