@@ -48,6 +48,7 @@ from leadconvert import (
     RequestTimeout,
     ServerError,
     TransportError,
+    UnreachableError,
     dumps_json,
     loads_json,
 )
@@ -173,9 +174,10 @@ class MsalTokens(TokenSource):
                     f"Microsoft Entra ID authority {authority} cannot be used: {exc}"
                 ) from exc
             except requests.RequestException as exc:
-                raise TransportError(
-                    f"cannot reach Microsoft Entra ID at {authority}: {exc}"
-                ) from (exc)
+                # Tenant discovery failed: no lead was sent.
+                raise UnreachableError.from_exception(
+                    f"Microsoft Entra ID at {self._args['authority_host']}", exc
+                ) from exc
         return self._app
 
     def token(self) -> str:
@@ -183,10 +185,11 @@ class MsalTokens(TokenSource):
         with self._lock:
             try:
                 result = self._application().acquire_token_for_client(scopes=[self._scope])
-            except requests.Timeout as exc:
-                raise RequestTimeout(f"Microsoft Entra ID did not answer in time: {exc}") from exc
             except requests.RequestException as exc:
-                raise TransportError(f"cannot reach Microsoft Entra ID: {exc}") from exc
+                # No lead was sent: whatever failed, the call's leads are not attempted.
+                if UnreachableError.caused(exc):
+                    raise UnreachableError.from_exception("Microsoft Entra ID", exc) from exc
+                raise UnreachableError(f"no access token from Microsoft Entra ID: {exc}") from exc
         if not isinstance(result, Mapping) or "access_token" not in result:
             error = result.get("error") if isinstance(result, Mapping) else None
             text = result.get("error_description") if isinstance(result, Mapping) else None
@@ -297,6 +300,7 @@ class DynamicsClient(Client):
         # The last known result of each lead (canonical id): follow-ups need what it created.
         self._known: dict[str, ConversionResult] = {}
         self._identity: str | None = None
+        self._host = urllib.parse.urlsplit(self.org_url).netloc
 
     # --- construction -------------------------------------------------------------------------
 
@@ -397,11 +401,17 @@ class DynamicsClient(Client):
                         timeout=self.timeout,
                     )
                     answer = _Answer(response.status_code, dict(response.headers), response.text)
-            except requests.ConnectTimeout as exc:
-                # No connection was made: nothing was sent.
-                if attempt >= self.max_retries:
-                    raise RequestTimeout(f"{what}: cannot connect to Dataverse: {exc}") from exc
             except requests.RequestException as exc:
+                if UnreachableError.caused(exc):
+                    # No connection was made (DNS, refused, connect timeout, TLS): nothing was
+                    # sent, so trying again is safe, and giving up leaves the leads unattempted.
+                    if attempt >= self.max_retries:
+                        raise UnreachableError.from_exception(
+                            f"Dataverse at {self._host}", exc
+                        ) from exc
+                    self._sleep(self._delay(attempt, None))
+                    attempt += 1
+                    continue
                 error: BackendError = (
                     RequestTimeout(f"{what}: Dataverse did not answer in time: {exc}")
                     if isinstance(exc, requests.Timeout)

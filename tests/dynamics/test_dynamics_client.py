@@ -21,6 +21,7 @@ from leadconvert import (
     Module,
     Outcome,
     RateLimitedError,
+    UnreachableError,
 )
 from leadconvert.backend import PlanItem
 from leadconvert.emulation import Fault
@@ -470,3 +471,29 @@ def test_requests_in_flight_are_bounded_across_threads(
     assert elapsed >= at_least
     if slots == 6:
         assert elapsed < 0.85
+
+
+def test_an_unreachable_org_is_unreachable_and_nothing_is_sent(
+    backend: DynamicsBackend, emulator: DynamicsEmulator, make_client: Callable[..., DynamicsClient]
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    creds = dict(emulator.credentials())
+    dead = make_client(
+        {
+            "org_url": f"https://127.0.0.1:{closed}",
+            "access_token": "t",
+            "ca_bundle": creds["ca_bundle"],
+        },
+        max_retries=1,
+    )
+    plan = backend.plan([PlanItem(Conversion(ALEX), 1)], {"status": "3"})
+    with pytest.raises(UnreachableError, match="refused"):
+        dead.execute(plan.calls[0], call_index=0)
+    no_entra = make_client({**creds, "authority_host": f"https://127.0.0.1:{closed}"})
+    with pytest.raises(UnreachableError, match="Entra ID"):
+        no_entra.lookup([ALEX])
+    assert emulator.counts(ALEX)["convert"] == 0
