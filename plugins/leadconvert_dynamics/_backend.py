@@ -130,6 +130,9 @@ class DynamicsBackend(Backend):
             "Retry-After, doubled each retry, with jitter (default 1.0)",
             "max_concurrency": "HTTP requests in flight at once from one client, 1-51 "
             "(default 8; Dataverse allows 52 per user)",
+            "doubt_wait": "seconds after sending a qualify whose answer was lost to a read "
+            "timeout during which a lead that still reads open is not sent again (default: "
+            "the timeout)",
         }
     )
     credential_names = MappingProxyType(

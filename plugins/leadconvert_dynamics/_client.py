@@ -277,6 +277,7 @@ class DynamicsClient(Client):
         retry_base_delay: float = 1.0,
         max_concurrency: int = 8,
         status: str | None = None,
+        doubt_wait: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 1 <= max_concurrency < 52:
@@ -292,6 +293,7 @@ class DynamicsClient(Client):
         self.max_retries = max_retries
         self.retry_base_delay = retry_base_delay
         self.default_status = status
+        self.doubt_wait = doubt_wait
         self._sleep = sleep
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._lock = threading.Lock()
@@ -325,6 +327,7 @@ class DynamicsClient(Client):
                 "max_retries": int(settings.get("max_retries") or 3),
                 "retry_base_delay": float(settings.get("retry_base_delay") or 1.0),
                 "max_concurrency": int(settings.get("max_concurrency") or 8),
+                "doubt_wait": float(settings.get("doubt_wait") or timeout),
             }
         except ValueError as exc:
             raise ConfigurationError(f"bad Dynamics setting: {exc}") from exc
@@ -605,6 +608,7 @@ class DynamicsClient(Client):
                 batch.api_version, batch.number, tuple(leads[i] for i in pending)
             )
             boundary, body = render_qualify(sending)
+            sent_at = time.time()
             try:
                 answer = self._send(
                     "POST",
@@ -617,7 +621,7 @@ class DynamicsClient(Client):
                 got = self._read_qualify(answer, [leads[i] for i in pending], call_index)
             except _InDoubt as doubt:
                 # The batch may have qualified some leads: read them before anything else.
-                self._establish(leads, results, pending, doubt.cause, call_index)
+                self._establish(leads, results, pending, doubt.cause, call_index, sent_at)
                 if attempt >= self.max_retries:
                     error = _error_of(doubt.cause)
                     for i in pending:
@@ -737,9 +741,17 @@ class DynamicsClient(Client):
         pending: Sequence[int],
         cause: BackendError,
         call_index: int | None,
+        sent_at: float,
     ) -> None:
+        ids = [leads[i].lead_id for i in pending]
         try:
-            found = self.lookup([leads[i].lead_id for i in pending])
+            if isinstance(cause, RequestTimeout):
+                # After a read timeout Dataverse may still be running the batch: an open lead
+                # proves nothing until doubt_wait has passed since it was sent.
+                found = self.resolve_in_doubt(ids, call_kind=QUALIFY_KIND, sent_at=sent_at)
+            else:
+                # The server ended the request (dropped, 5xx, garbled): what reads open is open.
+                found = self.lookup(ids)
         except BackendError as exc:
             error = ConversionError(
                 ErrorCode.NETWORK_ERROR,
@@ -751,19 +763,6 @@ class DynamicsClient(Client):
                 )
             return
         for i, result in zip(pending, found, strict=True):
-            if result.outcome is Outcome.NOT_ATTEMPTED and isinstance(cause, RequestTimeout):
-                # After a read timeout Dataverse may still be running the batch: an open lead
-                # proves nothing yet. Not sent again; a resumed run reads it anew.
-                results[i] = ConversionResult(
-                    leads[i].lead_id,
-                    Outcome.UNKNOWN,
-                    error=ConversionError(
-                        ErrorCode.NETWORK_ERROR,
-                        f"{cause}; the lead still showed open, but the request may still run",
-                    ),
-                    call=call_index,
-                )
-                continue
             if result.outcome is Outcome.NOT_ATTEMPTED:
                 continue  # The server ended the request and the lead is open: safe to resend.
             if result.outcome in (Outcome.CONVERTED, Outcome.ALREADY_CONVERTED):
@@ -935,6 +934,23 @@ class DynamicsClient(Client):
         return FollowUp(call.kind, True)
 
     # --- lookup and match -------------------------------------------------------------------------
+
+    def resolve_in_doubt(
+        self, lead_ids: Sequence[str], *, call_kind: str | None, sent_at: float | None
+    ) -> list[ConversionResult]:
+        """The leads' state, re-read until none reads open or ``doubt_wait`` seconds (the
+        ``doubt_wait`` setting, by default the HTTP timeout) have passed since the send.
+
+        A qualify cut off by a read timeout may still be running in Dataverse: until that bound
+        a lead that reads open is not safe to send again.
+        """
+        deadline = (sent_at if sent_at is not None else time.time()) + self.doubt_wait
+        while True:
+            found = self.lookup(lead_ids)
+            left = deadline - time.time()
+            if left <= 0 or all(r.outcome is not Outcome.NOT_ATTEMPTED for r in found):
+                return found
+            self._sleep(min(0.5, left))
 
     def lookup(self, lead_ids: Sequence[str]) -> list[ConversionResult]:
         """Whether each lead is qualified, and into what, from its lead record."""

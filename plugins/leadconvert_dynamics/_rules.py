@@ -263,7 +263,7 @@ def check_settings(settings: Mapping[str, str]) -> list[Violation]:
     status = settings.get("status")
     if status:
         found += _status_violations(status, "settings.status")
-    for name in ("timeout", "max_retries", "max_concurrency", "retry_base_delay"):
+    for name in ("timeout", "max_retries", "max_concurrency", "retry_base_delay", "doubt_wait"):
         value = settings.get(name)
         if not value:
             continue

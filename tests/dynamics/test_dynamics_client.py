@@ -361,17 +361,35 @@ def test_a_batch_dropped_before_it_ran_is_sent_again_once_the_leads_read_open(
     assert "query" in operations[batches[0] + 1 : batches[1]]
 
 
-def test_a_read_timeout_leaves_an_open_lead_unknown_never_resent(
+def test_after_a_read_timeout_the_lead_is_reread_until_the_batch_has_run(
     backend: DynamicsBackend, emulator: DynamicsEmulator, make_client: Callable[..., DynamicsClient]
 ) -> None:
-    client = make_client(timeout=0.5)
+    client = make_client(timeout=0.5, doubt_wait=5)
     client.resolve_status(None)
     emulator.inject_fault(Fault(delay=1.5, operation="qualify_batch"))
+    started = time.monotonic()
     (result,) = run(backend, client, Conversion(ALEX), status="3")
-    assert result.outcome is Outcome.UNKNOWN
-    time.sleep(1.5)  # the request went on running on the server
+    # The lead read open at first (the batch still ran on the server), then qualified: it is
+    # converted, and it was never sent again.
+    assert result.outcome is Outcome.CONVERTED
+    assert result.account_id == emulator.lead(ALEX)["_parentaccountid_value"]
     assert emulator.counts(ALEX)["convert"] == 1
-    assert client.lookup([ALEX])[0].outcome is Outcome.CONVERTED
+    assert time.monotonic() - started < 5
+
+
+def test_resolve_in_doubt_waits_for_an_open_lead_only_until_the_bound(
+    make_client: Callable[..., DynamicsClient],
+) -> None:
+    client = make_client(doubt_wait=0.6)
+    started = time.monotonic()
+    (open_lead,) = client.resolve_in_doubt([ALEX], call_kind="qualify_batch", sent_at=time.time())
+    assert open_lead.outcome is Outcome.NOT_ATTEMPTED
+    assert 0.6 <= time.monotonic() - started < 3
+    started = time.monotonic()
+    client.resolve_in_doubt([ALEX], call_kind="qualify_batch", sent_at=time.time() - 10)
+    assert time.monotonic() - started < 0.5  # the bound passed long ago: one read
+    (closed,) = client.resolve_in_doubt([DORA], call_kind="qualify_batch", sent_at=time.time())
+    assert closed.outcome is Outcome.CONVERTED
 
 
 def test_lookup_tells_open_qualified_disqualified_and_missing_apart(
