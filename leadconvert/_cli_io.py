@@ -131,7 +131,8 @@ def install_cli_options(group: click.Group) -> None:
     """Add the shared options to ``group``'s commands, and the ``check`` command."""
     if "check" not in group.commands:
         group.add_command(check_command)
-    install_logging_options(group.commands.values())
+    # The group too: `leadconvert -v convert ...` works as well as `convert -v`.
+    install_logging_options([group, *group.commands.values()])
     for name, command in group.commands.items():
         names = {p.name for p in command.params}
         if "fmt" in names and "delimiter" not in names:

@@ -238,6 +238,9 @@ def install_logging_options(commands: Iterable[click.Command]) -> None:
         command.callback = _configured(command.callback)
 
 
+_META = "leadconvert.logging"
+
+
 def _configured(callback: _F) -> _F:
     def run(
         *args: Any,
@@ -247,7 +250,21 @@ def _configured(callback: _F) -> _F:
         log_format: str = "text",
         **kwargs: Any,
     ) -> Any:
-        configure_logging(log_verbose, log_quiet, log_file, log_format)
+        # `leadconvert -v convert ...` and `leadconvert convert -v ...` both count: a group
+        # passes its options down through the context, and the command's own add to them.
+        ctx = click.get_current_context(silent=True)
+        given = ctx.meta.get(_META, {}) if ctx is not None else {}
+        options = {
+            "verbosity": max(log_verbose, given.get("verbosity", 0)),
+            "quiet": log_quiet or given.get("quiet", False),
+            "log_file": log_file or given.get("log_file"),
+            "log_format": log_format if log_format != "text" else given.get("log_format", "text"),
+        }
+        if ctx is not None:
+            ctx.meta[_META] = options
+        configure_logging(
+            options["verbosity"], options["quiet"], options["log_file"], options["log_format"]
+        )
         return callback(*args, **kwargs)
 
     run.__name__ = getattr(callback, "__name__", "command")

@@ -343,3 +343,24 @@ class TestNoCredentialInAnyOutput:
             assert runs[-1].returncode == 3, runs[-1].stderr
         text = "\n".join(_outputs(tmp_path, out) for out in runs)
         _assert_no_secret(text, [session_id, credentials["password"]])
+
+
+class TestOptionPlacement:
+    @pytest.mark.parametrize("before", [True, False])
+    def test_verbose_before_or_after_the_command(self, before: bool) -> None:
+        """`leadconvert -v check ...` and `leadconvert check -v ...` both log at INFO."""
+        env = _base_env()
+        env.update(
+            {
+                f"{ZOHO}CLIENT_ID": "1000.ID",
+                f"{ZOHO}CLIENT_SECRET": "secret-for-placement-test",
+                f"{ZOHO}REFRESH_TOKEN": "1000.refresh-for-placement-test",
+                f"{ZOHO}ACCOUNTS_URL": f"http://127.0.0.1:{_closed_port()}",
+            }
+        )
+        args = ["-v", "check", "-b", "zoho"] if before else ["check", "-b", "zoho", "-v"]
+        out = run(*args, env=env)
+        assert out.returncode == 3
+        assert "INFO: refreshing the Zoho access token" in out.stderr
+        quiet = run("check", "-b", "zoho", env=env)
+        assert "INFO" not in quiet.stderr
