@@ -94,6 +94,7 @@ __all__ = ["DynamicsClient", "MsalTokens", "StaticToken", "TokenSource"]
 
 _MAX_RETRY_AFTER = 300.0
 _LOOKUP_CHUNK = 50
+_KNOWN_LIMIT = 20_000
 _LEAD_STATE = (
     "leadid,statecode,statuscode,_parentaccountid_value,_parentcontactid_value,"
     "_qualifyingopportunityid_value"
@@ -579,7 +580,13 @@ class DynamicsClient(Client):
 
     def _remember(self, result: ConversionResult) -> None:
         with self._lock:
-            self._known[_key(result.lead_id)] = result
+            key = _key(result.lead_id)
+            self._known.pop(key, None)
+            self._known[key] = result
+            # Bounded, so memory stays flat over any number of leads: a follow-up runs right
+            # after its qualify, and one whose result was dropped reads the lead instead.
+            while len(self._known) > _KNOWN_LIMIT:
+                del self._known[next(iter(self._known))]
 
     def _qualify(self, call: PlannedCall, call_index: int | None) -> list[ConversionResult]:
         content = call.request.content
@@ -702,13 +709,16 @@ class DynamicsClient(Client):
         contact_ids = sorted(
             {_key(str(bind.parent_contact_id)) for i in both if (bind := leads[i].bind)}
         )
+        records: list[dict[str, Any]] = []
         try:
-            records = self._records(
-                "contacts",
-                "contactid,_parentcustomerid_value",
-                " or ".join(f"contactid eq {c}" for c in contact_ids),
-                "contact check",
-            )
+            for start in range(0, len(contact_ids), _LOOKUP_CHUNK):
+                chunk = contact_ids[start : start + _LOOKUP_CHUNK]
+                records += self._records(
+                    "contacts",
+                    "contactid,_parentcustomerid_value",
+                    " or ".join(f"contactid eq {c}" for c in chunk),
+                    "contact check",
+                )
         except BackendError:
             return  # Dataverse checks the merge itself; the pre-check only saves a call.
         parents = {_key(str(r.get("contactid"))): r.get("_parentcustomerid_value") for r in records}

@@ -515,3 +515,20 @@ def test_an_unreachable_org_is_unreachable_and_nothing_is_sent(
     with pytest.raises(UnreachableError, match="Entra ID"):
         no_entra.lookup([ALEX])
     assert emulator.counts(ALEX)["convert"] == 0
+
+
+def test_a_follow_up_without_the_qualify_answer_reads_the_lead(
+    backend: DynamicsBackend, emulator: DynamicsEmulator, make_client: Callable[..., DynamicsClient]
+) -> None:
+    # As on resume: the qualify ran in an earlier process, the follow-up runs in this one.
+    conversion = Conversion(CARL, opportunity=CreateOpportunity(name="Resumed"), owner_id=SELLER)
+    qualify, follow = backend.plan([PlanItem(conversion, 1)], {"status": "3"}).calls
+    make_client().execute(qualify, call_index=0)
+    (result,) = make_client().execute(follow, call_index=1)
+    assert result.outcome is Outcome.CONVERTED and result.opportunity_id is not None
+    (step,) = result.follow_ups
+    assert step.succeeded, step
+    opportunity = next(
+        o for o in emulator.state()["opportunities"] if o["opportunityid"] == result.opportunity_id
+    )
+    assert (opportunity["name"], opportunity["_ownerid_value"]) == ("Resumed", SELLER)
