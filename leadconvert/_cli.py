@@ -26,6 +26,7 @@ from typing import IO, Any, NoReturn
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ._api import connect
 from ._cli_io import (
@@ -627,12 +628,13 @@ def match(
     if as_json:
         click.echo(dumps_json(state.converter.unstructure_any(found), indent=2))
         return
-    table = Table(title=f"records matching lead {lead_id}")
+    # CRM data and argv are text, never rich markup: "[/]" in a record's name must not crash.
+    table = Table(title=Text(safe_text(f"records matching lead {lead_id}")))
     for heading in ("module", "id", "name", "matched on", "account", "usable"):
         # Ids are copied from here into conversions: never cut them.
         table.add_column(heading, no_wrap=heading in ("id", "account"))
     for candidate in (*found.contacts, *found.accounts, *found.deals):
-        table.add_row(
+        cells = (
             candidate.module.value,
             candidate.id,
             candidate.name or "",
@@ -640,6 +642,7 @@ def match(
             candidate.account_id or "",
             "yes" if candidate.usable else "no",
         )
+        table.add_row(*(Text(safe_text(cell)) for cell in cells))
     console = Console(width=max(Console().width, 140))
     console.print(table)
     preferred = found.preferred_module.value if found.preferred_module else "none"

@@ -594,3 +594,27 @@ class TestRunnerStopsWhenNothingCanBeSent:
         assert len(rows) == 40
         assert {r["outcome"] for r in rows} == {"not_attempted"}
         assert summary.counts == {leadconvert.Outcome.NOT_ATTEMPTED: 40}
+
+
+class TestCrmDataIsText:
+    def test_match_shows_markup_and_escapes_as_text(self, tmp_path: Path) -> None:
+        """A CRM record named "[/]Evil" with an ANSI escape: `match` prints it as text, escaped,
+        instead of failing on rich markup (an internal error before)."""
+        seed = json.loads(
+            (Path(__file__).parents[2] / "plugins/leadconvert_zoho/emulator/seed.json").read_text()
+        )
+        seed["contacts"][0]["Last_Name"] = "[/]Evil\x1b[31m"
+        seed["contacts"][0]["Full_Name"] = "[/]Evil\x1b[31m"
+        path = tmp_path / "seed.json"
+        path.write_text(json.dumps(seed))
+        backend = leadconvert.load_registry().get("zoho")
+        with backend.emulator(seed=path) as emulator:
+            env = _clean_env(
+                **{
+                    f"{ZOHO_ENV}{k.upper()}": v
+                    for k, v in {**emulator.credentials(), **emulator.settings()}.items()
+                }
+            )
+            out = run("match", "-b", "zoho", seed["leads"][0]["id"], env=env)
+        assert out.returncode == EXIT_OK, out.stderr
+        assert "[/]Evil\\x1b[31m" in out.stdout and "\x1b[31m" not in out.stdout
