@@ -618,3 +618,13 @@ class TestCrmDataIsText:
             out = run("match", "-b", "zoho", seed["leads"][0]["id"], env=env)
         assert out.returncode == EXIT_OK, out.stderr
         assert "[/]Evil\\x1b[31m" in out.stdout and "\x1b[31m" not in out.stdout
+
+    def test_report_path_with_brackets(self, tmp_path: Path) -> None:
+        """A report named like rich markup is printed as a path, not parsed."""
+        folder = tmp_path / "[/]x"
+        folder.mkdir()
+        out = run(
+            "convert", "-b", "zoho", "--report", str(folder / "r.jsonl"), str(_leads(tmp_path, 1))
+        )
+        assert out.returncode in (EXIT_OK, EXIT_FAILED), out.stderr
+        assert f"report:  {folder / 'r.jsonl'}" in out.stderr
