@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from leadconvert_dynamics import DynamicsEmulator
 
 import leadconvert
 
@@ -194,3 +195,31 @@ def test_convert_on_match_merges_into_the_matching_contact_and_its_account(
     )
     assert "merged into contact" in yvonne["merge"]
     assert alex["outcome"] == "converted" and alex["merge"] == "no existing record matches"
+
+
+def test_credentials_from_a_config_file_reach_the_org_they_name(
+    tmp_path: Path, emulator: DynamicsEmulator
+) -> None:
+    config = tmp_path / "leadconvert.toml"
+    lines = ["[dynamics]"]
+    lines += [f'{key} = "{value}"' for key, value in emulator.credentials().items()]
+    lines += ["", "[dynamics.settings]", 'status = "Qualified by Partner"', 'batch_size = "2"']
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = tmp_path / "report.jsonl"
+    result = cli(
+        "convert",
+        "--backend",
+        "dynamics",
+        "--config",
+        str(config),
+        "--report",
+        str(report),
+        str(EXAMPLE),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "EMULATOR" not in result.stderr
+    assert emulator.credentials()["client_secret"] not in result.stdout + result.stderr
+    # This org (the in-process emulator) was the one converted, with the configured status.
+    assert emulator.lead("00000001-0000-4000-8000-000000000000")["statuscode"] == 100000001
+    assert emulator.counts("00000001-0000-4000-8000-000000000000")["convert"] == 1
