@@ -163,7 +163,7 @@ class DynamicsEmulator(HttpEmulator):
         """Replace the org with the seed's."""
         for key in ("tenant_id", "client_id", "client_secret"):
             if not isinstance(seed[key], str):
-                raise InputError(f"seed: {key} is a string")
+                raise InputError(f"{key} must be a string, not {type(seed[key]).__name__}")
         self.org = DataverseOrg.from_seed(seed)
 
     def state(self) -> Mapping[str, Any]:
