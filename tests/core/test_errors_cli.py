@@ -621,7 +621,7 @@ class TestCrmDataIsText:
 
     def test_report_path_with_brackets(self, tmp_path: Path) -> None:
         """A report named like rich markup is printed as a path, not parsed."""
-        folder = tmp_path / "[/]x"
+        folder = tmp_path / "a[red]b"
         folder.mkdir()
         out = run(
             "convert", "-b", "zoho", "--report", str(folder / "r.jsonl"), str(_leads(tmp_path, 1))
