@@ -1,26 +1,48 @@
-"""Peak RSS of ``leadconvert plan`` / ``convert`` and end-to-end throughput, in child processes."""
+"""Measured child processes: ``leadconvert`` as users run it, the floors, the emulators.
+
+Every measured command runs in a process of its own under ``_launch.py``, which reports the
+command's own CPU seconds (user + system, threads included) and peak RSS from ``wait4``.
+Comparisons are paired: each pair runs the two sides back to back (alternating which goes
+first), and the ratio reported is the median of the pairs' ratios, so that load from other work
+on the machine, which moves from minute to minute, weighs on both sides of each ratio alike.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from . import _workloads as w
 
-LEADCONVERT = [sys.executable, "-m", "leadconvert"]
+ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = Path(__file__).resolve().parent / "_launch.py"
-ZOHO_SEED = Path(__file__).resolve().parent.parent / "plugins" / "leadconvert_zoho" / "seed.json"
+#: ``leadconvert`` as users run it: the installed console script (else ``python -m``).
+_SCRIPT = shutil.which("leadconvert")
+LEADCONVERT = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "leadconvert"]
+PYTHON = [sys.executable]
+
+
+class BenchmarkError(SystemExit):
+    """A benchmark whose two sides did not do the same work: the run stops, loudly."""
 
 
 def run_measured(
-    argv: list[str], *, stdout: IO[Any] | int, env: dict[str, str] | None = None
+    argv: Sequence[str],
+    *,
+    stdout: IO[Any] | int = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+    ok: Sequence[int] = (0,),
 ) -> dict[str, Any]:
-    """Run ``argv``; its wall time and its own peak RSS (``wait4``'s ``ru_maxrss``)."""
+    """Run ``argv``; its wall time, its own CPU seconds and its own peak RSS."""
     start = time.perf_counter()
     # -S: the launcher imports nothing, so its own RSS (inherited by the child) stays small.
     proc = subprocess.run(
@@ -28,118 +50,211 @@ def run_measured(
         stdout=stdout,
         stderr=subprocess.PIPE,
         env=env,
+        cwd=ROOT,
         check=False,
     )
-    seconds = time.perf_counter() - start
-    err = proc.stderr.decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv} exited {proc.returncode}: {err[-2000:]}")
-    kib = int(err.rpartition("LAUNCH_MAXRSS_KB=")[2])
-    return {"seconds": seconds, "peak_rss_mb": kib / 1024}
+    wall = time.perf_counter() - start
+    err = proc.stderr.decode(errors="replace")
+    if proc.returncode not in ok:
+        raise BenchmarkError(f"{' '.join(argv)} exited {proc.returncode}: {err[-3000:]}")
+    rss_kib, cpu = err.rpartition("LAUNCH_MAXRSS_KB=")[2].split()
+    return {"wall": wall, "cpu": float(cpu.partition("=")[2]), "peak_rss_mb": int(rss_kib) / 1024}
 
 
-def write_input(path: Path, backend: str, n: int) -> Path:
-    with path.open("w", encoding="utf-8") as stream:
-        stream.writelines(w.jsonl_lines(backend, n))
+def write_input(path: Path, workload: str, n: int) -> Path:
+    if not path.exists():
+        with path.open("w", encoding="utf-8") as stream:
+            stream.writelines(w.jsonl_lines(workload, n))
     return path
 
 
-def plan_rss(tmp: Path, backend: str, sizes: list[int]) -> dict[str, Any]:
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def paired(
+    pairs: int, ours: Callable[[], dict[str, Any]], theirs: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``pairs`` paired runs of both sides, alternating which goes first; medians and ratios."""
+    runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            a = ours()
+            b = theirs()
+        else:
+            b = theirs()
+            a = ours()
+        runs.append((a, b))
+    return {
+        "pairs": pairs,
+        "ours": {k: median([a[k] for a, _ in runs]) for k in ("wall", "cpu", "peak_rss_mb")},
+        "theirs": {k: median([b[k] for _, b in runs]) for k in ("wall", "cpu", "peak_rss_mb")},
+        "cpu_ratio": median([a["cpu"] / b["cpu"] for a, b in runs]),
+        "wall_ratio": median([a["wall"] / b["wall"] for a, b in runs]),
+        "cpu_ratios": [a["cpu"] / b["cpu"] for a, b in runs],
+    }
+
+
+def same_json(ours: Path, theirs: Path, what: str) -> None:
+    """Stop the run unless the two files hold equal JSON (numbers compared exactly)."""
+    a = json.loads(ours.read_text(encoding="utf-8"), parse_float=Decimal)
+    b = json.loads(theirs.read_text(encoding="utf-8"), parse_float=Decimal)
+    if a == b:
+        return
+    detail = ""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                x, y = a.get(key), b.get(key)
+                if isinstance(x, list) and isinstance(y, list):
+                    pairs = enumerate(zip(x, y, strict=False))
+                    at = next((i for i, (p, q) in pairs if p != q), min(len(x), len(y)))
+                    detail = (
+                        f"{key}[{at}]: {str(x[at : at + 1])[:600]} != {str(y[at : at + 1])[:600]}"
+                    )
+                else:
+                    detail = f"{key}: {str(x)[:600]} != {str(y)[:600]}"
+                break
+    raise BenchmarkError(f"{what}: leadconvert's plan and the floor's differ: {detail}")
+
+
+# --- start-up -----------------------------------------------------------------------------------
+
+
+def startup(tmp: Path, repeats: int) -> dict[str, Any]:
+    """``leadconvert --help`` and ``plan`` of one line, against ``python -c pass``."""
+    one = write_input(tmp / "one-line.jsonl", "zoho_homogeneous", 1)
+    commands = {
+        "python -c pass": [*PYTHON, "-c", "pass"],
+        "leadconvert --help": [*LEADCONVERT, "--help"],
+        "leadconvert plan (1 line)": [*LEADCONVERT, "plan", "--backend", "zoho", str(one)],
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
+    for _ in range(repeats):  # interleaved, so that load weighs on each command alike
+        for name, argv in commands.items():
+            runs[name].append(run_measured(argv))
     out: dict[str, Any] = {}
-    for n in sizes:
-        source = write_input(tmp / f"{backend}-{n}.jsonl", backend, n)
-        target = tmp / f"{backend}-{n}.plan.json"
-        with target.open("w", encoding="utf-8") as stream:
-            result = run_measured(
-                [*LEADCONVERT, "plan", "--backend", backend, str(source)], stdout=stream
-            )
-        result["per_second"] = n / result["seconds"]
-        out[str(n)] = result
-        if n > 100_000:
-            source.unlink()
-            target.unlink()
+    for name, measured in runs.items():
+        out[name] = {k: median([m[k] for m in measured]) for k in ("wall", "cpu", "peak_rss_mb")}
+        out[name]["runs"] = repeats
     return out
 
 
-class ZohoEmulatorProcess:
-    """The Zoho emulator, seeded with ``n`` plain leads, in a process of its own."""
+# --- emulators and convert ----------------------------------------------------------------------
 
-    def __init__(self, tmp: Path, n: int) -> None:
-        seed = json.loads(ZOHO_SEED.read_text(encoding="utf-8"))
-        seed["generated_leads"] = {"count": n, "first_id": w.ZOHO_FIRST_LEAD}
-        # The emulator's duplicate check scans every contact for each lead (quadratic at 100k);
-        # the generated leads have unique phones, so the check is switched off, not bypassed.
-        seed["unique_fields"] = {}
-        self.seed = tmp / f"zoho-seed-{n}.json"
-        self.seed.write_text(json.dumps(seed), encoding="utf-8")
+
+class EmulatorProcess:
+    """A backend's emulator seeded with ``leads`` leads, in a process of its own."""
+
+    def __init__(self, tmp: Path, backend: str, leads: int) -> None:
+        self.backend = backend
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._emulator", "zoho", str(self.seed)],
+            [sys.executable, "-m", "benchmarks._emulator", backend, str(leads)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            cwd=Path(__file__).resolve().parent.parent,
+            text=True,
+            cwd=ROOT,
         )
+        line = self._read()
+        self.hello: dict[str, Any] = json.loads(line)
+        self.hello_path = tmp / f"{backend}-hello.json"
+        self.hello_path.write_text(line, encoding="utf-8")
+
+    def _read(self) -> str:
         assert self.proc.stdout is not None
-        self.credentials: dict[str, str] = json.loads(self.proc.stdout.readline())
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BenchmarkError(f"the {self.backend} emulator stopped")
+        return line
+
+    def command(self, name: str) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self._read())
 
     def env(self) -> dict[str, str]:
+        """The environment that points ``leadconvert`` at this emulator."""
         env = dict(os.environ)
-        for key in ("client_id", "client_secret", "refresh_token", "api_domain", "accounts_url"):
-            env[f"LEADCONVERT_ZOHO_{key.upper()}"] = self.credentials[key]
+        for key, value in self.hello["credentials"].items():
+            env[f"LEADCONVERT_{self.backend.upper()}_{key.upper()}"] = value
+        # The bare loop polls a mass-convert job every 10 ms too.
         env["LEADCONVERT_ZOHO_POLL_INTERVAL"] = "0.01"
         return env
 
     def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-        self.seed.unlink()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
-def convert_run(tmp: Path, n: int) -> dict[str, Any]:
-    """``leadconvert convert`` of ``n`` Zoho leads on a fresh emulator process."""
-    source = tmp / f"zoho-{n}.jsonl"
-    if not source.exists():
-        write_input(source, "zoho", n)
-    emulator = ZohoEmulatorProcess(tmp, n)
-    try:
-        report = tmp / f"convert-{n}.report.jsonl"
+def convert_vs_bare(tmp: Path, workload: str, n: int, pairs: int, workers: int) -> dict[str, Any]:
+    """``leadconvert convert`` of ``n`` leads against the bare loop over the same emulator.
+
+    The emulator is reset before each run (every lead open again); both sides' requests, as the
+    emulator counted them, must match: a bare loop making a call leadconvert does not make (or
+    more of it) stops the run; calls leadconvert makes beyond the bare loop's are reported.
+    """
+    backend = w.BACKEND[workload]
+    source = write_input(tmp / f"{workload}-{n}.jsonl", workload, n)
+    plan = tmp / f"{workload}-{n}.convert-plan.json"
+    with plan.open("w", encoding="utf-8") as stream:
+        run_measured([*LEADCONVERT, "plan", "--backend", backend, str(source)], stdout=stream)
+    emulator = EmulatorProcess(tmp, backend, n)
+    logs: dict[str, Any] = {}
+    count = {"lc": 0}
+
+    def ours() -> dict[str, Any]:
+        emulator.command("reset")
+        count["lc"] += 1
+        report = tmp / f"convert-{workload}-{count['lc']}.report.jsonl"
+        journal = tmp / f"convert-{workload}-{count['lc']}.journal.db"
         result = run_measured(
-            [*LEADCONVERT, "convert", "--backend", "zoho", "--report", str(report), str(source)],
-            stdout=subprocess.DEVNULL,
+            [*LEADCONVERT, "convert", "--backend", backend, "--report", str(report),
+             "--journal", str(journal), str(source)],
             env=emulator.env(),
-        )
-        converted = sum(1 for line in report.open(encoding="utf-8") if '"converted"' in line)
-        assert converted == n, (converted, n)
-    finally:
-        emulator.close()
-    result["per_second"] = n / result["seconds"]
-    return result
+        )  # fmt: skip
+        logs["ours"] = emulator.command("log")
+        with report.open(encoding="utf-8") as stream:
+            converted = sum(1 for line in stream if '"converted"' in line)
+        if converted != n:
+            raise BenchmarkError(f"convert {workload}: {converted} of {n} leads converted")
+        for path in tmp.glob(f"convert-{workload}-{count['lc']}.*"):
+            path.unlink()
+        return result
 
-
-def bare_run(tmp: Path, n: int) -> dict[str, Any]:
-    """The bare requests loop over the same plan, on a fresh emulator process."""
-    plan = tmp / f"zoho-{n}.plan.json"
-    if not plan.exists():
-        source = tmp / f"zoho-{n}.jsonl"
-        if not source.exists():
-            write_input(source, "zoho", n)
-        with plan.open("w", encoding="utf-8") as stream:
-            subprocess.run(
-                [*LEADCONVERT, "plan", "--backend", "zoho", str(source)], stdout=stream, check=True
-            )
-    emulator = ZohoEmulatorProcess(tmp, n)
-    try:
-        credentials = tmp / "credentials.json"
-        credentials.write_text(
-            json.dumps({"base_url": emulator.credentials["api_domain"], **emulator.credentials})
-        )
+    def theirs() -> dict[str, Any]:
+        emulator.command("reset")
         out = tmp / "bare.out"
-        with out.open("w") as stream:
+        with out.open("w", encoding="utf-8") as stream:
             result = run_measured(
-                [sys.executable, "-m", "benchmarks._bare", str(plan), str(credentials)],
+                [*PYTHON, "-m", "benchmarks._bare", backend, str(plan), str(emulator.hello_path),
+                 str(workers)],
                 stdout=stream,
-                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-            )
-        assert json.loads(out.read_text())["converted"] == n
+            )  # fmt: skip
+        logs["theirs"] = emulator.command("log")
+        converted = json.loads(out.read_text(encoding="utf-8"))["converted"]
+        if converted != n:
+            raise BenchmarkError(f"bare loop {workload}: {converted} of {n} leads converted")
+        return result
+
+    try:
+        result = paired(pairs, ours, theirs)
     finally:
         emulator.close()
-    result["per_second"] = n / result["seconds"]
+    ours_log, bare_log = logs["ours"], logs["theirs"]
+    short = {k: v - ours_log.get(k, 0) for k, v in bare_log.items() if v > ours_log.get(k, 0)}
+    if short:
+        raise BenchmarkError(f"convert {workload}: the bare loop made calls leadconvert did not: "
+                             f"{short} (leadconvert {ours_log}, bare {bare_log})")  # fmt: skip
+    result["requests"] = ours_log
+    result["extra_requests"] = {
+        k: v - bare_log.get(k, 0) for k, v in ours_log.items() if v > bare_log.get(k, 0)
+    }
+    result["leads"] = n
+    result["workers"] = workers
     return result

@@ -343,19 +343,153 @@ def sf_floor(payloads: list[Any]) -> list[str]:
     return out
 
 
+# --- Dynamics 365 -------------------------------------------------------------------------------
+
+DYN_ACCOUNT = "00000002-0000-4000-8000-000000000000"
+DYN_CONTACT = "00000003-0000-4000-8000-000000000000"
+DYN_USER = "00000005-0000-4000-8000-000000000001"
+#: Twenty leads in a row: 8 plain, 4 with a named opportunity (a follow-up sets its name), 2
+#: with an opportunity of stage, date and amount and an owner (follow-ups of all three records),
+#: 2 merged into an account and a contact (a bind in the change set), 2 with an owner, 2 with a
+#: statuscode.
+DYN_MIX = (
+    "plain", "plain", "plain", "plain", "plain", "plain", "plain", "plain",
+    "named", "named", "named", "named", "follow_up", "follow_up",
+    "merge", "merge", "owner", "owner", "status", "status",
+)  # fmt: skip
+
+
+def dyn_lead_id(i: int) -> str:
+    """The id of the ``i``-th lead the Dynamics emulator generates from its seed."""
+    return f"{0x1EAD:08x}-0000-4000-8000-{i:012x}"
+
+
 # --- files and seeds ----------------------------------------------------------------------------
 
+#: The workloads: (backend, kinds of twenty leads in a row, line of lead ``i`` of a kind).
+WORKLOADS = ("zoho_homogeneous", "zoho_mixed", "salesforce_mixed", "dynamics_mixed")
+BACKEND = {
+    "zoho_homogeneous": "zoho",
+    "zoho_mixed": "zoho",
+    "salesforce_mixed": "salesforce",
+    "dynamics_mixed": "dynamics",
+}
 
-def jsonl_lines(kind: str, n: int) -> Iterator[str]:
-    """Lines of a JSON Lines input for the CLI: ``zoho`` homogeneous mass convert, or
-    ``salesforce`` plain conversions (ids 15 characters long as users often have them)."""
-    for i in range(n):
-        if kind == "zoho":
-            yield (
-                f'{{"lead_id": "{zoho_lead_id(i)}", "owner_id": "{ZOHO_USERS[0]}", "opportunity": '
-                '{"action": "create", "name": "Spring campaign", "stage": "Needs Analysis", '
-                f'"close_date": "2026-12-31", "pipeline": "{ZOHO_PIPELINE}", '
-                '"amount": "1500.00"}}\n'
-            )
-        else:
-            yield f'{{"lead_id": "{sf_lead_id(i)}"}}\n'
+
+def _zoho_line(i: int, kind: str) -> str:
+    lead = zoho_lead_id(i)
+    if kind in ("mass_A", "mass_A_status", "mass_B"):
+        t = _TEMPLATES["B" if kind == "mass_B" else "A"]
+        owner = ZOHO_USERS[1 if kind == "mass_B" else 0]
+        status = ', "converted_status": "Qualified"' if kind == "mass_A_status" else ""
+        return (
+            f'{{"lead_id": "{lead}", "opportunity": {{"action": "create", "name": "{t["name"]}", '
+            f'"stage": "{t["stage"]}", "close_date": "2026-12-31", "pipeline": "{ZOHO_PIPELINE}", '
+            f'"amount": "{t["amount"]}"}}, "owner_id": "{owner}"{status}}}\n'
+        )
+    if kind == "mass_plain":
+        return f'{{"lead_id": "{lead}", "owner_id": "{ZOHO_USERS[0]}"}}\n'
+    if kind == "single_merge":
+        return (
+            f'{{"lead_id": "{lead}", "account": {{"action": "merge", "id": "{ZOHO_ACCOUNT}"}}, '
+            f'"owner_id": "{ZOHO_USERS[0]}", "notify_lead_owner": true}}\n'
+        )
+    if kind == "single_no_owner":
+        return f'{{"lead_id": "{lead}"}}\n'
+    if kind == "single_own_deal":
+        close = dt.date(2026, 1 + i % 12, 1 + i % 28).isoformat()
+        return (
+            f'{{"lead_id": "{lead}", "opportunity": {{"action": "create", '
+            f'"name": "Deal for lead {i}", "stage": "Needs Analysis", "close_date": "{close}", '
+            f'"pipeline": "{ZOHO_PIPELINE}", "amount": "{100 + i % 9000}.{i % 100:02d}", '
+            f'"fields": {{"Description": "imported from line {i + 1}"}}}}, '
+            f'"owner_id": "{ZOHO_USERS[1]}"}}\n'
+        )
+    if kind == "single_tags":
+        return (
+            f'{{"lead_id": "{lead}", "owner_id": "{ZOHO_USERS[0]}", '
+            '"overwrite_account_name": true, "carry_over_tags": {"contacts": ["vip", '
+            '"trade-show"]}}\n'
+        )
+    if kind == "single_contact":
+        return (
+            f'{{"lead_id": "{lead}", "account": {{"action": "merge", "id": "{ZOHO_ACCOUNT}"}}, '
+            f'"contact": {{"action": "merge", "id": "{ZOHO_CONTACT}"}}, '
+            f'"owner_id": "{ZOHO_USERS[0]}", "notify_new_owner": true}}\n'
+        )
+    raise ValueError(kind)
+
+
+def _sf_line(i: int, kind: str) -> str:
+    lead = sf_lead_id(i)
+    if kind == "plain":
+        return f'{{"lead_id": "{lead}"}}\n'
+    if kind == "named":
+        return (
+            f'{{"lead_id": "{lead}", "opportunity": {{"action": "create", '
+            f'"name": "Bulk deal {i}"}}}}\n'
+        )
+    if kind == "follow_up":
+        return (
+            f'{{"lead_id": "{lead}", "opportunity": {{"action": "create", "name": "Bulk deal {i}", '
+            '"stage": "Prospecting", "close_date": "2026-12-31", "amount": "250.00"}}\n'
+        )
+    if kind == "merge":
+        return (
+            f'{{"lead_id": "{lead}", "account": {{"action": "merge", "id": "{SF_ACCOUNT}"}}, '
+            f'"contact": {{"action": "merge", "id": "{SF_CONTACT}"}}, '
+            '"overwrite_lead_source": true}\n'
+        )
+    if kind == "owner":
+        return f'{{"lead_id": "{lead}", "owner_id": "{SF_USER}", "notify_new_owner": true}}\n'
+    if kind == "status":
+        return (
+            f'{{"lead_id": "{lead}", "converted_status": "Closed - Converted", '
+            '"options": {"salesforce": {"bypass_account_dedupe_check": true}}}\n'
+        )
+    raise ValueError(kind)
+
+
+def _dyn_line(i: int, kind: str) -> str:
+    lead = dyn_lead_id(i)
+    if kind == "plain":
+        return f'{{"lead_id": "{lead}"}}\n'
+    if kind == "named":
+        return (
+            f'{{"lead_id": "{lead}", "opportunity": {{"action": "create", "name": "Deal {i}"}}}}\n'
+        )
+    if kind == "follow_up":
+        return (
+            f'{{"lead_id": "{lead}", "opportunity": {{"action": "create", "name": "Deal {i}", '
+            '"stage": "Propose", "close_date": "2026-12-31", "amount": "250.00"}, '
+            f'"owner_id": "{DYN_USER}"}}\n'
+        )
+    if kind == "merge":
+        return (
+            f'{{"lead_id": "{lead}", "account": {{"action": "merge", "id": "{DYN_ACCOUNT}"}}, '
+            f'"contact": {{"action": "merge", "id": "{DYN_CONTACT}"}}}}\n'
+        )
+    if kind == "owner":
+        return f'{{"lead_id": "{lead}", "owner_id": "{DYN_USER}"}}\n'
+    if kind == "status":
+        return f'{{"lead_id": "{lead}", "converted_status": "3"}}\n'
+    raise ValueError(kind)
+
+
+def jsonl_lines(workload: str, n: int) -> Iterator[str]:
+    """The ``n`` lines of a workload's JSON Lines input, as users write them (the neutral form,
+    documented in docs/json-form.md)."""
+    if workload == "zoho_homogeneous":
+        for i in range(n):
+            yield _zoho_line(i, "mass_A")
+    elif workload == "zoho_mixed":
+        for i in range(n):
+            yield _zoho_line(i, ZOHO_MIX[i % len(ZOHO_MIX)])
+    elif workload == "salesforce_mixed":
+        for i in range(n):
+            yield _sf_line(i, SF_MIX[i % len(SF_MIX)])
+    elif workload == "dynamics_mixed":
+        for i in range(n):
+            yield _dyn_line(i, DYN_MIX[i % len(DYN_MIX)])
+    else:
+        raise ValueError(workload)

@@ -1,11 +1,12 @@
 """Run every benchmark, print one table, write the results as JSON.
 
-    python -m benchmarks [--out benchmarks/results.json] [--quick]
+    python -m benchmarks [--out benchmarks/results.json] [--quick] [--sdk]
 
-Measures on this machine, side by side in one run: planning throughput against the floor, the
-official Zoho SDK building the same bodies, calls against the minimum, peak RSS of
-``leadconvert plan`` and ``convert``, and ``convert`` end to end against a bare requests loop.
-See docs/performance.md for what exactly is timed.
+Measures on this machine, side by side in one run, every side a command from the same input
+file: ``leadconvert plan`` against a same-work floor (``_floor.py``) for each workload,
+``leadconvert convert`` against a bare requests loop making the same calls to the same emulator
+(``_bare.py``), the peak RSS of ``plan`` as the input grows, and start-up time. CPU seconds of
+each command's own process, medians of paired runs. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -24,39 +25,43 @@ if __package__ in (None, ""):  # python benchmarks/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "benchmarks"
 
-from benchmarks import _planning, _processes, _sdk
-from leadconvert._plugins import load_registry, make_plugin_manager
+from benchmarks import _planning, _processes
+from benchmarks import _workloads as w
 
-FULL = {
-    "planning": 100_000,
-    "sdk": 20_000,
-    "calls": 10_000,
-    "plan_rss": [10_000, 100_000, 1_000_000],
-    "convert": [10_000, 100_000],
-    "repeats": 3,
+FULL: dict[str, Any] = {
+    "plan_lines": 100_000,
+    "plan_pairs": 3,
+    "rss_workload": "zoho_mixed",
+    "rss_lines": [10_000, 100_000, 1_000_000],
+    "convert_leads": 5_000,
+    "convert_pairs": 3,
+    "startup_runs": 10,
 }
-QUICK = {
-    "planning": 10_000,
-    "sdk": 2_000,
-    "calls": 10_000,
-    "plan_rss": [1_000, 10_000],
-    "convert": [1_000, 5_000],
-    "repeats": 1,
+QUICK: dict[str, Any] = {
+    "plan_lines": 20_000,
+    "plan_pairs": 1,
+    "rss_workload": "zoho_mixed",
+    "rss_lines": [1_000, 10_000],
+    "convert_leads": 1_000,
+    "convert_pairs": 1,
+    "startup_runs": 3,
 }
+#: Workloads ``convert`` is measured on, with the calls ``convert`` keeps in flight (each
+#: backend's ``limits.max_concurrency``), given to the bare loop too.
+CONVERT = {"zoho_mixed": "zoho", "salesforce_mixed": "salesforce", "dynamics_mixed": "dynamics"}
 
 
-def _mb(x: float) -> str:
-    return f"{x:.0f} MB"
+def _installed() -> tuple[set[str], dict[str, int]]:
+    from leadconvert import load_registry, make_plugin_manager
 
-
-def _rate(x: float) -> str:
-    return f"{x:,.0f}/s"
+    registry = load_registry(make_plugin_manager())
+    names = {backend.name for backend in registry}
+    return names, {b.name: b.limits.max_concurrency for b in registry}
 
 
 def measure(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    registry = load_registry(make_plugin_manager())
-    zoho, salesforce = registry.get("zoho"), registry.get("salesforce")
-    results: dict[str, Any] = {}
+    names, concurrency = _installed()
+    results: dict[str, Any] = {"plan": {}, "convert": {}}
     step = time.perf_counter()
 
     def done(name: str) -> None:
@@ -65,109 +70,100 @@ def measure(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
         print(f"  {name}: {now - step:.1f} s", file=sys.stderr, flush=True)
         step = now
 
-    n, repeats = sizes["planning"], sizes["repeats"]
-    results["planning"] = {
-        "zoho": _planning.zoho_throughput(zoho, n, repeats),
-        "salesforce": _planning.sf_throughput(salesforce, n, repeats),
-        "zoho_homogeneous": _planning.zoho_throughput(zoho, n, 1, homogeneous=True),
-        "salesforce_homogeneous": _planning.sf_throughput(salesforce, n, 1, homogeneous=True),
-    }
-    done("planning")
-    results["sdk"] = _sdk.compare(zoho, sizes["sdk"], repeats)
-    done("sdk")
-    results["calls"] = _planning.call_counts(zoho, salesforce, sizes["calls"])
-    done("calls")
-    results["plan_rss"] = _processes.plan_rss(tmp, "zoho", sizes["plan_rss"])
-    done("plan rss")
-    results["convert"] = {str(k): _processes.convert_run(tmp, k) for k in sizes["convert"]}
-    done("convert")
-    largest = max(sizes["convert"])
-    results["bare"] = {str(largest): _processes.bare_run(tmp, largest)}
-    done("bare loop")
+    results["startup"] = _processes.startup(tmp, sizes["startup_runs"])
+    done("start-up")
+    for workload in w.WORKLOADS:
+        if w.BACKEND[workload] not in names:
+            continue
+        results["plan"][workload] = _planning.plan_vs_floor(
+            tmp, workload, sizes["plan_lines"], sizes["plan_pairs"]
+        )
+        done(f"plan {workload}")
+    results["plan_rss_workload"] = sizes["rss_workload"]
+    results["plan_rss"] = _planning.plan_rss(tmp, sizes["rss_workload"], sizes["rss_lines"])
+    done("plan peak RSS")
+    for workload, backend in CONVERT.items():
+        if backend not in names:
+            continue
+        results["convert"][workload] = _processes.convert_vs_bare(
+            tmp, workload, sizes["convert_leads"], sizes["convert_pairs"], concurrency[backend]
+        )
+        done(f"convert {workload}")
     return results
 
 
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """(target, measured, goal, met) for each target of issue #7."""
-    z, s = r["planning"]["zoho"], r["planning"]["salesforce"]
-    plan_sizes = sorted(r["plan_rss"], key=int)
-    conv_sizes = sorted(r["convert"], key=int)
-    big_plan, mid_plan = r["plan_rss"][plan_sizes[-1]], r["plan_rss"][plan_sizes[-2]]
-    big_conv, mid_conv = r["convert"][conv_sizes[-1]], r["convert"][conv_sizes[-2]]
-    bare = r["bare"][conv_sizes[-1]]
-    overhead = bare["per_second"] / big_conv["per_second"]
-    calls = r["calls"]
-    return [
-        ("Zoho planning, mixed", _rate(z["per_second"]), ">= 100,000/s", z["per_second"] >= 1e5),
-        ("Zoho planning / floor", f"{z['ratio_to_floor']:.1f}x", "<= 3x", z["ratio_to_floor"] <= 3),
-        ("Salesforce planning, mixed", _rate(s["per_second"]), ">= 50,000/s",
-         s["per_second"] >= 5e4),
-        ("Salesforce planning / floor", f"{s['ratio_to_floor']:.1f}x", "<= 3x",
-         s["ratio_to_floor"] <= 3),
-        ("vs Zoho SDK (bodies)", f"{r['sdk']['speedup']:.1f}x faster", ">= 10x",
-         r["sdk"]["speedup"] >= 10),
-        ("Zoho calls, homogeneous", f"{calls['zoho']['calls']} (min {calls['zoho']['minimum']})",
-         "= minimum", calls["zoho"]["calls"] == calls["zoho"]["minimum"]),
-        ("Salesforce calls, homogeneous",
-         f"{calls['salesforce']['calls']} (min {calls['salesforce']['minimum']})", "= minimum",
-         calls["salesforce"]["calls"] == calls["salesforce"]["minimum"]),
-        (f"plan peak RSS at {int(plan_sizes[-1]):,}", _mb(big_plan["peak_rss_mb"]), "< 150 MB",
-         big_plan["peak_rss_mb"] < 150),
-        (f"plan RSS {int(plan_sizes[-2]):,} -> {int(plan_sizes[-1]):,}",
-         f"{big_plan['peak_rss_mb'] / mid_plan['peak_rss_mb'] - 1:+.1%}", "within 10%",
-         abs(big_plan["peak_rss_mb"] / mid_plan["peak_rss_mb"] - 1) <= 0.10),
-        (f"convert peak RSS at {int(conv_sizes[-1]):,}", _mb(big_conv["peak_rss_mb"]),
-         "< 150 MB", big_conv["peak_rss_mb"] < 150),
-        (f"convert RSS {int(conv_sizes[-2]):,} -> {int(conv_sizes[-1]):,}",
-         f"{big_conv['peak_rss_mb'] / mid_conv['peak_rss_mb'] - 1:+.1%}", "within 10%",
-         abs(big_conv["peak_rss_mb"] / mid_conv["peak_rss_mb"] - 1) <= 0.10),
-        ("convert overhead vs bare loop", f"{overhead:.2f}x", "<= 1.3x", overhead <= 1.3),
-    ]  # fmt: skip
+    """(target, measured, goal, met) for each target of issue #15."""
+    out: list[tuple[str, str, str, bool]] = []
+    for workload, m in r["plan"].items():
+        out.append((f"plan / floor, {workload}", f"{m['cpu_ratio']:.2f}x", "<= 2x",
+                    m["cpu_ratio"] <= 2))  # fmt: skip
+    for workload, m in r["convert"].items():
+        out.append((f"convert / bare loop, {workload}", f"{m['wall_ratio']:.2f}x wall",
+                    "<= 1.3x", m["wall_ratio"] <= 1.3))  # fmt: skip
+    sizes = sorted(r["plan_rss"], key=int)
+    if len(sizes) >= 2:
+        big, mid = r["plan_rss"][sizes[-1]], r["plan_rss"][sizes[-2]]
+        growth = big["peak_rss_mb"] / mid["peak_rss_mb"] - 1
+        out.append((f"plan RSS {int(sizes[-2]):,} -> {int(sizes[-1]):,} lines", f"{growth:+.1%}",
+                    "within 10%", abs(growth) <= 0.10))  # fmt: skip
+    for name in ("leadconvert --help", "leadconvert plan (1 line)"):
+        s = r["startup"][name]
+        out.append((f"start-up, {name}", f"{s['cpu'] * 1000:.0f} ms", "< 150 ms",
+                    s["cpu"] < 0.150))  # fmt: skip
+    return out
 
 
 def table(r: dict[str, Any]) -> str:
-    z, s, sdk = r["planning"]["zoho"], r["planning"]["salesforce"], r["sdk"]
-    zh, sh = r["planning"]["zoho_homogeneous"], r["planning"]["salesforce_homogeneous"]
     lines = [
-        "Planning (validate + plan + serialize, one core, mixed input)",
-        f"  zoho        {z['conversions']:>9,} conv  {_rate(z['per_second']):>12}  "
-        f"floor (json.dumps) {_rate(z['floor_per_second']):>12}  ratio {z['ratio_to_floor']:.1f}x"
-        f"  calls {z['calls']:,} {z['calls_by_kind']}",
-        f"  salesforce  {s['conversions']:>9,} conv  {_rate(s['per_second']):>12}  "
-        f"floor (str join)   {_rate(s['floor_per_second']):>12}  ratio {s['ratio_to_floor']:.1f}x"
-        f"  calls {s['calls']:,} {s['calls_by_kind']}",
-        "  homogeneous input (every lead alike: one mass convert / convertLead per batch)",
-        f"  zoho        {zh['conversions']:>9,} conv  {_rate(zh['per_second']):>12}  "
-        f"floor (json.dumps) {_rate(zh['floor_per_second']):>12}  ratio {zh['ratio_to_floor']:.1f}x"
-        f"  calls {zh['calls']:,}",
-        f"  salesforce  {sh['conversions']:>9,} conv  {_rate(sh['per_second']):>12}  "
-        f"floor (str join)   {_rate(sh['floor_per_second']):>12}  ratio {sh['ratio_to_floor']:.1f}x"
-        f"  calls {sh['calls']:,}",
-        "Zoho single-convert bodies: leadconvert vs zohocrmsdk8-0",
-        f"  {sdk['bodies']:,} bodies: SDK {_rate(sdk['sdk_per_second'])}, leadconvert "
-        f"{_rate(sdk['leadconvert_per_second'])} ({sdk['speedup']:.1f}x), with validate + plan "
-        f"{_rate(sdk['plan_per_second'])} ({sdk['speedup_with_validate_and_plan']:.1f}x)",
-        "Peak RSS (own process; Zoho, homogeneous input)",
+        "plan from the file: leadconvert vs the same-work floor (CPU s, median of paired runs)",
+        f"  {'workload':<18} {'lines':>9} {'leadconvert':>11} {'floor':>7} {'ratio':>6} "
+        f"{'lines/s':>9} {'RSS':>7} {'floor RSS':>9}",
     ]
+    for workload, m in r["plan"].items():
+        ours, theirs = m["ours"], m["theirs"]
+        lines.append(
+            f"  {workload:<18} {m['lines']:>9,} {ours['cpu']:>10.2f}s {theirs['cpu']:>6.2f}s "
+            f"{m['cpu_ratio']:>5.2f}x {m['lines'] / ours['cpu']:>9,.0f} "
+            f"{ours['peak_rss_mb']:>4.0f} MB {theirs['peak_rss_mb']:>6.0f} MB"
+        )
+    lines.append(f"plan peak RSS, {r['plan_rss_workload']} (with warnings), by input size")
     for n, m in sorted(r["plan_rss"].items(), key=lambda kv: int(kv[0])):
         lines.append(
-            f"  plan    {int(n):>9,} lines  {_mb(m['peak_rss_mb']):>7}  {m['seconds']:6.1f} s  "
-            f"{_rate(m['per_second']):>10}"
+            f"  {int(n):>9,} lines  {m['peak_rss_mb']:>5.0f} MB  {m['cpu']:>7.2f} s CPU  "
+            f"{int(n) / m['cpu']:>9,.0f} lines/s"
         )
-    for n, m in sorted(r["convert"].items(), key=lambda kv: int(kv[0])):
+    lines.append("convert against the emulator: leadconvert vs the bare requests loop (medians)")
+    lines.append(
+        f"  {'workload':<18} {'leads':>6} {'wall':>7} {'bare':>7} {'ratio':>6} {'CPU':>7} "
+        f"{'bare':>7} {'ratio':>6}  calls leadconvert made beyond the bare loop's"
+    )
+    for workload, m in r["convert"].items():
+        ours, theirs = m["ours"], m["theirs"]
+        extra = ", ".join(f"{k} +{v}" for k, v in m["extra_requests"].items()) or "none"
         lines.append(
-            f"  convert {int(n):>9,} lines  {_mb(m['peak_rss_mb']):>7}  {m['seconds']:6.1f} s  "
-            f"{_rate(m['per_second']):>10}  (emulator in its own process)"
+            f"  {workload:<18} {m['leads']:>6,} {ours['wall']:>6.2f}s {theirs['wall']:>6.2f}s "
+            f"{m['wall_ratio']:>5.2f}x {ours['cpu']:>6.2f}s {theirs['cpu']:>6.2f}s "
+            f"{m['cpu_ratio']:>5.2f}x  {extra}"
         )
-    for n, m in r["bare"].items():
+    lines.append("start-up (median; CPU and wall)")
+    for name, s in r["startup"].items():
         lines.append(
-            f"  bare requests loop {int(n):,} leads {m['seconds']:6.1f} s  "
-            f"{_rate(m['per_second']):>10}  {_mb(m['peak_rss_mb'])}"
+            f"  {name:<28} {s['cpu'] * 1000:>6.0f} ms CPU {s['wall'] * 1000:>6.0f} ms wall "
+            f"{s['peak_rss_mb']:>5.0f} MB"
+        )
+    if "sdk" in r:
+        sdk = r["sdk"]
+        lines.append(
+            f"Zoho single-convert bodies in memory, {sdk['bodies']:,}: zohocrmsdk8-0 "
+            f"{sdk['sdk_per_second']:,.0f}/s, leadconvert {sdk['leadconvert_per_second']:,.0f}/s "
+            f"({sdk['speedup']:.1f}x)"
         )
     lines.append("Targets")
-    width = max(len(t[0]) for t in targets(r))
-    for name, measured, goal, met in targets(r):
-        lines.append(f"  {name:<{width}}  {measured:>18}  {goal:<13} {'met' if met else 'MISSED'}")
+    found = targets(r)
+    width = max(len(t[0]) for t in found)
+    for name, measured, goal, met in found:
+        lines.append(f"  {name:<{width}}  {measured:>14}  {goal:<11} {'met' if met else 'MISSED'}")
     return "\n".join(lines)
 
 
@@ -179,17 +175,26 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=Path(__file__).resolve().parent / "results.json",
         help="where to write the JSON results (default: benchmarks/results.json)",
     )  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--quick", action="store_true", help="small sizes: under two minutes")
+    parser.add_argument(
+        "--sdk", action="store_true",
+        help="also build Zoho bodies with the official SDK (needs the bench extra)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="leadconvert-bench-") as tmp:
         results = measure(sizes, Path(tmp))
+    if args.sdk:
+        from benchmarks import _sdk
+
+        results["sdk"] = _sdk.compare(2_000 if args.quick else 20_000, 1 if args.quick else 3)
     results["machine"] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "load_average_at_end": os.getloadavg(),
     }
     results["sizes"] = sizes
     results["seconds"] = time.perf_counter() - started
@@ -197,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         {"target": t, "measured": m, "goal": g, "met": ok} for t, m, g, ok in targets(results)
     ]
     print(table(results))
-    print(f"total {results['seconds']:.0f} s; results written to {args.out}")
+    print(f"total {results['seconds']:.0f} s; load average {os.getloadavg()[0]:.1f}; "
+          f"results written to {args.out}")  # fmt: skip
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
