@@ -240,6 +240,9 @@ class _Answer:
     headers: dict[str, str]
     text: str
 
+    def json_or_none(self) -> Any:
+        return _quiet_json(self.text)
+
     def json(self) -> Any:
         try:
             return loads_json(self.text) if self.text.strip() else None
@@ -449,6 +452,11 @@ class DynamicsClient(Client):
                     self._sleep(self._delay(attempt, advice))
                     attempt += 1
                     continue
+                definite = not error_from(answer.status, answer.json_or_none()).retryable
+                if answer.status >= 500 and definite:
+                    # A definite refusal keyed by its code (the duplicate error is documented as
+                    # 500 too): Dataverse ran the request and said no.
+                    return answer
                 if answer.status >= 500:
                     server = ServerError(
                         f"{what}: Dataverse failed (HTTP {answer.status}): {message}",

@@ -532,3 +532,15 @@ def test_a_follow_up_without_the_qualify_answer_reads_the_lead(
         o for o in emulator.state()["opportunities"] if o["opportunityid"] == result.opportunity_id
     )
     assert (opportunity["name"], opportunity["_ownerid_value"]) == ("Resumed", SELLER)
+
+
+def test_a_5xx_with_a_definite_code_is_that_error_not_a_lost_answer(
+    backend: DynamicsBackend, emulator: DynamicsEmulator, client: DynamicsClient
+) -> None:
+    duplicate = {"error": {"code": "0x80040333", "message": "A duplicate exists."}}
+    emulator.inject_fault(Fault(status=500, body=duplicate, operation="qualify_batch"))
+    (result,) = run(backend, client, Conversion(ALEX), status="3")
+    assert result.outcome is Outcome.FAILED
+    assert result.error is not None and result.error.code is ErrorCode.DUPLICATE
+    # Not in doubt: neither read back nor sent again.
+    assert [r.operation for r in emulator.requests].count("qualify_batch") == 1
