@@ -22,6 +22,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import shutil
 import socket
 import sqlite3
 import sys
@@ -195,6 +196,17 @@ def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
+#: Below this much free space, an I/O error on the journal is taken for a full disk.
+_LOW_SPACE = 1 << 20
+
+
+def _free_bytes(directory: Path) -> int:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:
+        return _LOW_SPACE
+
+
 def _disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
@@ -222,7 +234,9 @@ class Journal:
 
     def failure(self, exc: BaseException) -> JournalError:
         """The ``JournalError`` for a failure while reading or writing the journal."""
-        if _disk_full(exc):
+        if _disk_full(exc) or (
+            "disk I/O error" in str(exc) and _free_bytes(self.path.parent) < _LOW_SPACE
+        ):
             return JournalError(
                 f"cannot write the journal {self.path}: the disk is full. Nothing more was sent; "
                 "free some space and run the same command again to resume (leads whose call was "
@@ -303,9 +317,10 @@ class Journal:
             # A damaged page must stop the run now, not as an internal error halfway through.
             problems = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)")]
         except sqlite3.DatabaseError as exc:
-            if _disk_full(exc):
-                raise self.failure(exc) from exc
-            raise self._damaged(str(exc)) from exc
+            if "malformed" in str(exc) or "not a database" in str(exc):
+                raise self._damaged(str(exc)) from exc
+            # Not the file's content: the disk, the directory's permissions, a lock...
+            raise self.failure(exc) from exc
         if problems != ["ok"]:
             db.close()
             raise self._damaged("; ".join(problems))

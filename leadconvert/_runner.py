@@ -458,11 +458,12 @@ class Runner:
                 self._finish(held.pop(lead_id), lines.get(lead_id))
         running: dict[Future[list[ConversionResult]], tuple[int, int]] = {}
         failed = False
+        launch: list[tuple[int, int, bool, float | None]] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
             done: set[Future[list[ConversionResult]]] = set()
             try:
                 while True:
-                    launch: list[tuple[int, int, bool, float | None]] = []
+                    launch = []
                     # One journal transaction (one fsync) records the calls that finished and
                     # marks the ones about to leave; the marks are on disk before they do.
                     with self.journal.batch():
@@ -516,13 +517,13 @@ class Runner:
                             # A step cut off earlier is checked first (from when it was sent).
                             sent_at = doubtful_steps[cut[0]] if cut else None
                             launch.append((position, index, bool(cut), sent_at))
-                    self.report.flush()
                     for position, index, doubtful, sent_at in launch:
                         if doubtful:
                             future = pool.submit(self._send_step, calls[position], index, sent_at)
                         else:
                             future = pool.submit(self._send, calls[position], index)
                         running[future] = (position, index)
+                    self.report.flush()
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -532,7 +533,27 @@ class Runner:
                 self._stop = "interrupted"
                 self._stopping.set()
                 wait(running)
+                submitted = set(running.values())
                 with self.journal.batch():
+                    for position, index, _, _ in launch:
+                        call = calls[position]
+                        if (position, index) in submitted or call.after is not None:
+                            continue
+                        # Marked, then interrupted before it left: never sent, say so.
+                        error = ConversionError(
+                            ErrorCode.UNKNOWN, "not sent: the run was interrupted first"
+                        )
+                        self._finish_all(
+                            [
+                                (
+                                    ConversionResult(
+                                        lead, Outcome.NOT_ATTEMPTED, call=index, error=error
+                                    ),
+                                    lines.get(lead),
+                                )
+                                for lead in (canonical(i) for i in call.lead_ids)
+                            ]
+                        )
                     for future, (position, index) in running.items():
                         self._collect(
                             calls[position],

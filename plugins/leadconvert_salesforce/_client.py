@@ -13,6 +13,7 @@ import time
 import xml.parsers.expat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -24,6 +25,7 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
 )
 from simple_salesforce.format import format_soql
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from leadconvert import (
     AuthenticationError,
@@ -46,7 +48,7 @@ from leadconvert import (
     UnreachableError,
     dumps_json,
 )
-from leadconvert.backend import Client, PlannedCall, backoff_delay
+from leadconvert.backend import Client, PlannedCall, StepRecorder, backoff_delay
 
 from ._answers import matched_in_rest, read_convert_answer, with_matches
 from ._ids import IdError, canonical_id
@@ -66,6 +68,7 @@ __all__ = ["SalesforceClient", "looks_like_jwt"]
 
 log = logging.getLogger("leadconvert.salesforce")
 
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _MAX_RETRY_AFTER = 300.0
 _LOOKUP_CHUNK = 100
@@ -210,6 +213,7 @@ class SalesforceClient(Client):
         max_retries: int = 3,
         retry_base_delay: float = 1.0,
         converted_status: str | None = None,
+        doubt_wait: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         token = getattr(sf, "session_id", None)
@@ -221,6 +225,9 @@ class SalesforceClient(Client):
         self.retry_base_delay = retry_base_delay
         self._default_status = converted_status
         self._status_cache: str | None = None
+        #: How long after a convertLead was sent the org may still be carrying it out (a read
+        #: timeout does not stop it): a lead not converted by then is safe to send again.
+        self.doubt_wait = doubt_wait
         self._sleep = sleep
         # The last known result of each lead (by 18-character id): follow-ups need the
         # opportunity its conversion created.
@@ -245,6 +252,7 @@ class SalesforceClient(Client):
                 "max_retries": int(settings.get("max_retries", "3")),
                 "retry_base_delay": float(settings.get("retry_base_delay", "1.0")),
                 "converted_status": settings.get("converted_status") or None,
+                "doubt_wait": float(settings.get("doubt_wait", "120")),
             }
         except ValueError as exc:
             raise ConfigurationError(f"bad Salesforce setting: {exc}") from exc
@@ -337,8 +345,82 @@ class SalesforceClient(Client):
 
     # --- Client -------------------------------------------------------------------------------
 
+    def org_identity(self) -> str:
+        """``salesforce:<org id>@<instance host>``.
+
+        A Salesforce session id starts with the id of its org (``00D...!...``); the instance
+        host is where the API calls go. A session id without that prefix leaves the org ``?``.
+        """
+        session = str(getattr(self.sf, "session_id", "") or "")
+        org = session.split("!", 1)[0] if "!" in session else ""
+        with suppress(IdError):
+            org = canonical_id(org) if org else ""
+        return f"salesforce:{org or '?'}@{self.sf.sf_instance}"
+
+    def resolve_in_doubt(
+        self, lead_ids: Sequence[str], *, call_kind: str | None, sent_at: float | None
+    ) -> list[ConversionResult]:
+        """The leads' state, re-read until they show converted or ``doubt_wait`` seconds (the
+        ``doubt_wait`` setting, 120 by default) have passed since the call was marked sent."""
+        settle = self.doubt_wait
+        if sent_at is not None:
+            settle = max(0.0, sent_at + self.doubt_wait - time.time())
+        return self._settled(lead_ids, settle)
+
+    def _settled(self, lead_ids: Sequence[str], settle: float) -> list[ConversionResult]:
+        """``lookup``, repeated until no lead shows not converted or ``settle`` passes."""
+        deadline = time.monotonic() + settle
+        interval = min(0.05, max(settle, 0.0))
+        while True:
+            found = self.lookup(lead_ids)
+            if all(r.outcome is not Outcome.NOT_ATTEMPTED for r in found):
+                return found
+            if time.monotonic() + interval > deadline:
+                return found
+            self._sleep(interval)
+            interval = min(interval * 2, 5.0)
+
+    def check_follow_up(
+        self, call: PlannedCall, *, sent_at: float | None = None
+    ) -> FollowUp | None:
+        """Whether the opportunity has every value the update sets: then the update was
+        applied (or is not needed), and sending it again would change nothing. Re-read until
+        ``doubt_wait`` has passed since ``sent_at``: a cut-off update may still be applied."""
+        (lead,) = call.lead_ids
+        known = self.lookup([lead])[0]
+        if known.outcome is not Outcome.CONVERTED or known.opportunity_id is None:
+            return None
+        settle = self.doubt_wait
+        if sent_at is not None:
+            settle = max(0.0, sent_at + self.doubt_wait - time.time())
+        deadline = time.monotonic() + settle
+        interval = min(0.05, settle)
+        while True:
+            if self._opportunity_has(known.opportunity_id, call.request.json or {}):
+                return FollowUp(_action(call), True)
+            if time.monotonic() + interval > deadline:
+                return None
+            self._sleep(interval)
+            interval = min(interval * 2, 5.0)
+
+    def _opportunity_has(self, opportunity_id: str, values: Mapping[str, Any]) -> bool:
+        if not values:
+            return True
+        if not all(_FIELD.fullmatch(name) for name in values):
+            return False
+        # Field names are checked API names from the plan, the id is quoted by format_soql.
+        soql = f"SELECT Id, {', '.join(sorted(values))} FROM Opportunity WHERE Id = {{}}"  # noqa: S608
+        records = self._query(format_soql(soql, opportunity_id), "opportunity check")
+        if not records:
+            return False
+        return all(_same(records[0].get(k), v) for k, v in values.items())
+
     def execute(
-        self, call: PlannedCall, *, call_index: int | None = None
+        self,
+        call: PlannedCall,
+        *,
+        call_index: int | None = None,
+        steps: StepRecorder | None = None,
     ) -> list[ConversionResult]:
         """Send one planned call; one result per lead it carried, in order."""
         if call.kind == CONVERT_KIND:
@@ -420,9 +502,12 @@ class SalesforceClient(Client):
                     # No connection: nothing was sent, and the CRM cannot be used now.
                     raise _map_error(exc, "convertLead") from exc
                 log.info("convertLead in doubt (%s): reading the leads' state first", exc)
-                # The request may have been applied: establish each lead's state before
-                # sending anything again (convertLead is not idempotent).
-                self._establish(state, pending, call_index)
+                # The request may have been applied, or (cut off by a read timeout) may still
+                # be running: establish each lead's state, waiting up to doubt_wait for it to
+                # show converted, before sending anything again (convertLead is not idempotent).
+                answered = isinstance(exc, ProtocolError)
+                settle = 0.0 if answered or _never_sent(exc) else self.doubt_wait
+                self._establish(state, pending, call_index, settle)
                 if attempt >= self.max_retries:
                     failure = _failure(ErrorCode.NETWORK_ERROR, _map_error(exc, "convertLead"))
                     self._fail(state, pending, failure, call_index)
@@ -479,10 +564,12 @@ class SalesforceClient(Client):
                     state.given[i], Outcome.FAILED, error=error, call=call_index
                 )
 
-    def _establish(self, state: _Attempt, pending: Sequence[int], call_index: int | None) -> None:
+    def _establish(
+        self, state: _Attempt, pending: Sequence[int], call_index: int | None, settle: float
+    ) -> None:
         leads = [state.given[i] for i in pending]
         try:
-            found = self.lookup(leads)
+            found = self._settled(leads, settle)
         except BackendError as exc:
             error = ConversionError(
                 ErrorCode.NETWORK_ERROR,
@@ -500,7 +587,7 @@ class SalesforceClient(Client):
 
     def _follow_up(self, call: PlannedCall) -> ConversionResult:
         (lead,) = call.lead_ids
-        action = f"update Opportunity ({', '.join(call.request.json or {})})"
+        action = _action(call)
         try:
             key = canonical_id(lead)
         except IdError:
@@ -534,6 +621,17 @@ class SalesforceClient(Client):
                     data=dumps_json(call.request.json),
                     timeout=self.timeout,
                 )
+        except TransportError as exc:
+            # Cut off: the update may have been applied (a PATCH of these values is, at worst,
+            # applied again); the opportunity itself says whether it was.
+            try:
+                applied = self._opportunity_has(known.opportunity_id, call.request.json or {})
+            except BackendError:
+                applied = False
+            error = ConversionError(
+                ErrorCode.NETWORK_ERROR, str(exc), backend_code=exc.backend_code
+            )
+            step = FollowUp(action, applied, None if applied else error)
         except BackendError as exc:
             code = ErrorCode.INVALID_DATA if exc.backend_code else ErrorCode.UNKNOWN
             if isinstance(exc, ServerError):
@@ -685,3 +783,34 @@ class SalesforceClient(Client):
 
 def _failure(code: ErrorCode, exc: BackendError) -> ConversionError:
     return ConversionError(code, str(exc), backend_code=exc.backend_code, retryable=True)
+
+
+def _action(call: PlannedCall) -> str:
+    return f"update Opportunity ({', '.join(call.request.json or {})})"
+
+
+def _same(actual: Any, wanted: Any) -> bool:
+    """Whether a field read back from the org holds the value an update sets."""
+    if actual == wanted:
+        return True
+    if actual is None or wanted is None:
+        return False
+    try:
+        return Decimal(str(actual)) == Decimal(str(wanted))
+    except InvalidOperation:
+        return str(actual) == str(wanted)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a transport failure happened before the request left (no connection made)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.ConnectTimeout | NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(current.args[0], "reason", None) if current.args else None
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -6,6 +6,7 @@ with ``raise ... from exc``, or recorded in the lead's result.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import requests
 from attrs import evolve
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from leadconvert import (
@@ -40,6 +42,7 @@ from leadconvert.backend import (
     NativeAnswer,
     PlannedCall,
     Secret,
+    StepRecorder,
     backoff_delay,
     retry_after,
 )
@@ -282,6 +285,11 @@ class ZohoClient(Client):
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=retry)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        # Names the OAuth client (one Zoho account) in the org identity without showing it.
+        client_id = credentials.get("client_id") or ""
+        self._oauth_client = (
+            hashlib.sha256(client_id.encode()).hexdigest()[:12] if client_id else ""
+        )
         self._tokens = _Tokens(
             self._post_form,
             credentials.get("accounts_url") or default_accounts,
@@ -463,26 +471,83 @@ class ZohoClient(Client):
             raise ProtocolError("Zoho's conversion options answer is not a JSON object")
         return read_match(lead_id, answer.status, body)
 
+    def org_identity(self) -> str:
+        """``zoho:<org id>@<API host>``; the org id from Get Organization Data.
+
+        [I] ``GET /crm/{v}/org`` answers ``{"org": [{"id": ...}]}`` and needs the
+        ``ZohoCRM.org.READ`` scope: a token without it (or an emulator without the endpoint)
+        leaves the id ``?``, and the API host alone (with the OAuth client id, which belongs to
+        one Zoho account) tells orgs apart.
+        """
+        host = self.api_domain.split("://", 1)[-1]
+        org_id = ""
+        try:
+            answer = self._http("GET", f"/crm/{self.version}/org", idempotent=True)
+        except TransportError:
+            answer = None
+        if answer is not None and answer.status == 200:
+            body = parse_body(answer.body)
+            orgs = body.get("org") if isinstance(body, Mapping) else None
+            if isinstance(orgs, list) and orgs and isinstance(orgs[0], Mapping):
+                org_id = str(orgs[0].get("id") or "")
+        if org_id:
+            return f"zoho:{org_id}@{host}"
+        client = self._oauth_client
+        return f"zoho:?@{host}" + (f" oauth-client {client}" if client else "")
+
     def execute(
-        self, call: PlannedCall, *, call_index: int | None = None
+        self,
+        call: PlannedCall,
+        *,
+        call_index: int | None = None,
+        steps: StepRecorder | None = None,
     ) -> list[ConversionResult]:
         """Carry out one planned call; every lead ends with an outcome backed by evidence."""
         if call.kind == "mass_convert":
-            return self._mass_convert(call, call_index)
-        return self._send_checked(call, call_index)
+            return self._mass_convert(call, call_index, steps or StepRecorder())
+        return self._send_checked(call, call_index, settle=self._doubt_wait)
+
+    def resolve_in_doubt(
+        self, lead_ids: Sequence[str], *, call_kind: str | None, sent_at: float | None
+    ) -> list[ConversionResult]:
+        """The leads' state, re-read until they show converted or ``doubt_wait`` seconds (the
+        ``doubt_wait`` setting, 60 by default) have passed since the call was marked sent.
+
+        A mass convert only schedules a job, and a single convert cut off by a read timeout may
+        still be running: until that bound, a lead not yet converted is not safe to send.
+        """
+        settle = self._doubt_wait
+        if sent_at is not None:
+            settle = max(0.0, sent_at + self._doubt_wait - time.time())
+        return self._settled_states(lead_ids, settle)
+
+    def resume_job(
+        self,
+        job_id: str,
+        lead_ids: Sequence[str],
+        *,
+        call_index: int | None = None,
+        steps: StepRecorder | None = None,
+    ) -> list[ConversionResult]:
+        """Poll a mass convert job an earlier run journaled to its end (``poll_timeout``), then
+        read its leads: converted, failed (the job ended without them), or still scheduled."""
+        return self._job_results(job_id, lead_ids, call_index, steps or StepRecorder())
 
     def _send_checked(
-        self, call: PlannedCall, index: int | None, settle: float = 0.0
+        self, call: PlannedCall, index: int | None, settle: float
     ) -> list[ConversionResult]:
         """Send a non-idempotent POST; after any doubt, read Zoho's state before resending.
 
-        ``settle`` is how long Zoho may take to act on a request whose answer was lost: a mass
-        convert only schedules a job, so its leads may turn converted seconds later. Until they
-        do or ``settle`` passes, nothing is re-sent.
+        ``settle`` is how long Zoho may still act on a request whose answer was lost: a mass
+        convert only schedules a job, so its leads may turn converted seconds later, and a
+        convert cut off by a read timeout may still be running. Until the leads show converted
+        or ``settle`` passes, nothing is re-sent. A request that never reached Zoho (no
+        connection) or that Zoho answered needs no wait.
         """
         request = call.request
         doubt = ""
         for attempt in range(self._max_retries + 1):
+            wait = settle
             try:
                 answer = self._http(
                     request.method, request.path, json=request.json, idempotent=False
@@ -493,6 +558,8 @@ class ZohoClient(Client):
                 raise
             except TransportError as exc:
                 doubt = str(exc)
+                if _never_sent(exc):
+                    wait = 0.0
             else:
                 if answer.status < 500:
                     results = read_answer(call, answer, index)
@@ -501,6 +568,10 @@ class ZohoClient(Client):
                     doubt = f"unreadable answer (HTTP {answer.status})"
                 else:
                     doubt = f"Zoho failed with HTTP {answer.status}"
+                # Zoho answered: it is not still running the request, except behind a gateway
+                # that gave up on it (502, 504) or a mass convert's job.
+                if answer.status not in (502, 504) and call.kind != "mass_convert":
+                    wait = 0.0
             log.info(
                 "in doubt after %s %s (%s): reading the state of %d lead(s) before any resend",
                 request.method,
@@ -509,7 +580,7 @@ class ZohoClient(Client):
                 len(call.lead_ids),
             )
             try:
-                states = self._settled_states(call.lead_ids, settle)
+                states = self._settled_states(call.lead_ids, wait)
             except BackendError as exc:
                 return unknown(call.lead_ids, f"{doubt}; and the leads' state: {exc}", index)
             if any(s.outcome is not Outcome.NOT_ATTEMPTED for s in states):
@@ -552,16 +623,25 @@ class ZohoClient(Client):
             self._sleep(interval)
             interval = min(interval * 1.5, max(self._poll_interval * 8, 0.001))
 
-    def _mass_convert(self, call: PlannedCall, index: int | None) -> list[ConversionResult]:
+    def _mass_convert(
+        self, call: PlannedCall, index: int | None, steps: StepRecorder
+    ) -> list[ConversionResult]:
         scheduled = self._send_checked(call, index, settle=self._doubt_wait)
         job_ids = {r.job_id for r in scheduled if r.outcome is Outcome.SCHEDULED and r.job_id}
         if not job_ids:
             # Refused outright (e.g. LIMIT_EXCEEDED), or established by lookup after a doubt.
             return scheduled
         job_id = next(iter(job_ids))
-        status = self._wait_for_job(job_id)
+        # On disk before the first poll: a run killed while the job runs polls it on resume.
+        steps.job_scheduled(job_id, call.lead_ids)
+        return self._job_results(job_id, call.lead_ids, index, steps)
+
+    def _job_results(
+        self, job_id: str, lead_ids: Sequence[str], index: int | None, steps: StepRecorder
+    ) -> list[ConversionResult]:
+        status = self._wait_for_job(job_id, steps)
         try:
-            states = self.lookup(call.lead_ids)
+            states = self.lookup(lead_ids)
         except BackendError as exc:
             return [
                 ConversionResult(
@@ -571,7 +651,7 @@ class ZohoClient(Client):
                     call=index,
                     job_id=job_id,
                 )
-                for lead in call.lead_ids
+                for lead in lead_ids
             ]
         done = status in {"completed", "failed"}
         out: list[ConversionResult] = []
@@ -589,12 +669,16 @@ class ZohoClient(Client):
                     )
                 )
             elif state.outcome is Outcome.NOT_ATTEMPTED:
+                # Not ended (the run is stopping, or the poll timeout passed): the next run
+                # polls the journaled job again; the lead is never sent while it may run.
                 error = ConversionError(
-                    ErrorCode.UNKNOWN, f"mass convert job {job_id} is still {status or 'unknown'}"
+                    ErrorCode.UNKNOWN,
+                    f"mass convert job {job_id} is still {status or 'unknown'}; run the same "
+                    "command again later to pick it up",
                 )
                 out.append(
                     ConversionResult(
-                        state.lead_id, Outcome.UNKNOWN, error=error, call=index, job_id=job_id
+                        state.lead_id, Outcome.SCHEDULED, error=error, call=index, job_id=job_id
                     )
                 )
             else:
@@ -606,12 +690,10 @@ class ZohoClient(Client):
         answer = self._http(
             "GET", mass_convert_path(self.version), params={"job_id": job_id}, idempotent=True
         )
+        # A refused job id is the CRM refusing what was asked (exit 1); a refused token, a 429
+        # or a 5xx says the CRM cannot be used (exit 3): _raise_for tells them apart.
+        self._raise_for(answer, f"Zoho refused the job id {job_id!r}")
         body = parse_body(answer.body)
-        if isinstance(body, Mapping) and body.get("status") == "error":
-            raise ProtocolError(
-                f"Zoho refused the job id {job_id!r}: {body.get('message', '')}",
-                backend_code=str(body.get("code", "")) or None,
-            )
         data = body.get("data") if isinstance(body, Mapping) else None
         if not (isinstance(data, list) and data and isinstance(data[0], Mapping)):
             raise ProtocolError(f"Zoho's answer about job {job_id!r} has no data")
@@ -620,12 +702,15 @@ class ZohoClient(Client):
         report["Status"] = str(report.get("Status", "")).lower().replace("_", " ").strip()
         return {"job_id": job_id, **report}
 
-    def _wait_for_job(self, job_id: str) -> str:
-        """Poll the job until it ends or the poll timeout passes; its last status, normalised."""
+    def _wait_for_job(self, job_id: str, steps: StepRecorder) -> str:
+        """Poll the job until it ends, the poll timeout passes or the run stops; its last
+        status, normalised."""
         deadline = time.monotonic() + self._poll_timeout
         interval = self._poll_interval
         status = ""
         while True:
+            if steps.stopping:
+                return status
             try:
                 answer = self._http(
                     "GET",
@@ -649,5 +734,23 @@ class ZohoClient(Client):
                         return status
             if time.monotonic() + interval > deadline:
                 return status
-            self._sleep(interval)
+            # In slices, so a stopping run is not kept waiting for a long poll interval.
+            until = time.monotonic() + interval
+            while not steps.stopping and (left := until - time.monotonic()) > 0:
+                self._sleep(min(left, 0.2))
             interval = min(interval * 1.5, max(self._poll_interval * 8, 0.001))
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a transport failure happened before the request left (no connection made)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, requests.ConnectTimeout | NewConnectionError | ConnectTimeoutError):
+            return True
+        reason = getattr(current.args[0], "reason", None) if current.args else None
+        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
