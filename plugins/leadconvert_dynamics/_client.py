@@ -633,7 +633,9 @@ class DynamicsClient(Client):
                     safe=False,
                     what="QualifyLead $batch",
                 )
-                got = self._read_qualify(answer, [leads[i] for i in pending], call_index)
+                got, part_advice = self._read_qualify(
+                    answer, [leads[i] for i in pending], call_index
+                )
             except _InDoubt as doubt:
                 # The batch may have qualified some leads: read them before anything else.
                 self._establish(leads, results, pending, doubt.cause, call_index, sent_at)
@@ -663,7 +665,7 @@ class DynamicsClient(Client):
                 ):
                     # That change set was refused before it ran: send it again.
                     retry.append(i)
-                    advice = retry_after(answer.headers)
+                    advice = part_advice or retry_after(answer.headers)
                     continue
                 results[i] = result
             if not retry:
@@ -679,7 +681,8 @@ class DynamicsClient(Client):
 
     def _read_qualify(
         self, answer: _Answer, leads: Sequence[LeadQualify], call_index: int | None
-    ) -> list[ConversionResult]:
+    ) -> tuple[list[ConversionResult], float | None]:
+        """One result per lead, and the longest Retry-After of a throttled change set."""
         content_type = next(
             (v for k, v in answer.headers.items() if k.lower() == "content-type"), ""
         )
@@ -690,12 +693,20 @@ class DynamicsClient(Client):
                 raise _InDoubt(
                     ProtocolError(f"a $batch answer that is not multipart: {content_type}")
                 )
-            return [_failure(lead.lead_id, error, call_index) for lead in leads]
+            return [_failure(lead.lead_id, error, call_index) for lead in leads], None
         try:
             items = parse_batch_response(answer.text, content_type)
-            return qualify_results(leads, items, call_index)
+            results = qualify_results(leads, items, call_index)
         except (ValueError, ProtocolError) as exc:
             raise _InDoubt(ProtocolError(f"the $batch answer does not read: {exc}")) from exc
+        # A change set throttled on its own carries its own Retry-After.
+        advice = [
+            seconds
+            for item in items
+            for message in (item if isinstance(item, list) else [item])
+            if message.status >= 400 and (seconds := retry_after(message.headers)) is not None
+        ]
+        return results, (max(advice) if advice else None)
 
     def _check_memberships(
         self,

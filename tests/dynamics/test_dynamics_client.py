@@ -544,3 +544,29 @@ def test_a_5xx_with_a_definite_code_is_that_error_not_a_lost_answer(
     assert result.error is not None and result.error.code is ErrorCode.DUPLICATE
     # Not in doubt: neither read back nor sent again.
     assert [r.operation for r in emulator.requests].count("qualify_batch") == 1
+
+
+def test_a_change_set_throttled_on_its_own_is_sent_again_after_its_retry_after(
+    backend: DynamicsBackend, emulator: DynamicsEmulator, client: DynamicsClient
+) -> None:
+    client.resolve_status(None)
+    throttled = (
+        "--r\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0.4\r\n"
+        "Content-Type: application/json\r\n\r\n"
+        '{"error": {"code": "0x80072321", "message": "Combined execution time exceeded"}}\r\n'
+        "--r--\r\n"
+    )
+    emulator.inject_fault(
+        Fault(
+            status=200,
+            body=throttled,
+            headers={"Content-Type": "multipart/mixed; boundary=r"},
+            operation="qualify_batch",
+        )
+    )
+    started = time.monotonic()
+    (result,) = run(backend, client, Conversion(ALEX), status="3")
+    assert time.monotonic() - started >= 0.4
+    assert result.outcome is Outcome.CONVERTED
+    assert emulator.counts(ALEX)["convert"] == 1
