@@ -493,6 +493,14 @@ class TestConvertSummary:
         assert "not converted, by error code" in out.stderr
 
 
+class TestRefusedRequest:
+    def test_unknown_job_is_exit_1(self) -> None:
+        """The CRM answered and refused what was asked: exit 1, with its own code."""
+        out = run("status", "-b", "zoho", "1234567890")
+        assert out.returncode == EXIT_FAILED, out.stderr
+        assert "refused the job id" in out.stderr and "INVALID_DATA" in out.stderr
+
+
 class TestCheck:
     def test_emulator(self) -> None:
         out = run("check", "-b", "zoho")
