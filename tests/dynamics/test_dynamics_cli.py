@@ -223,3 +223,19 @@ def test_credentials_from_a_config_file_reach_the_org_they_name(
     # This org (the in-process emulator) was the one converted, with the configured status.
     assert emulator.lead("00000001-0000-4000-8000-000000000000")["statuscode"] == 100000001
     assert emulator.counts("00000001-0000-4000-8000-000000000000")["convert"] == 1
+
+
+def test_parse_a_single_qualifylead_request_as_a_dataverse_client_sends_it(
+    tmp_path: Path,
+) -> None:
+    request = ROOT / "examples" / "dynamics" / "qualify-lead.request.json"
+    parsed = cli("parse", "--backend", "dynamics", str(request), cwd=tmp_path)
+    assert parsed.returncode == 0, parsed.stderr
+    (conversion,) = (json.loads(line) for line in parsed.stdout.splitlines())
+    assert conversion == {
+        "lead_id": "00000001-0000-4000-8000-000000000003",
+        "account": {"action": "merge", "id": "00000002-0000-4000-8000-000000000000"},
+        "opportunity": {"action": "create"},
+        "converted_status": "3",
+        "options": {"dynamics": {"source_campaign_id": "260d0f66-0000-4000-8000-000000000000"}},
+    }
