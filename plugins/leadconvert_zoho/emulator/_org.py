@@ -196,6 +196,17 @@ class ZohoOrg:
             }
         for deal in seed.get("deals", []):
             self.deals[str(deal["id"])] = {**deal, "id": str(deal["id"])}
+        # (unique field, value) -> the first contact holding it: the duplicate check looks a
+        # value up instead of scanning every contact for every lead.
+        self._unique_contacts: dict[tuple[str, Any], str] = {}
+        for contact in self.contacts.values():
+            self._index_contact(contact)
+
+    def _index_contact(self, contact: Mapping[str, Any]) -> None:
+        for name in self.unique.get("Contacts", []):
+            value = contact.get(name)
+            if value not in (None, "") and _hashable(value):
+                self._unique_contacts.setdefault((name, value), str(contact["id"]))
 
     # --- records ------------------------------------------------------------------------------
 
@@ -314,20 +325,22 @@ class ZohoOrg:
             value = lead.get(field_name)
             if value in (None, ""):
                 continue
-            for contact in self.contacts.values():
-                if contact.get(field_name) == value:
-                    return error(
-                        "DUPLICATE_DATA",
-                        "duplicate data",
-                        {
-                            "api_name": field_name,
-                            "json_path": "$.data[0]",
-                            "duplicate_record": {
-                                "id": contact["id"],
-                                "module": {"api_name": "Contacts"},
-                            },
-                        },
-                    )
+            if _hashable(value):
+                contact_id = self._unique_contacts.get((field_name, value))
+            else:
+                contact_id = next(
+                    (c["id"] for c in self.contacts.values() if c.get(field_name) == value), None
+                )
+            if contact_id is not None:
+                return error(
+                    "DUPLICATE_DATA",
+                    "duplicate data",
+                    {
+                        "api_name": field_name,
+                        "json_path": "$.data[0]",
+                        "duplicate_record": {"id": contact_id, "module": {"api_name": "Contacts"}},
+                    },
+                )
         return None
 
     def _apply(
@@ -353,6 +366,7 @@ class ZohoOrg:
                 "Account_Name": None,
                 "Locked__s": False,
             }
+            self._index_contact(self.contacts[contact_id])
         contact = self.contacts[contact_id]
         if account_id is None and isinstance(contact.get("Account_Name"), Mapping):
             # A contact linked to an account brings that account.
@@ -741,6 +755,14 @@ class ZohoOrg:
 def field_id(name: str) -> str:
     """A stable id for a field (or a picklist value)."""
     return str(_FIELD_ID_BASE + sum(map(ord, name)))
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _ref_id(value: Any) -> str | None:
