@@ -106,10 +106,13 @@ def _spellings(backend: Backend, role: str, record_id: str) -> list[str]:
 
 
 def _backend_ids(backend: Backend, role: str) -> st.SearchStrategy[str]:
-    def spelt(n: int) -> st.SearchStrategy[str]:
-        return st.sampled_from(_spellings(backend, role, backend.example_id(role, n)))
+    def spelt(drawn: tuple[int, int]) -> str:
+        n, variant = drawn
+        spellings = _spellings(backend, role, backend.example_id(role, n))
+        return spellings[variant % len(spellings)]
 
-    return st.integers(0, _RECORDS - 1).flatmap(spelt)
+    # A plain map, not a flatmap: building a strategy per draw costs more than the draw.
+    return st.tuples(st.integers(0, _RECORDS - 1), st.integers(0, 7)).map(spelt)
 
 
 def id_strategies(backend: Backend) -> dict[str, st.SearchStrategy[str]]:
@@ -489,6 +492,12 @@ class InvalidConversion:
         return frozenset(v.rule for v in self.violations)
 
 
+#: One or two fields of a conversion, to replace (built once, not per draw).
+_FIELD_PICKS = st.lists(
+    st.sampled_from([f.name for f in attrs.fields(Conversion)]), min_size=1, max_size=2, unique=True
+)
+
+
 @st.composite
 def _invalid(
     draw: st.DrawFn,
@@ -499,14 +508,7 @@ def _invalid(
 ) -> InvalidConversion:
     base = draw(valid)
     other = draw(anything)
-    names = draw(
-        st.lists(
-            st.sampled_from([f.name for f in attrs.fields(Conversion)]),
-            min_size=1,
-            max_size=2,
-            unique=True,
-        )
-    )
+    names = draw(_FIELD_PICKS)
     broken = attrs.evolve(base, **{name: getattr(other, name) for name in names})
     errors = check(backend, broken, mode).errors
     if not errors:

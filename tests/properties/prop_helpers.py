@@ -232,6 +232,8 @@ CRM_CODES: Mapping[str, Mapping[str, frozenset[str] | None]] = {
         "zoho.deal.stage_required": frozenset({"MANDATORY_NOT_FOUND"}),
         "zoho.deal.pipeline_required": frozenset({"MANDATORY_NOT_FOUND"}),
         "zoho.deal.field_conflict": None,
+        # A deal without Deal_Name is a meaning Zoho lacks (unsupported): no request carries it.
+        "zoho.deal.name_required": None,
         "zoho.add_to_existing_record.needs_target": None,
         "zoho.mass_convert.owner_required": None,
         "zoho.mass_convert.conflict": None,
@@ -243,6 +245,8 @@ CRM_CODES: Mapping[str, Mapping[str, frozenset[str] | None]] = {
     "salesforce": {
         "salesforce.id.malformed": frozenset({"MALFORMED_ID", "INVALID_CROSS_REFERENCE_KEY"}),
         "salesforce.id.wrong_object": frozenset({"INVALID_CROSS_REFERENCE_KEY"}),
+        # Salesforce reads the id through its suffix: another (unknown) record, or malformed.
+        "salesforce.id.case_suffix": frozenset({"MALFORMED_ID", "INVALID_CROSS_REFERENCE_KEY"}),
         "salesforce.contact.needs_account": frozenset({"REQUIRED_FIELD_MISSING"}),
         "salesforce.person_account.no_contact": frozenset(
             {"FIELD_INTEGRITY_EXCEPTION", "INVALID_CROSS_REFERENCE_KEY"}
