@@ -86,8 +86,11 @@ class Fault:
         return not (sign_in and self.path is None and self.operation is None)
 
     def to_json(self) -> dict[str, Any]:
-        """The fault as the admin API shows it."""
-        return _converter.unstructure(self)  # type: ignore[no-any-return]
+        """The fault as the admin API shows it (a bytes body as text)."""
+        shown: dict[str, Any] = _converter.unstructure(self)
+        if isinstance(self.body, bytes):
+            shown["body"] = self.body.decode("utf-8", errors="replace")
+        return shown
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:

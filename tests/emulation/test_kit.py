@@ -238,3 +238,16 @@ def test_fault_validation() -> None:
     with pytest.raises(InputError, match="bad fault"):
         Fault.from_json({"when": "later"})
     assert Fault.from_json(json.loads('{"status": 500, "count": null}')).count is None
+
+
+def test_a_bytes_body_is_listed_as_text(tiny: TinyEmulator) -> None:
+    """GET /__emulator/faults shows a fault whose body is bytes (a SOAP fault, say)."""
+    tiny.inject_fault(Fault(status=500, body=b"<fault/>", headers={"Content-Type": "text/xml"}))
+    listed = requests.get(tiny.base_url + "/__emulator/faults", timeout=5)
+    assert listed.status_code == 200 and listed.json()["faults"][0]["body"] == "<fault/>"
+    answer = _post(tiny, "/leads/1/convert")
+    assert (answer.status_code, answer.text, answer.headers["Content-Type"]) == (
+        500,
+        "<fault/>",
+        "text/xml",
+    )

@@ -149,3 +149,21 @@ def test_what_is_not_emulated_is_not_found(sf: Salesforce) -> None:
         sf.restful("sobjects/Account/updated/", params={"start": "2026-01-01T00:00:00Z"})
     with pytest.raises(SalesforceResourceNotFound):
         sf.restful("limits/")
+
+
+def test_soap_it_does_not_emulate_is_a_soap_fault(emulator: SalesforceEmulator) -> None:
+    """Not XML, or a SOAP call other than login and convertLead: a SOAP fault, not a success."""
+    http = requests.Session()
+    http.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+    http.verify = emulator.ca_bundle_path
+    url = emulator.base_url + "/services/Soap/u/59.0"
+    garbage = http.post(url, data=b"not xml", timeout=5)
+    assert garbage.status_code == 500 and "INVALID_XML" in garbage.text
+    envelope = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:describeGlobal/>'
+        "</soapenv:Body></soapenv:Envelope>"
+    )
+    other = http.post(url, data=envelope, timeout=5)
+    assert other.status_code == 500 and "INVALID_OPERATION" in other.text
+    assert emulator.requests[-1].operation == "describeGlobal"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 import time
 from collections import Counter
@@ -39,6 +40,7 @@ FAULT_KINDS = (
     "malformed",  # apply the conversion, then answer HTTP 200 with a body that is not XML
     "delay",  # wait ``seconds``, then answer normally
 )
+_SOAP_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]+)\b")
 _DATA = "/services/data/<version>"
 _URLS = Map(
     [
@@ -193,8 +195,10 @@ class SalesforceEmulator(HttpEmulator):
             return "unknown"
         if endpoint != "soap":
             return str(endpoint)
-        call = self._soap_call(request)
-        return "unknown" if call is None else call.tag.rpartition("}")[2]
+        # A look at the first element in the Body, not a parse: convertLead envelopes are parsed
+        # once, by the plugin's own parse_rows.
+        found = _SOAP_OPERATION.search(request.get_data())
+        return found.group(1).decode("ascii") if found else "unknown"
 
     def fault_response(self, request: Request, fault: Fault) -> Response:
         """A SOAP fault for SOAP calls, a REST error list otherwise, for an injected status."""
@@ -341,32 +345,18 @@ class SalesforceEmulator(HttpEmulator):
 
     # --- SOAP ---------------------------------------------------------------------------------
 
-    @staticmethod
-    def _soap_call(request: Request) -> Element | None:
-        cached = request.environ.get("leadconvert.soap_call")
-        if cached is not None:
-            return cached if isinstance(cached, Element) else None
-        call: Element | None = None
-        try:
-            root = SafeET.fromstring(request.get_data())
+    def _soap_request(self, request: Request, operation: str) -> Response:
+        if operation != "convertLead":
+            try:
+                root = SafeET.fromstring(request.get_data())
+            except Exception as exc:  # not XML, or refused by defusedxml (entities, DTDs)
+                return soap_fault("INVALID_XML", f"cannot read the request: {exc}")
             body = root.find(f"{{{SOAP_NS}}}Body")
             call = body[0] if body is not None and len(body) else None
-        except Exception:  # not XML, or refused by defusedxml: the handler says so
-            call = None
-        request.environ["leadconvert.soap_call"] = call if call is not None else False
-        return call
-
-    def _soap_request(self, request: Request, operation: str) -> Response:
-        call = self._soap_call(request)
-        if call is None:
-            try:
-                SafeET.fromstring(request.get_data())
-            except Exception as exc:
-                return soap_fault("INVALID_XML", f"cannot read the request: {exc}")
-            return soap_fault("INVALID_OPERATION", "the envelope has no body")
-        if operation == "login":
-            return self._login(request, call)
-        if operation != "convertLead":
+            if call is None:
+                return soap_fault("INVALID_OPERATION", "the envelope has no body")
+            if call.tag == f"{{{PARTNER_NS}}}login":
+                return self._login(request, call)
             return soap_fault("INVALID_OPERATION", f"the emulator does not implement {call.tag}")
         try:
             rows, session = parse_rows(request.get_data())
