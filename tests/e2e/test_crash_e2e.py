@@ -336,10 +336,18 @@ class TestZohoCrashes:
         again: the client waits (doubt_wait) until the lead shows converted."""
         lines: list[dict[str, Any]] = [{"lead_id": str(FIRST + i)} for i in range(3)]
         source = _write(tmp_path / "leads.jsonl", lines)
-        zoho_emulator.inject("delay", count=1, delay=2.0, path=f"/Leads/{FIRST}/actions/convert")
+        held = zoho_emulator.inject(
+            "delay", count=1, delay=2.0, path=f"/Leads/{FIRST}/actions/convert"
+        )
         env = _zoho(zoho_emulator, tmp_path, timeout="0.5", doubt_wait="8")
         run = Run(tmp_path, env, "zoho", str(source), "--report", str(tmp_path / "r.jsonl"))
+        wait_for("the held convert at Zoho", lambda: held.hits == 1, run)
+        arrived = time.monotonic()
         assert run.wait() == 0, run.stderr
+        # The read timed out: the client read the lead's state while Zoho still held it.
+        assert zoho_requests(zoho_emulator, "GET", "/Leads") >= 1
+        # Whatever the run did, the held request is carried out before the counting.
+        time.sleep(max(0.0, arrived + 2.3 - time.monotonic()))
         _assert_zoho_end(zoho_emulator, tmp_path / "r.jsonl", lines)
 
 
@@ -562,7 +570,13 @@ class TestSalesforceCrashes:
         sf_emulator.inject("delay", 1, seconds=2.0, target="convertLead")
         env = _salesforce(sf_emulator, tmp_path, timeout="0.7", doubt_wait="8")
         run = Run(tmp_path, env, "salesforce", str(source), "--report", str(tmp_path / "r.jsonl"))
+        wait_for("the held convertLead", lambda: requests_of(sf_emulator, "convertLead") >= 1, run)
+        arrived = time.monotonic()
         assert run.wait() == 0, run.stderr
+        # The read timed out: the client re-read the leads while the org still held the call.
+        assert requests_of(sf_emulator, "query") >= 3
+        # Whatever the run did, the held request is carried out before the counting.
+        time.sleep(max(0.0, arrived + 2.3 - time.monotonic()))
         _assert_sf_end(sf_emulator, tmp_path / "r.jsonl", lines)
 
 
@@ -677,7 +691,8 @@ class TestRefusals:
             run = Run(tmp_path, env, "zoho", *args)
             code = run.wait()
             assert code in (2, 3), run.stderr
-            assert "disk is full" in run.stderr and "internal error" not in run.stderr, run.stderr
+            assert "the disk is full" in run.stderr and "free some space" in run.stderr, run.stderr
+            assert "internal error" not in run.stderr
             recorded = journal_leads(journal)
             sent = {k for k, v in zoho_emulator.convert_requests.items() if v}
             assert sent <= set(recorded), "a lead was sent without a mark on disk"
