@@ -145,6 +145,7 @@ def read_records(
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
+        _check_kind(path, stream)
         if fmt is InputFormat.CSV:
             records = _read_csv(_Lines(stream), converter, delimiter)
         else:
@@ -157,6 +158,27 @@ def read_records(
         stream.close()
         raise EmptyInputError(f"{path} holds no conversions: nothing to do")
     return _closing(stream, itertools.chain((first,), records))
+
+
+#: What a spreadsheet saves when it is not asked for CSV UTF-8, by the file's first bytes.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "an XLSX/ZIP file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (XLS) file"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+)
+
+
+def _check_kind(path: Path, stream: IO[bytes]) -> None:
+    """Refuse at once a file that is not text at all, rather than one violation per line."""
+    head = stream.read(4)
+    stream.seek(0)
+    for magic, kind in _NOT_TEXT:
+        if head.startswith(magic):
+            raise InputError(
+                f"{path} is {kind}, not CSV or JSON Lines: save the sheet as CSV UTF-8 "
+                "(comma or semicolon separated)"
+            )
 
 
 def _closing(stream: IO[bytes], records: Iterator[InputRecord]) -> Iterator[InputRecord]:

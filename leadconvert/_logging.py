@@ -192,6 +192,9 @@ def configure_logging(
         logger.addHandler(handler)
         _installed.append(handler)
     logger.setLevel(min(h.level for h in handlers))
+    # A log that cannot be written (a full disk) must not print tracebacks over the run's
+    # output; the run's own files report such failures as errors.
+    logging.raiseExceptions = False
     # Our handlers are the output: do not also hand records to the root logger's.
     logger.propagate = False
 

@@ -399,3 +399,22 @@ def _check_records(path: Path, converter: NeutralConverter, fmt: InputFormat, da
         assert (record.conversion is None) == bool(record.violations) or record.violations == ()
         if record.conversion is None:
             assert record.violations, record
+
+
+class TestNotText:
+    @pytest.mark.parametrize(
+        ("data", "kind"),
+        [
+            (b"PK\x03\x04" + b"\x00" * 40, "XLSX"),
+            (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, "XLS"),
+            ("lead_id,account_id\n1,2\n".encode("utf-16"), "UTF-16"),
+        ],
+    )
+    def test_spreadsheet_files_refused_whole(
+        self, tmp_path: Path, converter: NeutralConverter, data: bytes, kind: str
+    ) -> None:
+        """A workbook or UTF-16 export is one clear error, not a violation per line."""
+        path = tmp_path / "leads.csv"
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=f"{kind}.*save the sheet as CSV UTF-8"):
+            read_records(path, converter)
