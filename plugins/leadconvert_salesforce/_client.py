@@ -48,7 +48,7 @@ from leadconvert import (
     UnreachableError,
     dumps_json,
 )
-from leadconvert.backend import Client, PlannedCall, StepRecorder, backoff_delay
+from leadconvert.backend import Client, PlannedCall, Secret, StepRecorder, backoff_delay
 
 from ._answers import matched_in_rest, read_convert_answer, with_matches
 from ._ids import IdError, canonical_id
@@ -219,6 +219,8 @@ class SalesforceClient(Client):
         token = getattr(sf, "session_id", None)
         if isinstance(token, str):
             _refuse_jwt(token)
+            # A Secret is remembered for redaction: the session never shows in any output.
+            Secret(token)
         self.sf = sf
         self.timeout = timeout
         self.max_retries = max_retries
@@ -299,6 +301,8 @@ class SalesforceClient(Client):
     def _relogin(self) -> None:
         with _boundary("re-login"):
             self.sf._refresh_session()
+        if isinstance(self.sf.session_id, str):
+            Secret(self.sf.session_id)
 
     def _delay(self, attempt: int, advice: float | None) -> float:
         return backoff_delay(attempt, self.retry_base_delay, advice=advice, cap=_MAX_RETRY_AFTER)
