@@ -131,8 +131,10 @@ class ZohoBackend(Backend):
             "backoff": "first retry delay in seconds, doubled each time, with jitter (default 1)",
             "poll_interval": "first mass-convert status poll delay in seconds (default 2)",
             "poll_timeout": "seconds to wait for a mass-convert job (default 600)",
-            "doubt_wait": "seconds to watch the leads of a mass convert whose answer was lost "
-            "before sending it again (default 60)",
+            "doubt_wait": "seconds after a convert or mass convert was sent during which Zoho "
+            "may still act on it (a job not yet run, a request still running after a read "
+            "timeout or a kill): its leads are not sent again before they show converted or "
+            "this has passed (default 60)",
         }
     )
     credential_names: ClassVar[Mapping[str, str]] = MappingProxyType(
