@@ -20,6 +20,7 @@ No exception of ``requests`` or ``msal`` crosses this module's boundary.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import urllib.parse
@@ -91,6 +92,8 @@ from ._wire import (
 )
 
 __all__ = ["DynamicsClient", "MsalTokens", "StaticToken", "TokenSource"]
+
+log = logging.getLogger("leadconvert.dynamics")
 
 _MAX_RETRY_AFTER = 300.0
 _LOOKUP_CHUNK = 50
@@ -416,7 +419,9 @@ class DynamicsClient(Client):
                         raise UnreachableError.from_exception(
                             f"Dataverse at {self._host}", exc
                         ) from exc
-                    self._sleep(self._delay(attempt, None))
+                    delay = self._delay(attempt, None)
+                    log.info("%s: retrying in %.1f s: %s", what, delay, TransportError.cause(exc))
+                    self._sleep(delay)
                     attempt += 1
                     continue
                 error: BackendError = (
@@ -437,6 +442,7 @@ class DynamicsClient(Client):
                             + ("" if refreshed else "; a ready access_token cannot be renewed"),
                             backend_code="401",
                         )
+                    log.info("%s: Dataverse refused the access token (401): got a new one", what)
                     refreshed = True
                     continue
                 limited = answer.status == 429 or code in RATE_LIMIT_CODES
@@ -449,7 +455,14 @@ class DynamicsClient(Client):
                             backend_code=code or "429",
                             retry_after=advice,
                         )
-                    self._sleep(self._delay(attempt, advice))
+                    delay = self._delay(attempt, advice)
+                    log.info(
+                        "%s: Dataverse service protection (%s): retrying in %.1f s",
+                        what,
+                        code or answer.status,
+                        delay,
+                    )
+                    self._sleep(delay)
                     attempt += 1
                     continue
                 definite = not error_from(answer.status, answer.json_or_none()).retryable
@@ -638,6 +651,7 @@ class DynamicsClient(Client):
                 )
             except _InDoubt as doubt:
                 # The batch may have qualified some leads: read them before anything else.
+                log.info("QualifyLead batch in doubt (%s): reading the leads' state", doubt.cause)
                 self._establish(leads, results, pending, doubt.cause, call_index, sent_at)
                 if attempt >= self.max_retries:
                     error = _error_of(doubt.cause)
@@ -974,6 +988,7 @@ class DynamicsClient(Client):
         a lead that reads open is not safe to send again.
         """
         deadline = (sent_at if sent_at is not None else time.time()) + self.doubt_wait
+        log.info("checking the state of %d lead(s) in doubt", len(lead_ids))
         while True:
             found = self.lookup(lead_ids)
             left = deadline - time.time()

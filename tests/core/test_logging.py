@@ -364,3 +364,21 @@ class TestOptionPlacement:
         assert "INFO: refreshing the Zoho access token" in out.stderr
         quiet = run("check", "-b", "zoho", env=env)
         assert "INFO" not in quiet.stderr
+
+
+class TestDynamicsVerbose:
+    def test_service_protection_logged(self, tmp_path: Path) -> None:
+        """Dataverse's 429 (service protection) is logged with its code and the wait."""
+        backend = leadconvert.load_registry().get("dynamics")
+        with backend.emulator() as emulator:
+            lead = emulator.add_lead({"lastname": "Ng", "companyname": "Acme"})
+            env = _base_env()
+            for key, value in {**emulator.credentials(), **emulator.settings()}.items():
+                env[f"LEADCONVERT_DYNAMICS_{key.upper()}"] = value
+            env["LEADCONVERT_DYNAMICS_RETRY_BASE_DELAY"] = "0.01"
+            emulator.inject_fault(Fault(status=429, headers={"Retry-After": "0"}, path="batch"))
+            source = tmp_path / "in.jsonl"
+            source.write_text(json.dumps({"lead_id": lead}) + "\n")
+            out = run("convert", "-b", "dynamics", "-v", str(source), env=env)
+        assert out.returncode == 0, out.stderr
+        assert "Dataverse service protection" in out.stderr and "retrying in" in out.stderr
