@@ -366,7 +366,7 @@ class TestOptionPlacement:
         assert "INFO" not in quiet.stderr
 
 
-class TestDynamicsVerbose:
+class TestDynamics:
     def test_service_protection_logged(self, tmp_path: Path) -> None:
         """Dataverse's 429 (service protection) is logged with its code and the wait."""
         backend = leadconvert.load_registry().get("dynamics")
@@ -382,3 +382,49 @@ class TestDynamicsVerbose:
             out = run("convert", "-b", "dynamics", "-v", str(source), env=env)
         assert out.returncode == 0, out.stderr
         assert "Dataverse service protection" in out.stderr and "retrying in" in out.stderr
+
+    def test_dynamics_secret_never_shown(self, tmp_path: Path) -> None:
+        """Dynamics under refused tokens, 5xx and lost answers: its client secret and access
+        token appear in no output."""
+        backend = leadconvert.load_registry().get("dynamics")
+        with backend.emulator() as emulator:
+            lead = emulator.add_lead({"lastname": "Ng", "companyname": "Acme"})
+            env = _base_env()
+            for key, value in {**emulator.credentials(), **emulator.settings()}.items():
+                env[f"LEADCONVERT_DYNAMICS_{key.upper()}"] = value
+            env["LEADCONVERT_DYNAMICS_RETRY_BASE_DELAY"] = "0.01"
+            env["LEADCONVERT_DYNAMICS_DOUBT_WAIT"] = "0"
+            secret = emulator.credentials()["client_secret"]
+            source = tmp_path / "in.jsonl"
+            source.write_text(json.dumps({"lead_id": lead}) + "\n")
+            emulator.inject_fault(Fault(status=401, path="batch"))
+            emulator.inject_fault(Fault(status=503, path="batch"))
+            emulator.inject_fault(Fault(drop=True, when="after", path="batch"))
+            log = str(tmp_path / "run.log")
+            runs = [
+                run("convert", "-b", "dynamics", "-vv", "--log-file", log, str(source), env=env),
+                run("check", "-b", "dynamics", "-vv", "--log-file", log, env=env),
+            ]
+            token_env = _base_env()
+            token_env["LEADCONVERT_DYNAMICS_ORG_URL"] = f"https://127.0.0.1:{_closed_port()}"
+            token_env["LEADCONVERT_DYNAMICS_ACCESS_TOKEN"] = "eyJhbGciOi.dynamics-token.value"
+            runs.append(
+                run(
+                    "convert",
+                    "-b",
+                    "dynamics",
+                    "-vv",
+                    "--log-file",
+                    log,
+                    "--report",
+                    str(tmp_path / "dead.jsonl"),
+                    str(source),
+                    env=token_env,
+                )
+            )
+        for out in runs:
+            assert "Traceback" not in out.stderr, out.stderr
+        _assert_no_secret(
+            "\n".join(_outputs(tmp_path, out) for out in runs),
+            [secret, "eyJhbGciOi.dynamics-token.value"],
+        )
