@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -60,9 +61,30 @@ def _write(path: Path, lines: list[dict[str, object]]) -> Path:
 
 
 def _wait_for_rows(report: Path, rows: int, timeout: float = 60) -> None:
-    """Wait until the report of a running convert holds at least ``rows`` rows."""
+    """Wait until a running convert has recorded at least ``rows`` leads' outcomes.
+
+    They are counted in its journal: the report itself is written, complete and in input
+    order, when the run ends (a killed run leaves the previous report as it was).
+    """
+    journal = report.with_suffix(".journal.sqlite")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if report.exists() and len(report.read_text().splitlines()) >= rows:
+        if _done(journal) >= rows:
             return
         time.sleep(0.02)
+
+
+def _done(journal: Path) -> int:
+    """Leads whose outcome a running (or killed) convert has journaled."""
+    if not journal.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error:
+        return 0
+    try:
+        return int(db.execute("SELECT count(*) FROM leads WHERE state = 'done'").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
