@@ -30,7 +30,12 @@ from zohocrmsdk.src.com.zoho.api.logger import Logger  # noqa: E402
 from zohocrmsdk.src.com.zoho.crm.api import conversion_option, convert_lead, mass_convert  # noqa: E402
 from zohocrmsdk.src.com.zoho.crm.api.dc.data_center import DataCenter  # noqa: E402
 from zohocrmsdk.src.com.zoho.crm.api.initializer import Initializer  # noqa: E402
-from zohocrmsdk.src.com.zoho.crm.api.record import Field, Record  # noqa: E402
+from zohocrmsdk.src.com.zoho.crm.api.record import (  # noqa: E402
+    Field,
+    Record,
+    RecordOperations,
+    ResponseWrapper,
+)
 from zohocrmsdk.src.com.zoho.crm.api.sdk_config import SDKConfig  # noqa: E402
 from zohocrmsdk.src.com.zoho.crm.api.users import MinifiedUser  # noqa: E402
 from zohocrmsdk.src.com.zoho.crm.api.util import Choice  # noqa: E402
@@ -117,12 +122,20 @@ def test_convert_lead_sample(emulator: ZohoEmulator) -> None:
     stored = next(d for d in state["deals"] if d["id"] == deal_id)
     assert stored["Deal_Name"] == "SDK deal" and stored["Stage"] == "Closed Won"
     assert stored["Pipeline"] == "Standard (Standard)" and stored["Closing_Date"] == "2026-10-02"
-    assert stored["Account_Name"] == ZYLKER and stored["Owner"]["id"] == OWNER
+    assert stored["Account_Name"]["id"] == ZYLKER and stored["Owner"]["id"] == OWNER
+    assert stored["Contact_Name"]["id"] == PAT_CONTACT
     converted = emulator.lead(PAT)
     assert converted["$converted_detail"]["deal"] == deal_id
     assert emulator.counts(PAT) == {"convert": 1, "follow_up": 0}
     # The SDK validated the stage against the picklist the emulator derived from its pipelines.
     assert ("GET", "/crm/v8/settings/fields") in emulator.calls
+    # ... and reads the records the conversion made back, typed by that metadata.
+    read = _answer(RecordOperations("Deals").get_record(int(deal_id)))
+    assert isinstance(read, ResponseWrapper)
+    (record,) = read.get_data()
+    assert record.get_key_value("Stage").get_value() == "Closed Won"
+    assert record.get_key_value("Closing_Date") == dt.date(2026, 10, 2)
+    assert str(record.get_key_value("Account_Name").get_id()) == ZYLKER
 
 
 def test_convert_lead_refused_in_zohos_shape(emulator: ZohoEmulator) -> None:

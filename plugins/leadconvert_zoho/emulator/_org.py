@@ -389,10 +389,14 @@ class ZohoOrg:
         deal_id = None
         if deals is not None:
             deal_id = self.new_id()
+            # Lookups as Zoho returns them: {"name", "id"} (None when there is no account).
             self.deals[deal_id] = {
                 "id": deal_id,
                 **{k: _picklist(v) for k, v in deals.items()},
-                "Account_Name": account_id,
+                "Account_Name": None
+                if account_id is None
+                else {"name": self.accounts[account_id].get("Account_Name"), "id": account_id},
+                "Contact_Name": {"name": contact.get("Full_Name"), "id": contact_id},
             }
         if owner is not None:
             for rid, table in ((contact_id, self.contacts), (account_id, self.accounts)):
