@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -284,3 +285,26 @@ def test_jsforce_example_file(backend: SalesforceBackend) -> None:
         NoOpportunity(),
     ]
     assert all(not check(backend, c).errors for c in conversions)
+
+
+def test_duplicate_matches_reach_the_report(tmp_path: Path) -> None:
+    """The matched ids of a DUPLICATES_DETECTED answer are in the report row and error file."""
+    import csv
+
+    from leadconvert._report import ReportWriter
+
+    body = (
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns="{PARTNER_NS}" '
+        'xmlns:sf="urn:sobject.partner.soap.sforce.com" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
+        f"<convertLeadResponse>{_DUPLICATE_RESULT}</convertLeadResponse>"
+        "</soapenv:Body></soapenv:Envelope>"
+    ).encode()
+    (result,) = read_convert_answer([LEAD], 200, body, {})
+    writer = ReportWriter.open(tmp_path / "report.csv")
+    writer.write(result, 1)
+    writer.close()
+    (row,) = csv.DictReader((tmp_path / "report.csv").open(encoding="utf-8"))
+    assert row["matched_ids"] == "0035g00000AbCdEAAV 0035g00000AbCdFAAV"
+    (error_row,) = csv.DictReader((tmp_path / "report.errors.csv").open(encoding="utf-8"))
+    assert error_row["matched_ids"] == row["matched_ids"]
