@@ -180,8 +180,15 @@ class ZohoBackend(Backend):
         return _parse.parse_native(calls)
 
     def example_id(self, role: str, n: int) -> str:
-        """A Zoho record id: 19 digits, ``3652397000`` then the role's digit and ``n``."""
+        """A Zoho record id: ``3652397``, the role's digit, then ``n`` in at least 11 digits."""
         return example_id(role, n)
+
+    def canonical_id(self, record_id: str, role: str = "lead") -> str:
+        """Zoho ids have one spelling (their digits), so the id as given.
+
+        An id Zoho's SDKs sent as a JSON integer is already its digits when parsed.
+        """
+        return record_id
 
     def connect(self, credentials: Mapping[str, str], settings: Mapping[str, str]) -> Client:
         """A client for Zoho CRM (or the emulator, through explicit base URLs)."""
@@ -202,5 +209,9 @@ _ROLE_DIGIT = {"lead": 1, "account": 2, "contact": 3, "opportunity": 4, "user": 
 
 
 def example_id(role: str, n: int) -> str:
-    """A 19-digit Zoho-shaped id, distinct for each role and ``n``."""
-    return f"3652397{_ROLE_DIGIT.get(role, 9)}{n:011d}"
+    """A Zoho-shaped id (19 digits for ``n`` below 10**11), distinct for each role and ``n``."""
+    if role not in _ROLE_DIGIT:
+        raise ValueError(f"unknown role {role!r} (one of {', '.join(_ROLE_DIGIT)})")
+    if n < 0:
+        raise ValueError(f"n must not be negative, got {n}")
+    return f"3652397{_ROLE_DIGIT[role]}{n:011d}"
