@@ -194,6 +194,9 @@ class NativeRequest:
     def to_dict(self) -> dict[str, Any]:
         """The plan's JSON form of the request."""
         out: dict[str, Any] = {"method": self.method, "path": self.path, "query": dict(self.query)}
+        if self.headers:
+            # Shown because they change what is sent (a $batch boundary, a Prefer header).
+            out["headers"] = dict(self.headers)
         if self.json is not None:
             out["json"] = self.json
         if self.body is not None:
@@ -377,10 +380,11 @@ class Client(abc.ABC):
     def check_follow_up(
         self, call: PlannedCall, *, sent_at: float | None = None
     ) -> FollowUp | None:
-        """Whether the follow-up ``call`` (one lead), whose send was cut off at ``sent_at``
-        (a ``time.time()``), was applied.
+        """Whether the follow-up ``call``, whose send was cut off at ``sent_at`` (a
+        ``time.time()``), was applied.
 
-        A ``FollowUp`` that succeeded when the CRM shows its effect, ``None`` when it shows
+        A ``FollowUp`` that succeeded when the CRM shows its effect for every lead the call
+        carries (the runner records it for each of them), ``None`` when it shows
         the step not applied past the backend's documented bound since ``sent_at`` (the runner
         sends it again); raise ``BackendError`` when it cannot tell. The default cannot tell
         (``NotImplementedError``): the runner then reports the step unknown rather than send

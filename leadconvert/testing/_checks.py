@@ -162,8 +162,8 @@ def convert_on(
     latest: dict[str, ConversionResult] = {}
     converted_by: dict[int, set[str]] = {}
     for index, call in enumerate(plan.calls):
-        if call.after is not None and not set(call.lead_ids) <= converted_by.get(call.after, set()):
-            continue  # a follow-up runs only for the leads its call converted
+        if call.after is not None and not set(call.lead_ids) & converted_by.get(call.after, set()):
+            continue  # as in a run: a follow-up runs when its call converted any of its leads
         results = client.execute(call, call_index=index)
         for result in results:
             latest[result.lead_id] = result
