@@ -51,6 +51,8 @@ class ErrorCode(enum.Enum):
     LOCKED = "locked"
     NOT_APPROVED = "not_approved"
     PERMISSION_DENIED = "permission_denied"
+    #: The org lacks what the conversion needs (Dynamics 365 without the Sales app, say).
+    NOT_SUPPORTED = "not_supported"
     LIMIT_EXCEEDED = "limit_exceeded"
     RATE_LIMITED = "rate_limited"
     AUTH_FAILED = "auth_failed"

@@ -105,7 +105,7 @@ def error_from(status: int, body: Any) -> ConversionError:
     code, message = error_body(status, body)
     if is_not_installed(code, message):
         return ConversionError(
-            ErrorCode.INVALID_REFERENCE,
+            ErrorCode.NOT_SUPPORTED,
             f"{NOT_INSTALLED_MESSAGE} ({message})",
             backend_code=code,
         )

@@ -57,6 +57,7 @@ def test_an_org_without_sales_is_named_as_such() -> None:
     ]:
         error = error_from(status, answer)
         assert "Dynamics 365 Sales is not installed" in error.message
+        assert error.code is ErrorCode.NOT_SUPPORTED
     # Another missing segment is only a missing record.
     other = error_from(404, body("0x80060888", "Resource not found for the segment 'widgets'."))
     assert "Sales" not in other.message and other.code is ErrorCode.INVALID_REFERENCE
