@@ -359,7 +359,14 @@ class SalesforceOrg:
                 raise RestError("INVALID_FIELD", "No such column 'ApiName' on entity 'LeadStatus'.")
             source: Iterable[dict[str, Any]] = self.lead_statuses
         elif obj in self.data:
-            source = self.data[obj].values()
+            table = self.data[obj]
+            by_id = next((f for f in filters if f[0] == "Id" and f[1] == "="), None)
+            # WHERE Id = / IN (...): look the ids up rather than scan every record.
+            source = (
+                [table[k] for k in dict.fromkeys(map(canon, by_id[2])) if k in table]
+                if by_id is not None
+                else table.values()
+            )
         else:
             raise RestError("INVALID_TYPE", f"sObject type '{obj}' is not supported.")
         chosen = [r for r in source if all(_matches(r, *f) for f in filters)]
