@@ -90,9 +90,10 @@ class IdRef:
 
 @frozen
 class ApiNameRef:
-    """Single convert's ``move_attachments_to``: ``{"api_name": ...}``.
+    """Single convert's ``move_attachments_to``: ``{"api_name", "id"?}``.
 
-    Zoho's v8 OpenAPI file also lists an ``id``; it is read when present and never written.
+    The v7 reference shows ``{api_name}``; Zoho's v8 OpenAPI file marks ``id`` (the module's
+    id) required, so v8 plans write it whenever the ``<module>_module_id`` setting gives it.
     """
 
     api_name: str
