@@ -218,8 +218,12 @@ class HttpEmulator(Emulator):
             ssl_context=ssl_context,
         )
         self.port = self._server.server_port
+        server = self._server
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{self.name}-emulator", daemon=True
+            # A short poll: stop() waits for the loop to notice, and test suites stop many.
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name=f"{self.name}-emulator",
+            daemon=True,
         )
         self._thread.start()
 
