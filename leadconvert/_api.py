@@ -24,6 +24,7 @@ from attrs import frozen
 
 from ._check import Mode
 from ._config import env_name, load_credentials, resolve_settings
+from ._defaults import Defaults
 from ._exceptions import ConfigurationError, PluginError
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter
@@ -93,13 +94,14 @@ def validate(
     settings: Mapping[str, str] | None = None,
     mode: Mode = Mode.STRICT,
     fmt: InputFormat | None = None,
+    defaults: Defaults | None = None,
 ) -> Validation:
     """Check every conversion of ``source`` (and the settings) against ``backend``'s rules.
 
     ``settings`` are used as given; ``resolve_settings`` gives those the command line would use.
     Raises ``ConfigurationError`` for bad settings and ``InputError`` for an unreadable file.
     """
-    pipeline = Pipeline(_backend(backend), settings, mode=mode)
+    pipeline = Pipeline(_backend(backend), settings, mode=mode, defaults=defaults)
     total = 0
     invalid: list[InputRecord] = []
     warnings: list[PlanWarning] = []
@@ -139,11 +141,13 @@ def plan(
     merge: MergePolicy | None = None,
     client: Client | None = None,
     fmt: InputFormat | None = None,
+    defaults: Defaults | None = None,
 ) -> Plan:
     """The exact requests ``source``'s conversions need on ``backend``, in memory.
 
     With ``merge`` (and a ``client`` to ask), existing records are looked for first and the
-    merge policy applied. For input too large to hold, stream ``Pipeline(...).windows(...)``.
+    merge policy applied; ``defaults`` fill target fields the conversions leave unset. For
+    input too large to hold, stream ``Pipeline(...).windows(...)``.
     """
     chosen = _backend(backend)
     pipeline = Pipeline(
@@ -153,6 +157,7 @@ def plan(
         merge=merge,
         client=client,
         workers=chosen.limits.max_concurrency,
+        defaults=defaults,
         # One window: the whole source is planned together, batched at the backend's limits.
         window=max(WINDOW, 1 << 62),
     )
@@ -200,9 +205,7 @@ def connect(
     """
     chosen = _backend(backend)
     given = dict(credentials) if credentials else load_credentials(chosen, config)
-    resolved = (
-        dict(settings) if settings is not None else resolve_settings(chosen, config=config)
-    )
+    resolved = dict(settings) if settings is not None else resolve_settings(chosen, config=config)
     with contextlib.ExitStack() as stack:
         emulator: Emulator | None = None
         if not given and chosen.credential_names:

@@ -42,8 +42,8 @@ from ._cli_io import (
     validation_summary,
     wants_json,
 )
-from ._cli_settings import parse_settings, set_option
-from ._config import env_name, load_credentials, resolve_settings
+from ._cli_settings import default_option, parse_settings, set_option
+from ._config import env_name, load_credentials, resolve_defaults, resolve_settings
 from ._exceptions import (
     InputError,
     LeadConvertError,
@@ -250,6 +250,7 @@ def _report_warning(out: IO[str], file: Path, warning: PlanWarning) -> None:
 @_lenient_option
 @_format_option
 @set_option
+@default_option
 @_config_option
 @_file_argument
 @click.pass_context
@@ -259,6 +260,7 @@ def validate(
     lenient: bool,
     fmt: str | None,
     settings: tuple[str, ...],
+    defaults: tuple[str, ...],
     config: Path | None,
     file: Path,
 ) -> None:
@@ -269,7 +271,12 @@ def validate(
     state = _state(ctx)
     backend = state.backend(backend_name)
     mode = Mode.LENIENT if lenient else Mode.STRICT
-    pipeline = Pipeline(backend, _settings(backend, settings, config), mode=mode)
+    pipeline = Pipeline(
+        backend,
+        _settings(backend, settings, config),
+        mode=mode,
+        defaults=resolve_defaults(backend, flags=defaults, config=config),
+    )
     total = bad = warned = 0
     as_json = wants_json()
     # With --json the summary owns stdout: the problems go to stderr.
@@ -327,6 +334,7 @@ def _emulated_settings(
 @_lenient_option
 @_format_option
 @set_option
+@default_option
 @_config_option
 @_seed_option
 @_on_match_option
@@ -339,6 +347,7 @@ def plan(
     lenient: bool,
     fmt: str | None,
     settings: tuple[str, ...],
+    defaults: tuple[str, ...],
     config: Path | None,
     emulator_seed: Path | None,
     on_match: str | None,
@@ -375,6 +384,7 @@ def plan(
             merge=policy,
             client=client,
             workers=backend.limits.max_concurrency,
+            defaults=resolve_defaults(backend, flags=defaults, config=config),
         )
         # All or nothing: the document is spooled and written only once every window planned.
         writer = stack.enter_context(PlanDocumentWriter(backend, sys.stdout))
@@ -487,6 +497,7 @@ def _raise_interrupt(_signum: int, _frame: object) -> None:
 @_lenient_option
 @_format_option
 @set_option
+@default_option
 @_config_option
 @_seed_option
 @click.option(
@@ -514,6 +525,7 @@ def convert(
     lenient: bool,
     fmt: str | None,
     settings: tuple[str, ...],
+    defaults: tuple[str, ...],
     config: Path | None,
     emulator_seed: Path | None,
     report: Path | None,
@@ -539,6 +551,7 @@ def convert(
             lenient=lenient,
             fmt=fmt,
             settings=settings,
+            defaults=defaults,
             config=config,
             emulator_seed=emulator_seed,
             on_match=on_match,
@@ -556,6 +569,7 @@ def convert(
         fail_fast=fail_fast,
         on_match=OnMatch(on_match) if on_match else None,
         on_ambiguous=OnAmbiguous(on_ambiguous),
+        defaults=resolve_defaults(backend, flags=defaults, config=config),
     )
     records = _records(state, file, fmt)
     console = Console(stderr=True)

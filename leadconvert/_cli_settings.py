@@ -8,7 +8,7 @@ import click
 
 from .backend import Backend
 
-__all__ = ["parse_settings", "set_option"]
+__all__ = ["default_option", "parse_settings", "set_option"]
 
 set_option = click.option(
     "--set",
@@ -16,6 +16,15 @@ set_option = click.option(
     multiple=True,
     metavar="KEY=VALUE",
     help="A backend setting, e.g. api_version=v7 (see `leadconvert backends`).",
+)
+
+default_option = click.option(
+    "--default",
+    "defaults",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="A value for a target field the conversion leaves unset, e.g. "
+    "opportunity.stage=Qualification (also [<backend>.defaults] in --config); shown in the plan.",
 )
 
 

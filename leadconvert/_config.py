@@ -11,6 +11,9 @@ declares in ``credential_names`` or ``settings``. The config file is TOML, one t
     [zoho.settings]
     api_version = "v8"
 
+    [zoho.defaults]                  # for target fields a conversion leaves unset
+    "opportunity.stage" = "Qualification"
+
 Environment variables win over the file. Values are never logged or echoed.
 """
 
@@ -18,15 +21,22 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._defaults import Defaults
 from ._exceptions import ConfigurationError
 from ._logging import is_secret_name, remember_secret
 from .backend import Backend
 
-__all__ = ["env_name", "load_credentials", "load_settings", "resolve_settings"]
+__all__ = [
+    "env_name",
+    "load_credentials",
+    "load_settings",
+    "resolve_defaults",
+    "resolve_settings",
+]
 
 
 def env_name(backend: Backend, name: str) -> str:
@@ -59,7 +69,7 @@ def _pick(
 ) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in table.items():
-        if key == "settings" and what == "credential":
+        if key in ("settings", "defaults") and what == "credential":
             continue
         if key not in names:
             known = ", ".join(names) or "none"
@@ -122,3 +132,14 @@ def resolve_settings(
     a setting given nowhere takes the backend's default.
     """
     return load_settings(backend, config, environ, overrides=flags)
+
+
+def resolve_defaults(
+    backend: Backend, *, flags: Iterable[str] = (), config: Path | None = None
+) -> Defaults:
+    """The defaults for missing target fields: ``--default PATH=VALUE`` flags over the
+    ``[<backend>.defaults]`` table of ``config``."""
+    table = _table(config, backend).get("defaults", {})
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"[{backend.name}.defaults] must be a table")
+    return Defaults.from_mapping(table).merged(Defaults.parse(flags))

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from attrs import evolve, field, frozen
 
 from ._check import Checked, Mode, check
+from ._defaults import Defaults
 from ._exceptions import BackendError, ConfigurationError, UnreachableError
 from ._input import InputRecord
 from ._merge import Action, OnAmbiguous, OnMatch, decide
@@ -108,6 +109,9 @@ class PlanWindow:
 class Pipeline:
     """Reads, checks, matches and plans conversions for one backend with fixed settings.
 
+    ``defaults`` fill target fields a conversion left unset (``--default``), before it is
+    checked; each one taken is noted in the plan as a ``defaults.applied`` warning.
+
     ``settings`` are the resolved settings (see ``leadconvert.resolve_settings``); they are
     checked once, here, with ``Backend.check_settings``: a problem raises ``ConfigurationError``
     before any record is read. ``merge`` needs ``client``, whose ``match`` it calls with at most
@@ -124,6 +128,7 @@ class Pipeline:
         merge: MergePolicy | None = None,
         client: Client | None = None,
         workers: int = 1,
+        defaults: Defaults | None = None,
     ) -> None:
         if merge is not None and client is None:
             raise ValueError("the merge policy needs a client to look for existing records")
@@ -134,6 +139,7 @@ class Pipeline:
         self.merge_policy = merge
         self.client = client
         self.workers = max(1, workers)
+        self.defaults = defaults if defaults else None
         problems = backend.check_settings(self.settings)
         if problems:
             raise ConfigurationError(
@@ -153,6 +159,12 @@ class Pipeline:
             if conversion is None:
                 invalid.append(record)
                 continue
+            if self.defaults is not None:
+                applied = self.defaults.apply(conversion)
+                conversion = applied.conversion
+                warnings.extend(
+                    PlanWarning(conversion.lead_id, note, record.line) for note in applied.notes()
+                )
             checked = check(self.backend, conversion, self.mode)
             if checked.errors:
                 invalid.append(evolve(record, violations=checked.errors))

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from attrs import evolve, field, frozen
 
+from ._defaults import Defaults
 from ._exceptions import (
     AuthenticationError,
     BackendError,
@@ -85,6 +86,8 @@ class RunOptions:
     #: Look for existing records first and apply the merge policy (None: convert as given).
     on_match: OnMatch | None = None
     on_ambiguous: OnAmbiguous = OnAmbiguous.FAIL
+    #: Values for target fields conversions leave unset (``--default``).
+    defaults: Defaults | None = None
 
 
 @frozen
@@ -156,6 +159,7 @@ class Runner:
             merge=MergePolicy(on_match, self.options.on_ambiguous) if on_match else None,
             client=client,
             workers=self.workers,
+            defaults=self.options.defaults,
         )
 
     # --- bookkeeping ---------------------------------------------------------------------
@@ -355,10 +359,17 @@ class Runner:
     ) -> None:
         """Run the follow-ups an earlier run left pending: the plan of these leads is made
         again (its follow-ups are numbered as before) and only the steps not done are run."""
-        plan = self.pipeline.plan([item for item, _, _ in followers])
-        resumed = {entry.lead_id: (result, entry) for _, result, entry in followers}
-        lines = {entry.lead_id: item.line for item, _, entry in followers}
-        self._execute(plan.calls, lines, resumed=resumed)
+        # A lead whose follow-up was cut off is planned alone: its call is checked (and sent
+        # again only if not applied) without re-sending the steps of leads it shares a call with.
+        cut = [f for f in followers if any(not step.done for step in f[2].steps)]
+        clean = [f for f in followers if not any(not step.done for step in f[2].steps)]
+        for group in [*([f] for f in cut), clean]:
+            if not group or self._stop is not None:
+                continue
+            plan = self.pipeline.plan([item for item, _, _ in group])
+            resumed = {entry.lead_id: (result, entry) for _, result, entry in group}
+            lines = {entry.lead_id: item.line for item, _, entry in group}
+            self._execute(plan.calls, lines, resumed=resumed)
 
     def _send(self, call: PlannedCall, index: int) -> list[ConversionResult]:
         if self._takes_steps:
@@ -370,20 +381,19 @@ class Runner:
     ) -> list[ConversionResult]:
         """A follow-up whose earlier send was cut off: sent again only when the CRM shows it
         not applied (``Client.check_follow_up``)."""
-        problem = "its send was cut off and the backend cannot tell whether it was applied"
-        if len(call.lead_ids) == 1:
-            try:
-                applied = self.client.check_follow_up(call, sent_at=sent_at)
-            except NotImplementedError:
-                pass
-            except BackendError as exc:
-                problem = f"its send was cut off and checking it failed: {exc}"
-            else:
-                if applied is None:
-                    return self._send(call, index)
-                return [
-                    ConversionResult(call.lead_ids[0], Outcome.CONVERTED, follow_ups=(applied,))
-                ]
+        try:
+            applied = self.client.check_follow_up(call, sent_at=sent_at)
+        except NotImplementedError:
+            problem = "its send was cut off and the backend cannot tell whether it was applied"
+        except BackendError as exc:
+            problem = f"its send was cut off and checking it failed: {exc}"
+        else:
+            if applied is None:
+                return self._send(call, index)
+            return [
+                ConversionResult(lead, Outcome.CONVERTED, follow_ups=(applied,))
+                for lead in call.lead_ids
+            ]
         error = ConversionError(ErrorCode.UNKNOWN, f"in doubt: {problem}; check it by hand")
         return [
             ConversionResult(lead, Outcome.UNKNOWN, follow_ups=(FollowUp(call.kind, False, error),))

@@ -17,6 +17,7 @@ import attrs
 from attrs import frozen
 
 from ._check import Mode
+from ._defaults import Defaults
 from ._json import dumps_json
 from ._model import (
     AttachOpportunity,
@@ -107,18 +108,20 @@ def translate(
     mode: Mode = Mode.STRICT,
     settings: Mapping[str, str] | None = None,
     id_map: Mapping[str, str] | None = None,
+    defaults: Defaults | None = None,
 ) -> Translation:
     """Carry the conversions of ``source``'s native ``payload`` over to ``target``.
 
     ``id_map`` renames record ids (source id -> target id); ids it does not name are kept, and
-    the target's own id rules then judge them. Raises ``InputError`` when the payload cannot be
+    the target's own id rules then judge them. ``defaults`` fill target fields the source left
+    unset (noted in the plan's warnings). Raises ``InputError`` when the payload cannot be
     read.
     """
     conversions: Sequence[Conversion] = source.parse_native(read_native(payload))
     if id_map:
         mapping = dict(id_map)
         conversions = [relabel_ids(c, lambda _role, i: mapping.get(i, i)) for c in conversions]
-    window = Pipeline(target, settings, mode=mode).plan_conversions(conversions)
+    window = Pipeline(target, settings, mode=mode, defaults=defaults).plan_conversions(conversions)
     rejected = [
         Rejected(record.line - 1, conversions[record.line - 1], record.violations)
         for record in window.invalid

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from ._cli_settings import parse_settings, set_option
+from ._cli_settings import default_option, parse_settings, set_option
+from ._config import resolve_defaults
 from ._exceptions import InputError
 from ._json import dumps_json, load_json_document
 from ._pipeline import Mode
@@ -62,6 +63,7 @@ def _read_id_map(path: Path) -> dict[str, str]:
     help="Record ids to rename: a JSON object or a CSV of source,target ids.",
 )
 @set_option
+@default_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def translate(
@@ -71,6 +73,7 @@ def translate(
     lenient: bool,
     id_map_path: Path | None,
     settings: tuple[str, ...],
+    defaults: tuple[str, ...],
     file: Path,
 ) -> None:
     """Translate FILE, a native payload of one backend, into the native payload of another.
@@ -99,6 +102,7 @@ def translate(
         mode=Mode.LENIENT if lenient else Mode.STRICT,
         settings=parse_settings(target, settings),
         id_map=id_map,
+        defaults=resolve_defaults(target, flags=defaults),
     )
     err = sys.stderr
     for rejected in result.rejected:

@@ -130,3 +130,62 @@ class TestPythonApi:
         from importlib.metadata import version
 
         assert lc.__version__ == version("leadconvert")
+
+
+class TestDefaults:
+    """--default fills target fields a conversion left unset, and the plan says so."""
+
+    LINE = (
+        '{"lead_id": "5000000000000001000", "owner_id": "4876876000000225013", '
+        '"opportunity": {"action": "create", "name": "Deal"}}\n'
+    )
+    FLAGS = (
+        "--default",
+        "opportunity.stage=Qualification",
+        "--default",
+        "opportunity.pipeline=Standard (Standard)",
+        "--default",
+        "opportunity.close_date=2026-12-31",
+    )
+
+    def test_without_defaults_zoho_refuses(self, tmp_path: Path) -> None:
+        src = tmp_path / "in.jsonl"
+        src.write_text(self.LINE)
+        out = _cli("plan", "-b", "zoho", str(src))
+        assert out.returncode == 1
+        assert "opportunity.stage" in out.stderr
+
+    def test_flags_fill_and_are_shown(self, tmp_path: Path) -> None:
+        src = tmp_path / "in.jsonl"
+        src.write_text(self.LINE)
+        out = _cli("plan", "-b", "zoho", *self.FLAGS, str(src))
+        assert out.returncode == 0, out.stderr
+        document = json.loads(out.stdout)
+        (deal,) = [r["json"]["data"][0]["Deals"] for r in document["requests"]]
+        assert deal["Stage"] == "Qualification" and deal["Closing_Date"] == "2026-12-31"
+        applied = {w["path"] for w in document["warnings"] if w["rule"] == "defaults.applied"}
+        assert applied == {"opportunity.stage", "opportunity.pipeline", "opportunity.close_date"}
+
+    def test_config_table_and_a_given_value_wins(self, tmp_path: Path) -> None:
+        config = tmp_path / "c.toml"
+        config.write_text(
+            '[zoho.defaults]\n"opportunity.stage" = "Qualification"\n'
+            '"opportunity.pipeline" = "Standard (Standard)"\n'
+            '"opportunity.close_date" = "2026-12-31"\n"opportunity.name" = "Unused"\n'
+        )
+        src = tmp_path / "in.jsonl"
+        src.write_text(self.LINE)
+        out = _cli("convert", "--dry-run", "-b", "zoho", "--config", str(config), str(src))
+        assert out.returncode == 0, out.stderr
+        (deal,) = [r["json"]["data"][0]["Deals"] for r in json.loads(out.stdout)["requests"]]
+        assert deal["Deal_Name"] == "Deal"
+
+    def test_python_api(self) -> None:
+        conversion = lc.Conversion(
+            lead_id="5000000000000001000",
+            owner_id="4876876000000225013",
+            opportunity=lc.CreateOpportunity("Deal"),
+        )
+        defaults = lc.Defaults.parse(arg for arg in self.FLAGS if arg != "--default")
+        assert lc.plan([conversion], "zoho").invalid
+        assert not lc.plan([conversion], "zoho", defaults=defaults).invalid
