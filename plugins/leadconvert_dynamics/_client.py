@@ -26,6 +26,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -957,7 +958,18 @@ class DynamicsClient(Client):
         self, call: PlannedCall, *, sent_at: float | None = None
     ) -> FollowUp | None:
         """Whether a follow-up batch whose send was cut off was applied: every step's values
-        read back from its record. None (send again: PATCH is idempotent) when any differs."""
+        read back from its record, re-read until they all match or ``doubt_wait`` seconds have
+        passed since ``sent_at`` (the cut-off batch may still be running). None (send again)
+        when any still differs then."""
+        deadline = (sent_at if sent_at is not None else time.time()) + self.doubt_wait
+        while True:
+            applied = self._follow_up_applied(call)
+            left = deadline - time.time()
+            if applied is not None or left <= 0:
+                return applied
+            self._sleep(min(0.5, left))
+
+    def _follow_up_applied(self, call: PlannedCall) -> FollowUp | None:
         content = call.request.content
         batch = content if isinstance(content, FollowUpBatch) else parse_follow_up_batch(call)
         states = {_key(r.lead_id): r for r in self.lookup(list(call.lead_ids))}
@@ -972,7 +984,7 @@ class DynamicsClient(Client):
                     owner = str(value).rsplit("(", 1)[-1].rstrip(")")
                     if _key(str(record.get("_ownerid_value"))) != _key(owner):
                         return None
-                elif str(record.get(key)) != str(value):
+                elif not _same(record.get(key), value):
                     return None
         return FollowUp(call.kind, True)
 
@@ -1180,6 +1192,19 @@ def _record_of(state: ConversionResult, role: str) -> str | None:
         "contact": state.contact_id,
         "opportunity": state.opportunity_id,
     }[role]
+
+
+def _same(actual: Any, wanted: Any) -> bool:
+    """Whether a value read back from a record is the one a follow-up set (``12500.0`` is
+    ``"12500.00"``; a date may come back as a timestamp of that day)."""
+    if actual == wanted or str(actual) == str(wanted):
+        return True
+    if actual is None or wanted is None:
+        return False
+    try:
+        return Decimal(str(actual)) == Decimal(str(wanted))
+    except InvalidOperation:
+        return str(actual).startswith(f"{wanted}T")
 
 
 def _fold(steps: Sequence[FollowUp]) -> FollowUp:
