@@ -340,7 +340,8 @@ class Runner:
                 self.journal.record([(converted, item.line)])
                 followers.append((item, converted, entry))
             else:
-                self._finish(evolve(result, lead_id=lead_id), item.line)
+                known_job = result.job_id or entry.job_id
+                self._finish(evolve(result, lead_id=lead_id, job_id=known_job), item.line)
         if followers and self._stop is None:
             self._resume_follow_ups(followers)
 
