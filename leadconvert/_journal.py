@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
+import getpass
 import hashlib
 import os
 import shutil
@@ -36,6 +36,20 @@ from typing import IO, ParamSpec, TypeVar
 from attrs import frozen
 
 from ._exceptions import LocalStateError
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fd: int) -> None:
+        """Lock the first byte of the file, or raise ``OSError`` at once."""
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> None:
+        """Take an exclusive ``flock``, or raise ``OSError`` (EWOULDBLOCK) at once."""
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 from ._logging import redact
 from ._results import ConversionError, ConversionResult, ErrorCode, FollowUp, Outcome
 
@@ -559,8 +573,8 @@ def _sync_directory(directory: Path) -> None:
 
 
 class JournalLock:
-    """An exclusive, advisory lock held for a whole run (``flock``: the kernel drops it when the
-    process dies, so a killed run never leaves a stale lock behind).
+    """An exclusive lock held for a whole run (``flock``, or ``msvcrt.locking`` on Windows: the
+    system drops it when the process dies, so a killed run never leaves a stale lock behind).
 
     The lock file says which process holds it; a second run reads that and stops at once.
     """
@@ -579,10 +593,13 @@ class JournalLock:
                 f"cannot create the lock file {self.path}: {exc.strerror or exc}"
             ) from exc
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _try_lock(handle.fileno())
         except OSError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            try:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+            except OSError:  # a lock Windows enforces on reads too
+                holder = "another process"
             handle.close()
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise JournalError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
@@ -633,7 +650,8 @@ def lock_directory() -> Path:
     given = os.environ.get("LEADCONVERT_LOCK_DIR")
     if given:
         return Path(given)
-    return Path(tempfile.gettempdir()) / f"leadconvert-locks-{os.getuid()}"
+    user = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
+    return Path(tempfile.gettempdir()) / f"leadconvert-locks-{user}"
 
 
 def org_lock(backend: str, org: str) -> JournalLock | None:
