@@ -649,6 +649,8 @@ class TestRefusals:
         args = (str(source), "--journal", str(journal))
         assert Run(tmp_path, env, "zoho", *args).wait() == 0
         sent = dict(zoho_emulator.convert_requests)
+        report = tmp_path / "leads.report.jsonl"
+        complete = report.read_text()
         if damage == "empty":
             journal.write_bytes(b"")
             expected = "is empty"
@@ -669,6 +671,7 @@ class TestRefusals:
         assert run.wait() == 2, run.stderr
         assert expected in run.stderr and "internal error" not in run.stderr, run.stderr
         assert dict(zoho_emulator.convert_requests) == sent
+        assert report.read_text() == complete, "the refused run touched the last report"
 
     def test_full_disk_is_exit_2_with_a_message(self, tmp_path: Path, zoho_emulator: Any) -> None:
         """The journal on a tiny file system that fills up mid-run: exit 2, a message, nothing
