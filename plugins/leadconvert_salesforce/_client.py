@@ -397,13 +397,21 @@ class SalesforceClient(Client):
         settle = self.doubt_wait
         if sent_at is not None:
             settle = max(0.0, sent_at + self.doubt_wait - time.time())
+        if self._applied_within(known.opportunity_id, call.request.json or {}, settle):
+            return FollowUp(_action(call), True)
+        return None
+
+    def _applied_within(
+        self, opportunity_id: str, values: Mapping[str, Any], settle: float
+    ) -> bool:
+        """Whether the opportunity shows the values, re-read for up to ``settle`` seconds."""
         deadline = time.monotonic() + settle
         interval = min(0.05, settle)
         while True:
-            if self._opportunity_has(known.opportunity_id, call.request.json or {}):
-                return FollowUp(_action(call), True)
+            if self._opportunity_has(opportunity_id, values):
+                return True
             if time.monotonic() + interval > deadline:
-                return None
+                return False
             self._sleep(interval)
             interval = min(interval * 2, 5.0)
 
@@ -626,10 +634,11 @@ class SalesforceClient(Client):
                     timeout=self.timeout,
                 )
         except TransportError as exc:
-            # Cut off: the update may have been applied (a PATCH of these values is, at worst,
-            # applied again); the opportunity itself says whether it was.
+            # Cut off: the update may have been applied, or may still be (a read timeout does
+            # not stop it): the opportunity itself says whether it was, within doubt_wait.
+            values = call.request.json or {}
             try:
-                applied = self._opportunity_has(known.opportunity_id, call.request.json or {})
+                applied = self._applied_within(known.opportunity_id, values, self.doubt_wait)
             except BackendError:
                 applied = False
             error = ConversionError(

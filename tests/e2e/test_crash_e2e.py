@@ -583,6 +583,22 @@ class TestSalesforceCrashes:
         time.sleep(max(0.0, arrived + 2.3 - time.monotonic()))
         _assert_sf_end(sf_emulator, tmp_path / "r.jsonl", lines)
 
+    def test_follow_up_cut_off_by_a_read_timeout_is_checked_not_failed(
+        self, tmp_path: Path, sf_emulator: Any
+    ) -> None:
+        """An opportunity update the org still applies when the read times out is found
+        applied (doubt_wait) and reported succeeded, sent once."""
+        lines = _sf_lines(3, range(3))
+        source = _write(tmp_path / "leads.jsonl", lines)
+        sf_emulator.inject("delay", 1, seconds=2.0, target="update")
+        env = _salesforce(sf_emulator, tmp_path, timeout="0.7", doubt_wait="8")
+        run = Run(tmp_path, env, "salesforce", str(source), "--report", str(tmp_path / "r.jsonl"))
+        wait_for("the held update", lambda: requests_of(sf_emulator, "update") >= 1, run)
+        arrived = time.monotonic()
+        assert run.wait() == 0, run.stderr
+        time.sleep(max(0.0, arrived + 2.3 - time.monotonic()))
+        _assert_sf_end(sf_emulator, tmp_path / "r.jsonl", lines)
+
 
 class TestRefusals:
     """Two runs at once, a journal of another org, an empty, a damaged journal, a full disk."""
