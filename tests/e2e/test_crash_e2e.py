@@ -310,25 +310,34 @@ class TestZohoCrashes:
     ) -> None:
         """A run killed while its mass convert job is scheduled (a job that takes seconds): the
         resume polls the journaled job to its end and sends none of its leads again."""
-        zoho_emulator.job_delay = 2.0
+        zoho_emulator.job_delay = 3.0
         lines: list[dict[str, Any]] = [
             {"lead_id": str(FIRST + i), "owner_id": OWNER, "opportunity": DEAL} for i in range(60)
         ]
         source = _write(tmp_path / "leads.jsonl", lines)
         report, journal = tmp_path / "report.jsonl", tmp_path / "journal.sqlite"
         env = _zoho(zoho_emulator, tmp_path, doubt_wait="1")
-        args = (str(source), "--report", str(report), "--journal", str(journal))
+        # One call at a time: no second mass convert is on its way when the kill lands.
+        args = (
+            str(source),
+            "--report",
+            str(report),
+            "--journal",
+            str(journal),
+            "--concurrency",
+            "1",
+        )
         run = Run(tmp_path, env, "zoho", *args)
         wait_for(
-            "two jobs journaled and still scheduled",
-            lambda: (
-                len([j for j in _journaled_jobs(journal) if _job_pending(zoho_emulator, j)]) == 2
-            ),
+            "a job journaled and still scheduled",
+            lambda: any(_job_pending(zoho_emulator, j) for j in _journaled_jobs(journal)),
             run,
         )
         run.kill()
         run.wait()
-        assert all(_job_pending(zoho_emulator, j) for j in _journaled_jobs(journal))
+        assert any(_job_pending(zoho_emulator, j) for j in _journaled_jobs(journal)), (
+            "the job ended before the kill"
+        )
         # doubt_wait (1 s) is shorter than the job: only the journaled job id keeps the leads
         # from going out again.
         run = Run(tmp_path, env, "zoho", *args)
