@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -95,12 +94,8 @@ class ZohoEmulator(HttpEmulator):
         # Access tokens outlive a reset of the org, as a real client's do a data change.
         self._tokens: dict[str, float] = {}
         self._token_ids = iter(range(1, 1 << 62))
-        self._busy = threading.Lock()
-        origin = "the shipped Zoho seed" if seed is None else str(seed)
-        super().__init__(
-            data, origin=origin if not isinstance(seed, Mapping) else "<seed>", host=host,
-            port=port, quiet=quiet,
-        )  # fmt: skip
+        origin = "<seed>" if isinstance(seed, Mapping) else str(seed or "the shipped Zoho seed")
+        super().__init__(data, origin=origin, host=host, port=port, quiet=quiet)
 
     # --- the kit's hooks ------------------------------------------------------------------------
 
