@@ -8,9 +8,11 @@ plans the rest; and runs the planned calls with bounded concurrency, marking eac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
+import signal
 import threading
 import time
 import uuid
@@ -18,7 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from attrs import evolve, field, frozen
 
@@ -175,6 +177,16 @@ class Runner:
         also_journal: Sequence[tuple[ConversionResult, int | None]] = (),
     ) -> None:
         """Record outcomes: one journal transaction (one fsync) for all of them, then report."""
+        with _shielded():
+            self._record_and_report(rows, journal=journal, also_journal=also_journal)
+
+    def _record_and_report(
+        self,
+        rows: Sequence[tuple[ConversionResult, int | None]],
+        *,
+        journal: bool,
+        also_journal: Sequence[tuple[ConversionResult, int | None]],
+    ) -> None:
         noted = []
         for given, line in rows:
             note = self._notes.pop(given.lead_id, None)
@@ -214,9 +226,11 @@ class Runner:
         iterator = iter(records)
         interrupted = False
         try:
-            while self._stop is None and (
-                chunk := list(itertools.islice(iterator, self.options.window))
-            ):
+            while self._stop is None:
+                with _shielded():
+                    chunk = list(itertools.islice(iterator, self.options.window))
+                if not chunk:
+                    break
                 self._run_window(chunk)
         except KeyboardInterrupt:
             interrupted = True
@@ -474,67 +488,75 @@ class Runner:
             done: set[Future[list[ConversionResult]]] = set()
             try:
                 while True:
-                    launch = []
-                    # One journal transaction (one fsync) records the calls that finished and
-                    # marks the ones about to leave; the marks are on disk before they do.
-                    with self.journal.batch():
-                        for future in done:
-                            position, index = running.pop(future)
-                            follow = [calls[d] for d in dependents.get(position, ())]
-                            self._collect(
-                                calls[position],
-                                index,
-                                future,
-                                lines,
-                                held,
-                                waiting,
-                                follow,
-                                seqs.get(position, {}),
-                            )
-                            ready.extend(
-                                d
-                                for d in dependents.get(position, ())
-                                if any(canonical(i) in held for i in calls[d].lead_ids)
-                            )
-                        done = set()
-                        while (
-                            ready
-                            and len(running) + len(launch) < self.workers
-                            and self._stop is None
-                        ):
-                            position = ready.popleft()
-                            call = calls[position]
-                            ids = [canonical(i) for i in call.lead_ids]
-                            if call.after is None:
-                                index = next(self._calls)
-                                self.journal.mark_sending(
-                                    ((i, lines.get(i)) for i in ids),
-                                    str(index),
-                                    kind=call.kind,
-                                    follow_ups={i: planned[i] for i in ids if planned[i]},
+                    # Held off Ctrl-C and SIGTERM: a signal lands after the marks are
+                    # committed and their calls submitted, never between the two, and never
+                    # inside the report's own bookkeeping.
+                    with _shielded():
+                        launch = []
+                        # One journal transaction (one fsync) records the calls that finished and
+                        # marks the ones about to leave; the marks are on disk before they do.
+                        with self.journal.batch():
+                            for future in done:
+                                position, index = running.pop(future)
+                                follow = [calls[d] for d in dependents.get(position, ())]
+                                self._collect(
+                                    calls[position],
+                                    index,
+                                    future,
+                                    lines,
+                                    held,
+                                    waiting,
+                                    follow,
+                                    seqs.get(position, {}),
                                 )
-                                launch.append((position, index, False, None))
-                                continue
-                            steps = seqs[position]
-                            wanted = [
-                                i for i in ids if i in held and (i, steps[i]) not in done_steps
-                            ]
-                            if not wanted:
-                                continue
-                            index = next(self._calls)
-                            for lead_id in wanted:
-                                self.journal.mark_step(lead_id, steps[lead_id], call.kind)
-                            cut = [(i, steps[i]) for i in wanted if (i, steps[i]) in doubtful_steps]
-                            # A step cut off earlier is checked first (from when it was sent).
-                            sent_at = doubtful_steps[cut[0]] if cut else None
-                            launch.append((position, index, bool(cut), sent_at))
-                    for position, index, doubtful, sent_at in launch:
-                        if doubtful:
-                            future = pool.submit(self._send_step, calls[position], index, sent_at)
-                        else:
-                            future = pool.submit(self._send, calls[position], index)
-                        running[future] = (position, index)
-                    self.report.flush()
+                                ready.extend(
+                                    d
+                                    for d in dependents.get(position, ())
+                                    if any(canonical(i) in held for i in calls[d].lead_ids)
+                                )
+                            done = set()
+                            while (
+                                ready
+                                and len(running) + len(launch) < self.workers
+                                and self._stop is None
+                            ):
+                                position = ready.popleft()
+                                call = calls[position]
+                                ids = [canonical(i) for i in call.lead_ids]
+                                if call.after is None:
+                                    index = next(self._calls)
+                                    self.journal.mark_sending(
+                                        ((i, lines.get(i)) for i in ids),
+                                        str(index),
+                                        kind=call.kind,
+                                        follow_ups={i: planned[i] for i in ids if planned[i]},
+                                    )
+                                    launch.append((position, index, False, None))
+                                    continue
+                                steps = seqs[position]
+                                wanted = [
+                                    i for i in ids if i in held and (i, steps[i]) not in done_steps
+                                ]
+                                if not wanted:
+                                    continue
+                                index = next(self._calls)
+                                for lead_id in wanted:
+                                    self.journal.mark_step(lead_id, steps[lead_id], call.kind)
+                                cut = [
+                                    (i, steps[i]) for i in wanted if (i, steps[i]) in doubtful_steps
+                                ]
+                                # A step cut off earlier is checked first (from when it was sent).
+                                sent_at = doubtful_steps[cut[0]] if cut else None
+                                launch.append((position, index, bool(cut), sent_at))
+                        for position, index, doubtful, sent_at in launch:
+                            if doubtful:
+                                future = pool.submit(
+                                    self._send_step, calls[position], index, sent_at
+                                )
+                            else:
+                                future = pool.submit(self._send, calls[position], index)
+                            running[future] = (position, index)
+                        self.report.flush()
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -713,6 +735,38 @@ class Runner:
                 evolve(result, lead_id=lead_id, call=index if result.call is None else result.call)
             )
         return out
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM off a block of bookkeeping (journal, report), then deliver them.
+
+    Python raises ``KeyboardInterrupt`` between any two bytecodes; cut in half, the report's
+    spool or a mark-then-send pair would be left inconsistent. Outside the main thread (a
+    library caller's worker) signals cannot be handled here and nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous: dict[int, Any] = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[number] = signal.signal(number, hold)
+        except (ValueError, OSError):  # pragma: no cover - not settable here
+            continue
+    try:
+        yield
+    finally:
+        for held, handler in previous.items():
+            signal.signal(held, handler)
+    if caught:
+        # Delivered now, to whatever handled it before (KeyboardInterrupt, the CLI's SIGTERM).
+        signal.raise_signal(caught[0])
 
 
 class _Recorder(StepRecorder):

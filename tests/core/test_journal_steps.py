@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from leadconvert import (
     read_records,
 )
 from leadconvert._journal import Journal, LockError, OrgMismatchError, journal_lock
-from leadconvert._runner import RunSummary, convert_file
+from leadconvert._runner import RunOptions, RunSummary, convert_file
 from leadconvert.backend import (
     MEANINGS,
     Backend,
@@ -336,3 +337,40 @@ class TestOneRunPerJournalAndOrg:
         _run(tmp_path, StepsClient(crm, org="memory:emulator@127.0.0.1:1"), [{"lead_id": "L0"}])
         with pytest.raises(OrgMismatchError, match="belongs to another org"):
             _run(tmp_path, StepsClient(StepsCRM(["L0"]), org="memory:real"), [{"lead_id": "L0"}])
+
+
+class _InterruptOnce:
+    """A progress sink that presses Ctrl-C when the first lead is reported."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def advance(self, outcome: Outcome) -> None:
+        if not self.pressed:
+            self.pressed = True
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_never_cuts_the_bookkeeping_in_half(tmp_path: Path) -> None:
+    """A Ctrl-C that lands while outcomes are recorded waits for the journal and the report to
+    agree: every lead reported is journaled done, and the other way round."""
+    crm = StepsCRM(["L0", "L1", "L2"])
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"lead_id": f"L{i}"}) + "\n" for i in range(3)))
+    sink = _InterruptOnce()
+    summary = convert_file(
+        StepsBackend(),
+        StepsClient(crm),
+        read_records(source, NeutralConverter({})),
+        report=tmp_path / "report.jsonl",
+        journal=tmp_path / "journal.sqlite",
+        progress=sink,
+        options=RunOptions(concurrency=1),
+    )
+    assert sink.pressed and summary.interrupted
+    reported = {json.loads(line)["lead_id"] for line in (tmp_path / "report.jsonl").open()}
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
+    done = {r[0] for r in db.execute("SELECT lead_id FROM leads WHERE state = 'done'")}
+    db.close()
+    assert reported and reported == done
+    assert {lead for lead, n in crm.converts.items() if n} == done
