@@ -232,3 +232,14 @@ def test_unknown_url_is_zohos_error(emulator: ZohoEmulator) -> None:
     for path in ("/crm/v8/Tasks", "/crm/v8/Leads/search?email=x", "/crm/v8/coql"):
         answer = requests.get(emulator.base_url + path, headers=headers, timeout=5)
         assert (answer.status_code, answer.json()["code"]) == (404, "INVALID_URL_PATTERN"), path
+    # Updating records is Zoho's, not the emulator's: not emulated, so neither done nor refused.
+    deal = {"data": [{"Stage": "Closed Won"}]}
+    for method, path in (("PUT", "/crm/v8/Deals/1"), ("POST", "/crm/v8/Leads")):
+        answer = requests.request(
+            method, emulator.base_url + path, json=deal, headers=headers, timeout=5
+        )
+        assert (answer.status_code, answer.json()["code"]) == (404, "INVALID_URL_PATTERN"), path
+    wrong = requests.get(
+        emulator.base_url + f"/crm/v8/Leads/{PAT}/actions/convert", headers=headers, timeout=5
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (400, "INVALID_REQUEST_METHOD")

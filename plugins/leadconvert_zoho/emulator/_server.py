@@ -52,6 +52,17 @@ _URLS = Map(
     ]
 )  # fmt: skip
 _METADATA_MODULES = ("Leads", "Contacts", "Accounts", "Deals")
+#: Paths of Zoho's records API: it takes more methods there than the emulator serves.
+_RECORDS_API = frozenset({"get_leads", "record"})
+
+
+def _records_api(adapter: Any) -> bool:
+    """Whether the path (matched for GET) is one of Zoho's records API."""
+    try:
+        endpoint, _ = adapter.match(method="GET")
+    except HTTPException:
+        return False
+    return endpoint in _RECORDS_API
 
 
 def _zoho(document: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -258,13 +269,15 @@ class ZohoEmulator(HttpEmulator):
         try:
             endpoint, args = adapter.match()
         except HTTPException as exc:
-            if exc.code == 405:
+            if exc.code == 405 and not _records_api(adapter):
                 return _zoho(
                     error(
                         "INVALID_REQUEST_METHOD", "The http request method type is not a valid one"
                     ),
                     400,
                 )
+            # Unknown, or a records API method Zoho has but the emulator does not (inserting,
+            # updating, deleting records): not emulated, so not a made-up success or refusal.
             return _zoho(error(*_NOT_FOUND), 404)
         if endpoint == "token":
             return self._token(request)
