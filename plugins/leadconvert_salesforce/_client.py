@@ -25,7 +25,6 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
 )
 from simple_salesforce.format import format_soql
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from leadconvert import (
     AuthenticationError,
@@ -183,9 +182,7 @@ class _TimeoutSession(_PinnedSession):
         if isinstance(self.verify, str):
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         # No CA bundle was given: REQUESTS_CA_BUNDLE and friends apply as usual.
-        return requests.Session.merge_environment_settings(
-            self, url, proxies, stream, verify, cert
-        )
+        return requests.Session.merge_environment_settings(self, url, proxies, stream, verify, cert)
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
@@ -518,7 +515,7 @@ class SalesforceClient(Client):
                 # be running: establish each lead's state, waiting up to doubt_wait for it to
                 # show converted, before sending anything again (convertLead is not idempotent).
                 answered = isinstance(exc, ProtocolError)
-                settle = 0.0 if answered or _never_sent(exc) else self.doubt_wait
+                settle = 0.0 if answered or UnreachableError.caused(exc) else self.doubt_wait
                 self._establish(state, pending, call_index, settle)
                 if attempt >= self.max_retries:
                     failure = _failure(ErrorCode.NETWORK_ERROR, _map_error(exc, "convertLead"))
@@ -812,18 +809,3 @@ def _same(actual: Any, wanted: Any) -> bool:
         return Decimal(str(actual)) == Decimal(str(wanted))
     except InvalidOperation:
         return str(actual) == str(wanted)
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Whether a transport failure happened before the request left (no connection made)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, requests.ConnectTimeout | NewConnectionError | ConnectTimeoutError):
-            return True
-        reason = getattr(current.args[0], "reason", None) if current.args else None
-        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False

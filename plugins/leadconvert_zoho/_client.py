@@ -17,7 +17,6 @@ from typing import Any
 import requests
 from attrs import evolve
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from leadconvert import (
@@ -558,7 +557,7 @@ class ZohoClient(Client):
                 raise
             except TransportError as exc:
                 doubt = str(exc)
-                if _never_sent(exc):
+                if UnreachableError.caused(exc):
                     wait = 0.0
             else:
                 if answer.status < 500:
@@ -739,18 +738,3 @@ class ZohoClient(Client):
             while not steps.stopping and (left := until - time.monotonic()) > 0:
                 self._sleep(min(left, 0.2))
             interval = min(interval * 1.5, max(self._poll_interval * 8, 0.001))
-
-
-def _never_sent(exc: BaseException) -> bool:
-    """Whether a transport failure happened before the request left (no connection made)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, requests.ConnectTimeout | NewConnectionError | ConnectTimeoutError):
-            return True
-        reason = getattr(current.args[0], "reason", None) if current.args else None
-        if isinstance(reason, NewConnectionError | ConnectTimeoutError):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
