@@ -24,6 +24,8 @@ from attrs import define, field
 
 __all__ = [
     "ENTITIES",
+    "ENTITY_METADATA",
+    "PICKLISTS",
     "DataverseOrg",
     "OrgError",
 ]
@@ -37,6 +39,81 @@ ENTITIES: Mapping[str, tuple[str, str]] = {
     "systemusers": ("systemuser", "systemuserid"),
 }
 _KEYS = {entity_set: key for entity_set, (_, key) in ENTITIES.items()}
+#: Entity set -> (SchemaName, PrimaryNameAttribute, ObjectTypeCode): what ``EntityDefinitions``
+#: says of each emulated table (Microsoft's entity references). MetadataId is the emulator's own.
+_DEFINITIONS: Mapping[str, tuple[str, str, int]] = {
+    "leads": ("Lead", "fullname", 4),
+    "accounts": ("Account", "name", 1),
+    "contacts": ("Contact", "fullname", 2),
+    "opportunities": ("Opportunity", "name", 3),
+    "systemusers": ("SystemUser", "fullname", 8),
+}
+#: The ``EntityMetadata`` of each emulated table, as ``GET EntityDefinitions`` answers it.
+ENTITY_METADATA: Mapping[str, Mapping[str, Any]] = {
+    entity_set: {
+        "MetadataId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dataverse-emulator:{logical}")),
+        "LogicalName": logical,
+        "SchemaName": _DEFINITIONS[entity_set][0],
+        "EntitySetName": entity_set,
+        "LogicalCollectionName": entity_set,
+        "PrimaryIdAttribute": key,
+        "PrimaryNameAttribute": _DEFINITIONS[entity_set][1],
+        "ObjectTypeCode": _DEFINITIONS[entity_set][2],
+        "IsCustomEntity": False,
+        "IsActivity": False,
+        "IsPrivate": False,
+    }
+    for entity_set, (logical, key) in ENTITIES.items()
+}
+#: The picklist (choice) columns the emulator knows, with their options (Value, Label), from
+#: Microsoft's entity references. A PATCH outside these values is refused as Dataverse does;
+#: ``EntityDefinitions(...)/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata`` lists
+#: them (the official Python client reads it to turn labels into values before an update).
+PICKLISTS: Mapping[str, Mapping[str, tuple[tuple[int, str], ...]]] = {
+    "leads": {
+        "leadqualitycode": ((1, "Hot"), (2, "Warm"), (3, "Cold")),
+        "leadsourcecode": (
+            (1, "Advertisement"),
+            (2, "Employee Referral"),
+            (3, "External Referral"),
+            (4, "Partner"),
+            (5, "Public Relations"),
+            (6, "Seminar"),
+            (7, "Trade Show"),
+            (8, "Web"),
+            (9, "Word of Mouth"),
+            (10, "Other"),
+        ),
+    },
+    "accounts": {"accountcategorycode": ((1, "Preferred Customer"), (2, "Standard"))},
+    "contacts": {
+        "preferredcontactmethodcode": (
+            (1, "Any"),
+            (2, "Email"),
+            (3, "Phone"),
+            (4, "Fax"),
+            (5, "Mail"),
+        ),
+    },
+    "opportunities": {
+        "salesstage": ((0, "Qualify"), (1, "Develop"), (2, "Propose"), (3, "Close")),
+        "opportunityratingcode": ((1, "Hot"), (2, "Warm"), (3, "Cold")),
+        "purchasetimeframe": (
+            (0, "Immediate"),
+            (1, "This Quarter"),
+            (2, "Next Quarter"),
+            (3, "This Year"),
+            (4, "Unknown"),
+        ),
+        "budgetstatus": (
+            (0, "No Committed Budget"),
+            (1, "May Buy"),
+            (2, "Can Buy"),
+            (3, "Will Buy"),
+        ),
+    },
+    "systemusers": {},
+}
 _PROPERTY = re.compile(r"^[a-z_][a-z0-9_]*$")
 _BIND = re.compile(r"^/(\w+)\(([^()]+)\)$")
 _STANDARD_STATUSES = (
@@ -238,16 +315,23 @@ class DataverseOrg:
         return record
 
     def query(
-        self, entity_set: str, where: Sequence[Sequence[tuple[str, Any]]], top: int | None
+        self,
+        entity_set: str,
+        where: Sequence[Sequence[tuple[str, Any]]],
+        top: int | None,
+        order: Sequence[tuple[str, bool]] = (),
     ) -> list[dict[str, Any]]:
-        """Records matching any group of (property, value) tests that all hold (OR of ANDs)."""
-        out = []
-        for record in self.table(entity_set).values():
-            if not where or any(all(_equal(record.get(p), v) for p, v in group) for group in where):
-                out.append(record)
-                if top is not None and len(out) >= top:
-                    break
-        return out
+        """Records matching any group of (property, value) tests that all hold (OR of ANDs),
+        sorted by ``order`` ((property, descending) pairs, nulls first ascending), then cut
+        to ``top``."""
+        out = [
+            record
+            for record in self.table(entity_set).values()
+            if not where or any(all(_equal(record.get(p), v) for p, v in group) for group in where)
+        ]
+        for prop, descending in reversed(order):  # stable sorts: the last key first
+            out.sort(key=lambda record: _sort_key(record.get(prop)), reverse=descending)
+        return out if top is None else out[:top]
 
     def status_options(self) -> list[dict[str, Any]]:
         """The lead statuscode options (Value, State, Label)."""
@@ -285,6 +369,7 @@ class DataverseOrg:
                 )
             else:
                 changes[key] = _checked_value(entity, key, value)
+                _check_choice(entity_set, key, value)
         if entity_set == "leads" and record.get("statecode") != 0:
             # "Qualified and disqualified leads are read-only and can't be edited unless they
             # are reactivated."
@@ -488,6 +573,41 @@ def _equal(stored: Any, wanted: Any) -> bool:
         # Dataverse compares text case-insensitively (default collation).
         return stored.casefold() == wanted.casefold()
     return bool(stored == wanted)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # Nulls sort first ascending, as in Dataverse; text by its case-insensitive collation.
+    if value is None:
+        return (0, "")
+    if isinstance(value, str):
+        return (2, value.casefold())
+    return (1, value)
+
+
+def _check_choice(entity_set: str, key: str, value: Any) -> None:
+    options = PICKLISTS.get(entity_set, {}).get(key)
+    if options is None or value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        # What the Web API says when a choice column gets a label instead of its value.
+        raise OrgError(
+            400,
+            "0x80048d19",
+            f"Error identified in Payload provided by the user for Entity :'{entity_set}', "
+            "For more information on this error please follow this help link "
+            "https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : "
+            f"Microsoft.OData.ODataException: Cannot convert the literal '{value}' to the "
+            "expected type 'Edm.Int32'.",
+        )
+    values = [v for v, _ in options]
+    if value not in values:
+        raise OrgError(
+            400,
+            "0x80044331",
+            f"A validation error occurred.  The value {value} of '{key}' on record of type "
+            f"'{ENTITIES[entity_set][0]}' is outside the valid range. Accepted Values: "
+            + ",".join(str(v) for v in values),
+        )
 
 
 def _checked_value(entity: str, key: str, value: Any) -> Any:

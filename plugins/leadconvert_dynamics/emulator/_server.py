@@ -1,12 +1,21 @@
-"""The Dataverse Web API subset leadconvert uses, over HTTPS on 127.0.0.1, on the emulator kit.
+"""The Dataverse Web API subset leadconvert and Microsoft's Python client use, over HTTPS on
+127.0.0.1, on the emulator kit.
 
 Served: the Microsoft Entra ID token endpoint (client credentials) with its OpenID discovery
-document, so ``msal`` runs unchanged; ``leads``, ``accounts``, ``contacts``, ``opportunities``
-and ``systemusers`` with ``$filter`` (``eq``, ``and``, ``or``), ``$select`` and ``$top``; PATCH
-with ``@odata.bind``; the bound ``Microsoft.Dynamics.CRM.QualifyLead`` action; ``$batch``
-multipart with change sets and ``Prefer: odata.continue-on-error``; the lead statuscode and
-statecode metadata; ``WhoAmI``. Over the concurrency limit it answers 429 with ``Retry-After``
-and the service protection code, as Dataverse does.
+document, so ``msal`` and ``azure-identity`` run unchanged; ``leads``, ``accounts``, ``contacts``,
+``opportunities`` and ``systemusers``: one record by id (``$select``), collections with
+``$filter`` (``eq``, ``and``, ``or``), ``$select``, ``$orderby`` and ``$top``, PATCH with
+``@odata.bind`` and the org's choice values; the bound ``Microsoft.Dynamics.CRM.QualifyLead``
+action; ``$batch`` multipart with change sets and ``Prefer: odata.continue-on-error``; table
+metadata (``EntityDefinitions`` by ``LogicalName``: entity set name, primary id and name
+attributes; the picklist attributes with their options; the lead statuscode and statecode
+options); ``WhoAmI``. Over the concurrency limit it answers 429 with ``Retry-After`` and the
+service protection code, as Dataverse does.
+
+Not emulated, and answered with Dataverse's 404 ``0x80060888`` "Resource not found for the
+segment ...", never a made-up success: creating or deleting records, other tables, other
+functions and actions (``UpdateMultiple``, ``CreateMultiple``...), other metadata, and the query
+options ``$expand``, ``$count``, ``$skip``, ``$apply``, ``fetchXml`` and ``sql``.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from leadconvert.emulation import (
 )
 
 from .._wire import ChangeSet, Part, parse_batch_request
-from ._org import ENTITIES, DataverseOrg, OrgError
+from ._org import ENTITIES, ENTITY_METADATA, PICKLISTS, DataverseOrg, OrgError
 
 __all__ = ["DynamicsEmulator"]
 
@@ -46,6 +55,16 @@ _METADATA = re.compile(
     r"^EntityDefinitions\(LogicalName='lead'\)/Attributes\(LogicalName='(statuscode|statecode)'\)"
     r"/Microsoft\.Dynamics\.CRM\.(StatusAttributeMetadata|StateAttributeMetadata)$"
 )
+_DEFINITION = re.compile(
+    r"^EntityDefinitions\(LogicalName='(\w+)'\)"
+    r"(/Attributes/Microsoft\.Dynamics\.CRM\.PicklistAttributeMetadata)?$"
+)
+#: The query options the emulator serves on a collection and on one record; any other
+#: ``$`` option (or fetchXml, sql, saved queries) is not emulated.
+_COLLECTION_OPTIONS = frozenset({"$select", "$filter", "$top", "$orderby"})
+_RECORD_OPTIONS = frozenset({"$select"})
+_QUERY_OPTIONS = frozenset({"fetchXml", "sql", "savedQuery", "userQuery"})
+_ORDER = re.compile(r"^\s*([a-z_][a-z0-9_]*)(?:\s+(asc|desc))?\s*$")
 _TOKEN = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
 _DISCOVERY = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
 _CONDITION = re.compile(
@@ -107,6 +126,50 @@ def _split_and(clause: str) -> list[str]:
         parts[-1] += pieces[0]
         parts.extend(pieces[1:])
     return parts
+
+
+def _not_emulated(segment: str) -> OrgError:
+    """Dataverse's own answer for a resource it does not know."""
+    return OrgError(404, "0x80060888", f"Resource not found for the segment '{segment}'.")
+
+
+def _check_options(args: Mapping[str, str], served: frozenset[str], segment: str) -> None:
+    for name in args:
+        if (name.startswith("$") or name in _QUERY_OPTIONS) and name not in served:
+            raise _not_emulated(f"{segment}?{name}")
+
+
+def _order(text: str | None) -> list[tuple[str, bool]]:
+    """``name asc,createdon desc`` -> [(property, descending)]."""
+    order: list[tuple[str, bool]] = []
+    if not text:
+        return order
+    for clause in text.split(","):
+        match = _ORDER.match(clause)
+        if match is None:
+            raise OrgError(400, "0x80060888", f"The $orderby clause {clause!r} is not supported")
+        order.append((match.group(1), match.group(2) == "desc"))
+    return order
+
+
+def _label(text: str) -> dict[str, Any]:
+    label = {"Label": text, "LanguageCode": 1033}
+    return {"LocalizedLabels": [label], "UserLocalizedLabel": dict(label)}
+
+
+def _metadata_select(
+    args: Mapping[str, str], known: Mapping[str, Any], type_name: str
+) -> list[str]:
+    wanted = [name.strip() for name in args.get("$select", "").split(",") if name.strip()]
+    for name in wanted:
+        if name not in known:
+            raise OrgError(
+                400,
+                "0x80060888",
+                f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM."
+                f"{type_name}'.",
+            )
+    return wanted
 
 
 def _select(record: Mapping[str, Any], key: str, select: str | None) -> dict[str, Any]:
@@ -218,7 +281,7 @@ class DynamicsEmulator(HttpEmulator):
             return "qualify_batch" if b"QualifyLead" in request.get_data() else "batch"
         if _QUALIFY.match(rest):
             return "qualify"
-        if _METADATA.match(rest):
+        if _METADATA.match(rest) or rest.split("(", maxsplit=1)[0] == "EntityDefinitions":
             return "metadata"
         if rest == "WhoAmI":
             return "whoami"
@@ -396,10 +459,13 @@ class DynamicsEmulator(HttpEmulator):
                     ]
                 },
             }
+        if rest.split("(", maxsplit=1)[0] == "EntityDefinitions" and method == "GET":
+            with self.lock:
+                return 200, self._definitions(rest, args, version)
         record = _RECORD.match(rest)
         entity_set = record.group(1) if record else rest
         if entity_set not in ENTITIES:
-            raise OrgError(404, "0x80060888", f"Resource not found for the segment '{entity_set}'.")
+            raise _not_emulated(entity_set)
         key = ENTITIES[entity_set][1]
         if record is not None and method == "PATCH":
             if not isinstance(body, Mapping):
@@ -412,18 +478,92 @@ class DynamicsEmulator(HttpEmulator):
                 self.org.update(entity_set, record.group(2), body)
             return 204, None
         if method != "GET":
-            raise OrgError(405, "0x80060888", f"{method} is not supported on {entity_set}")
+            # Creating (POST) or deleting records is Dataverse's, not the emulator's: not
+            # emulated, so neither done nor refused with an error Dataverse never gives.
+            raise _not_emulated(rest)
         select = args.get("$select")
+        context = f"{self.base_url}/api/data/{version}/$metadata#{entity_set}"
+        if select:
+            context += f"({select})"
         with self.lock:
             if record is not None:
-                return 200, _select(self.org.get(entity_set, record.group(2)), key, select)
+                _check_options(args, _RECORD_OPTIONS, rest)
+                found = _select(self.org.get(entity_set, record.group(2)), key, select)
+                return 200, {"@odata.context": context + "/$entity", **found}
+            _check_options(args, _COLLECTION_OPTIONS, rest)
             where = parse_filter(args["$filter"]) if args.get("$filter") else []
             top = int(args["$top"]) if args.get("$top") else None
-            found = [_select(r, key, select) for r in self.org.query(entity_set, where, top)]
-        return 200, {
-            "@odata.context": f"{self.base_url}/api/data/{version}/$metadata#{entity_set}",
-            "value": found,
+            rows = self.org.query(entity_set, where, top, _order(args.get("$orderby")))
+        return 200, {"@odata.context": context, "value": [_select(r, key, select) for r in rows]}
+
+    def _definitions(self, rest: str, args: Mapping[str, str], version: str) -> dict[str, Any]:
+        """``EntityDefinitions``: the emulated tables' metadata, and their picklist columns."""
+        tables = {
+            entity_set: metadata
+            for entity_set, metadata in ENTITY_METADATA.items()
+            if entity_set != "leads" or self.org.sales_installed
         }
+        context = f"{self.base_url}/api/data/{version}/$metadata#EntityDefinitions"
+        if rest == "EntityDefinitions":
+            _check_options(args, frozenset({"$select", "$filter"}), rest)
+            wanted = _metadata_select(args, ENTITY_METADATA["leads"], "EntityMetadata")
+            groups = parse_filter(args["$filter"]) if args.get("$filter") else []
+            for group in groups:
+                _metadata_select(
+                    {"$select": ",".join(p for p, _ in group)},
+                    ENTITY_METADATA["leads"],
+                    "EntityMetadata",
+                )
+            found = [
+                metadata
+                for metadata in tables.values()
+                if not groups
+                or any(
+                    all(str(metadata[p]).casefold() == str(v).casefold() for p, v in group)
+                    for group in groups
+                )
+            ]
+            return {
+                "@odata.context": context + (f"({','.join(wanted)})" if wanted else ""),
+                "value": [_pick(metadata, wanted) for metadata in found],
+            }
+        match = _DEFINITION.match(rest)
+        if match is None:
+            raise _not_emulated(rest)
+        by_name = {metadata["LogicalName"]: s for s, metadata in tables.items()}
+        entity_set = by_name.get(match.group(1))
+        if entity_set is None:
+            raise OrgError(
+                404, "0x80060888", f"Could not find an entity with LogicalName '{match.group(1)}'."
+            )
+        if match.group(2) is None:
+            _check_options(args, frozenset({"$select"}), rest)
+            wanted = _metadata_select(args, ENTITY_METADATA["leads"], "EntityMetadata")
+            return {"@odata.context": context + "/$entity", **_pick(tables[entity_set], wanted)}
+        _check_options(args, frozenset({"$select", "$expand"}), rest)
+        expand = args.get("$expand")
+        if expand not in (None, "OptionSet", "OptionSet($select=Options)"):
+            raise _not_emulated(f"{rest}?$expand={expand}")
+        attribute = {"LogicalName": "", "MetadataId": "", "AttributeType": ""}
+        wanted = _metadata_select(args, attribute, "PicklistAttributeMetadata")
+        value = []
+        for name, options in PICKLISTS[entity_set].items():
+            metadata_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dataverse-emulator:{rest}/{name}"))
+            item: dict[str, Any] = _pick(
+                {
+                    "LogicalName": name,
+                    "MetadataId": metadata_id,
+                    "AttributeType": "Picklist",
+                },
+                wanted,
+            )
+            if expand is not None:
+                item["OptionSet"] = {
+                    "MetadataId": metadata_id,
+                    "Options": [{"Value": v, "Label": _label(text)} for v, text in options],
+                }
+            value.append(item)
+        return {"@odata.context": f"{context}('{match.group(1)}')/Attributes", "value": value}
 
     # --- $batch ---------------------------------------------------------------------------
 
@@ -489,6 +629,13 @@ class DynamicsEmulator(HttpEmulator):
             text += f"--{inner}\r\n" + _http_part(status, answer, content_id)
         text += f"--{inner}--\r\n"
         return text, False
+
+
+def _pick(metadata: Mapping[str, Any], wanted: list[str]) -> dict[str, Any]:
+    """A metadata entity with the selected properties (its MetadataId always, as Dataverse)."""
+    if not wanted:
+        return dict(metadata)
+    return {"MetadataId": metadata["MetadataId"], **{name: metadata[name] for name in wanted}}
 
 
 def _http_part(status: int, body: Any, content_id: str | None) -> str:
