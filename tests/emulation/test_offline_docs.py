@@ -17,6 +17,8 @@ BLOCKS = re.findall(r"^```python\n(.*?)^```", PAGE.read_text(encoding="utf-8"), 
 def test_the_page_has_an_example_per_crm() -> None:
     assert any("ZohoEmulator" in b and "/__emulator" in b and "/faults" in b for b in BLOCKS)
     assert any("SalesforceEmulator" in b and "/__emulator" in b and "/faults" in b for b in BLOCKS)
+    assert any("DynamicsEmulator" in b and "/__emulator" in b and "/faults" in b for b in BLOCKS)
+    assert any("DataverseClient" in b and "records.update" in b for b in BLOCKS)
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{n}" for n in range(len(BLOCKS))])
@@ -24,6 +26,11 @@ def test_example_runs(block: str, tmp_path: Path) -> None:
     if "zohocrmsdk" in block:
         pytest.importorskip(
             "zohocrmsdk", reason="Zoho's SDK is not installed: pip install 'leadconvert[sdk]'"
+        )
+    if "PowerPlatform.Dataverse" in block:
+        pytest.importorskip(
+            "PowerPlatform.Dataverse.client",
+            reason="Microsoft's Dataverse client is not installed: pip install 'leadconvert[sdk]'",
         )
     script = tmp_path / "example.py"
     script.write_text(block, encoding="utf-8")
