@@ -128,9 +128,12 @@ class _Tokens:
         access_token: Secret | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 1.0,
     ) -> None:
         self._post = post
         self._sleep = sleep
+        #: First wait before a refresh that follows the last one closely (doubled each time).
+        self._backoff = 2.0 * backoff
         self._streak = 0
         self._accounts_url = accounts_url.rstrip("/")
         self._client_id = client_id
@@ -181,7 +184,7 @@ class _Tokens:
         if self._refreshes and now - self._refreshes[-1] < REFRESH_SPACING:
             # Refused again right after a refresh: back off rather than spend the budget of
             # 10 tokens in a burst (a clock skew or a revoked grant does not heal in a second).
-            delay = backoff_delay(self._streak, 2.0, cap=60.0)
+            delay = backoff_delay(self._streak, self._backoff, cap=60.0)
             self._streak += 1
             log.info(
                 "Zoho token refresh %d of %d in 10 minutes comes %.1f s after the last one; "
@@ -297,6 +300,7 @@ class ZohoClient(Client):
             _secret(credentials, "refresh_token"),
             _secret(credentials, "access_token"),
             sleep=sleep,
+            backoff=self._backoff,
         )
 
     def __repr__(self) -> str:
