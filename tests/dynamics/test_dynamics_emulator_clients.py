@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from leadconvert_dynamics import DynamicsBackend, DynamicsEmulator
 
 from leadconvert import Conversion, CreateOpportunity, Outcome
@@ -292,7 +293,10 @@ def test_table_metadata(dv: DataverseClient) -> None:
 
 
 def test_what_is_not_emulated_is_not_found(
-    dv: DataverseClient, emulator: DynamicsEmulator, converted: dict[str, str]
+    dv: DataverseClient,
+    credential: ClientSecretCredential,
+    emulator: DynamicsEmulator,
+    converted: dict[str, str],
 ) -> None:
     """Creating or deleting records, bulk actions, $expand, SQL: Dataverse's 404 0x80060888
     for an unknown resource, never a made-up success, and the org is unchanged."""
@@ -319,5 +323,15 @@ def test_what_is_not_emulated_is_not_found(
     )
     assert "$count" in not_found(dv.records.list, "account", count=True)
     assert "sql" in not_found(dv.query.sql, "SELECT name FROM account")
+    # A PATCH of a missing record without If-Match: * is an upsert that creates it in
+    # Dataverse: not emulated either (the client's own update sends If-Match: *, see above).
+    token = credential.get_token(emulator.base_url + "/.default").token
+    upsert = requests.patch(
+        f"{emulator.base_url}/api/data/v9.2/accounts(00000002-0000-4000-8000-0000000000fe)",
+        json={"name": "Upserted Ltd"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert upsert.status_code == 404 and upsert.json()["error"]["code"] == "0x80060888"
     assert emulator.state() == before
     assert CONTOSO in {a["accountid"] for a in before["accounts"]}

@@ -314,6 +314,10 @@ class DataverseOrg:
             raise _not_found(ENTITIES[entity_set][0], record_id)
         return record
 
+    def exists(self, entity_set: str, record_id: str) -> bool:
+        """Whether the record is there (a bad id or a missing table: their own errors)."""
+        return _guid(record_id) in self.table(entity_set)
+
     def query(
         self,
         entity_set: str,

@@ -13,7 +13,8 @@ options); ``WhoAmI``. Over the concurrency limit it answers 429 with ``Retry-Aft
 service protection code, as Dataverse does.
 
 Not emulated, and answered with Dataverse's 404 ``0x80060888`` "Resource not found for the
-segment ...", never a made-up success: creating or deleting records, other tables, other
+segment ...", never a made-up success: creating or deleting records (and a PATCH of a missing
+record without ``If-Match: *``, an upsert that would create it), other tables, other
 functions and actions (``UpdateMultiple``, ``CreateMultiple``...), other metadata, and the query
 options ``$expand``, ``$count``, ``$skip``, ``$apply``, ``fetchXml`` and ``sql``.
 """
@@ -342,7 +343,14 @@ class DynamicsEmulator(HttpEmulator):
             if rest == "$batch" and request.method == "POST":
                 return self._batch(request, version)
             body = loads_json(request.get_data()) if request.get_data() else None
-            status, answer = self._one(request.method, rest, dict(request.args), body, version)
+            status, answer = self._one(
+                request.method,
+                rest,
+                dict(request.args),
+                body,
+                version,
+                must_exist=request.headers.get("If-Match", "").strip() == "*",
+            )
             if answer is None:
                 return Response(b"", status, headers={"OData-Version": "4.0"})
             return json_response(answer, status, {"OData-Version": "4.0"})
@@ -414,8 +422,15 @@ class DynamicsEmulator(HttpEmulator):
         args: Mapping[str, str],
         body: Any,
         version: str,
+        *,
+        must_exist: bool = False,
     ) -> tuple[int, Any]:
-        """One Web API request (alone or a part of a batch): (status, JSON answer or None)."""
+        """One Web API request (alone or a part of a batch): (status, JSON answer or None).
+
+        ``must_exist``: the request said ``If-Match: *``, so a PATCH of a missing record is
+        Dataverse's 404 ``0x80040217``; without it Dataverse would create the record (an
+        upsert), which the emulator does not emulate.
+        """
         if rest == "WhoAmI" and method == "GET":
             return 200, {
                 "UserId": "e0000000-0000-0000-0000-00000000a5e1",
@@ -471,6 +486,8 @@ class DynamicsEmulator(HttpEmulator):
             if not isinstance(body, Mapping):
                 raise OrgError(400, "0x80040203", "A PATCH body is a JSON object")
             with self.lock:
+                if not must_exist and not self.org.exists(entity_set, record.group(2)):
+                    raise _not_emulated(rest)  # an upsert that would create the record
                 if entity_set != "leads":
                     lead = self.org.originating_lead(entity_set, record.group(2))
                     if lead is not None:
