@@ -230,6 +230,7 @@ _SF_HEAD = (
 )
 _SF_TAIL = "</convertLead></soapenv:Body></soapenv:Envelope>"
 _DISCOVERED = "{{DISCOVERED_CONVERTED_STATUS}}"
+_SF_HEADERS = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
 
 
 def _sf_row(r: dict[str, Any]) -> str:
@@ -295,6 +296,7 @@ def salesforce(path: str, out: TextIO) -> None:
                     "method": "POST",
                     "path": "/services/Soap/u/59.0",
                     "query": {},
+                    "headers": _SF_HEADERS,
                     "body": _SF_HEAD + "".join([_sf_row(r) for r in chunk]) + _SF_TAIL,
                     "kind": "convertLead",
                     "leads": leads,
@@ -328,6 +330,16 @@ def salesforce(path: str, out: TextIO) -> None:
 _API = "/api/data/v9.2/"
 _CRLF = "\r\n"
 _PART = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: "
+
+
+def _batch_headers(boundary: str) -> dict[str, str]:
+    return {
+        "Content-Type": f"multipart/mixed; boundary={boundary}",
+        "Accept": "application/json",
+        "OData-MaxVersion": "4.0",
+        "OData-Version": "4.0",
+        "Prefer": "odata.continue-on-error",
+    }
 
 
 def _dyn_part(content_id: int, method: str, url: str, body: str) -> str:
@@ -446,6 +458,7 @@ def dynamics(path: str, out: TextIO) -> None:
                     "method": "POST",
                     "path": f"{_API}$batch",
                     "query": {},
+                    "headers": _batch_headers(boundary),
                     "body": "".join(pieces) + f"--{boundary}--\r\n",
                     "kind": "qualify_batch",
                     "leads": [r["lead_id"] for r in chunk],
@@ -478,6 +491,7 @@ def dynamics(path: str, out: TextIO) -> None:
                     "method": "POST",
                     "path": f"{_API}$batch",
                     "query": {},
+                    "headers": _batch_headers(boundary),
                     "body": "".join(parts) + f"--{boundary}--\r\n",
                     "kind": "follow_up_batch",
                     "leads": followed,
