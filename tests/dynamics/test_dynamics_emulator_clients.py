@@ -7,7 +7,7 @@ emulator (its Entra ID token endpoint and OpenID discovery document), ``REQUESTS
 both trust the emulator's private CA. Before its first call on a table the client resolves the
 entity set and primary id through ``EntityDefinitions``, and before an update with text values
 it reads the table's picklist columns to turn labels into values: the emulator answers those as
-Dataverse documents them.
+Dataverse documents them. Batches (``client.batch``) go through the emulator's ``$batch``.
 """
 
 from __future__ import annotations
@@ -249,6 +249,31 @@ def test_update_the_opportunity_a_qualification_made(
     assert _stored(emulator, "contacts", converted["contact"])["jobtitle"] == "CTO"
     after = emulator.counts(converted["lead"])  # two updates of records the conversion made
     assert (after["convert"], after["follow_up"] - before["follow_up"]) == (1, 2)
+
+
+def test_batch_of_updates_and_reads(
+    dv: DataverseClient, emulator: DynamicsEmulator, converted: dict[str, str]
+) -> None:
+    """batch: a retrieve and a change set of two updates in one $batch; the change set is
+    atomic, so one refused update leaves the other undone."""
+    batch = dv.batch.new()
+    batch.records.retrieve("account", converted["account"], select=["name"])
+    with batch.changeset() as changes:
+        changes.records.update("opportunity", converted["opportunity"], {"budgetamount": 900})
+        changes.records.update("contact", converted["contact"], {"jobtitle": "Buyer"})
+    read, *updated = batch.execute().responses
+    assert read.status_code == 200 and read.data["name"] == converted["company"]
+    assert [u.status_code for u in updated] == [204, 204]
+    assert _stored(emulator, "opportunities", converted["opportunity"])["budgetamount"] == 900
+    assert _stored(emulator, "contacts", converted["contact"])["jobtitle"] == "Buyer"
+
+    batch = dv.batch.new()
+    with batch.changeset() as changes:
+        changes.records.update("contact", converted["contact"], {"jobtitle": "Nobody"})
+        changes.records.update("opportunity", converted["opportunity"], {"salesstage": 9})
+    (refused,) = batch.execute().responses
+    assert (refused.status_code, refused.error_code) == (400, "0x80044331")
+    assert _stored(emulator, "contacts", converted["contact"])["jobtitle"] == "Buyer"
 
 
 def test_the_org_s_rules_hold(
