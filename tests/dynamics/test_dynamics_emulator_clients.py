@@ -251,6 +251,41 @@ def test_update_the_opportunity_a_qualification_made(
     assert (after["convert"], after["follow_up"] - before["follow_up"]) == (1, 2)
 
 
+def test_row_versions_for_optimistic_concurrency(
+    dv: DataverseClient,
+    credential: ClientSecretCredential,
+    emulator: DynamicsEmulator,
+    converted: dict[str, str],
+) -> None:
+    """Every record read carries its @odata.etag; a PATCH with If-Match of a version that is
+    no longer current is refused with 412 0x80060882 and changes nothing."""
+    first = dv.records.retrieve("account", converted["account"], select=["name"])
+    assert first is not None and first.etag and first.etag.startswith('W/"')
+    (listed,) = dv.records.list("account", filter=f"accountid eq {converted['account']}")
+    assert listed.etag == first.etag
+    dv.records.update("account", converted["account"], {"telephone1": "+1 555 0199"})
+    second = dv.records.retrieve("account", converted["account"], select=["name"])
+    assert second is not None and second.etag != first.etag
+    url = f"{emulator.base_url}/api/data/v9.2/accounts({converted['account']})"
+    token = credential.get_token(emulator.base_url + "/.default").token
+    stale = requests.patch(
+        url,
+        json={"name": "Stale write"},
+        headers={"Authorization": f"Bearer {token}", "If-Match": first.etag},
+        timeout=10,
+    )
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "0x80060882"
+    assert _stored(emulator, "accounts", converted["account"])["name"] == converted["company"]
+    current = requests.patch(
+        url,
+        json={"name": "Current write"},
+        headers={"Authorization": f"Bearer {token}", "If-Match": second.etag},
+        timeout=10,
+    )
+    assert current.status_code == 204
+    assert _stored(emulator, "accounts", converted["account"])["name"] == "Current write"
+
+
 def test_batch_of_updates_and_reads(
     dv: DataverseClient, emulator: DynamicsEmulator, converted: dict[str, str]
 ) -> None:

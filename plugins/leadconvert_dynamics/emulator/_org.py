@@ -194,7 +194,10 @@ class DataverseOrg:
     accepts_suppress_duplicate_detection: bool = True
     base_currency_id: str = "00000000-0000-0000-0000-0000000000c1"
     _ids: Iterator[int] = field(factory=lambda: itertools.count(1))
-    _undo: list[tuple[str, str, dict[str, Any] | None]] | None = None
+    #: Each record's row version (its ``@odata.etag``), raised by every change.
+    _versions: dict[tuple[str, str], int] = field(factory=dict)
+    _version_numbers: Iterator[int] = field(factory=lambda: itertools.count(1001))
+    _undo: list[tuple[str, str, dict[str, Any] | None, int | None]] | None = None
 
     # --- loading --------------------------------------------------------------------------
 
@@ -274,9 +277,16 @@ class DataverseOrg:
     # --- transactions -----------------------------------------------------------------------
 
     def _touch(self, entity_set: str, record_id: str) -> None:
+        """Called before every change of a record: a new row version, and undo data."""
+        version = self._versions.get((entity_set, record_id))
         if self._undo is not None:
             old = self.tables[entity_set].get(record_id)
-            self._undo.append((entity_set, record_id, copy.deepcopy(old)))
+            self._undo.append((entity_set, record_id, copy.deepcopy(old), version))
+        self._versions[entity_set, record_id] = next(self._version_numbers)
+
+    def etag(self, entity_set: str, record_id: str) -> str:
+        """The record's ``@odata.etag``: ``W/"<row version>"``."""
+        return f'W/"{self._versions.get((entity_set, _guid(record_id)), 1000)}"'
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -286,11 +296,15 @@ class DataverseOrg:
         try:
             yield
         except BaseException:
-            for entity_set, record_id, old in reversed(self._undo):
+            for entity_set, record_id, old, version in reversed(self._undo):
                 if old is None:
                     self.tables[entity_set].pop(record_id, None)
                 else:
                     self.tables[entity_set][record_id] = old
+                if version is None:
+                    self._versions.pop((entity_set, record_id), None)
+                else:
+                    self._versions[entity_set, record_id] = version
             raise
         finally:
             done = self._undo

@@ -2,15 +2,16 @@
 127.0.0.1, on the emulator kit.
 
 Served: the Microsoft Entra ID token endpoint (client credentials) with its OpenID discovery
-document, so ``msal`` and ``azure-identity`` run unchanged; ``leads``, ``accounts``, ``contacts``,
-``opportunities`` and ``systemusers``: one record by id (``$select``), collections with
-``$filter`` (``eq``, ``and``, ``or``), ``$select``, ``$orderby`` and ``$top``, PATCH with
-``@odata.bind`` and the org's choice values; the bound ``Microsoft.Dynamics.CRM.QualifyLead``
-action; ``$batch`` multipart with change sets and ``Prefer: odata.continue-on-error``; table
-metadata (``EntityDefinitions`` by ``LogicalName``: entity set name, primary id and name
-attributes; the picklist attributes with their options; the lead statuscode and statecode
-options); ``WhoAmI``. Over the concurrency limit it answers 429 with ``Retry-After`` and the
-service protection code, as Dataverse does.
+document, so ``msal`` and ``azure-identity`` run unchanged; ``leads``, ``accounts``,
+``contacts``, ``opportunities`` and ``systemusers``: one record by id (``$select``), collections
+with ``$filter`` (``eq``, ``and``, ``or``), ``$select``, ``$orderby`` and ``$top``, each record
+with its ``@odata.etag``; PATCH with ``@odata.bind``, the org's choice values and ``If-Match``
+(``*``: the record must exist; an etag: it must still be that version, else 412); the bound
+``Microsoft.Dynamics.CRM.QualifyLead`` action; ``$batch`` multipart with change sets and
+``Prefer: odata.continue-on-error``; table metadata (``EntityDefinitions`` by ``LogicalName``:
+entity set name, primary id and name attributes; the picklist attributes with their options; the
+lead statuscode and statecode options); ``WhoAmI``. Over the concurrency limit it answers 429
+with ``Retry-After`` and the service protection code, as Dataverse does.
 
 Not emulated, and answered with Dataverse's 404 ``0x80060888`` "Resource not found for the
 segment ...", never a made-up success: creating or deleting records (and a PATCH of a missing
@@ -349,7 +350,7 @@ class DynamicsEmulator(HttpEmulator):
                 dict(request.args),
                 body,
                 version,
-                must_exist=request.headers.get("If-Match", "").strip() == "*",
+                if_match=request.headers.get("If-Match", "").strip(),
             )
             if answer is None:
                 return Response(b"", status, headers={"OData-Version": "4.0"})
@@ -423,13 +424,14 @@ class DynamicsEmulator(HttpEmulator):
         body: Any,
         version: str,
         *,
-        must_exist: bool = False,
+        if_match: str = "",
     ) -> tuple[int, Any]:
         """One Web API request (alone or a part of a batch): (status, JSON answer or None).
 
-        ``must_exist``: the request said ``If-Match: *``, so a PATCH of a missing record is
-        Dataverse's 404 ``0x80040217``; without it Dataverse would create the record (an
-        upsert), which the emulator does not emulate.
+        ``if_match``: with ``*`` a PATCH of a missing record is Dataverse's 404 ``0x80040217``;
+        without it Dataverse would create the record (an upsert), which the emulator does not
+        emulate; with an ``@odata.etag`` the record must still have that row version (412
+        ``0x80060882`` otherwise: optimistic concurrency).
         """
         if rest == "WhoAmI" and method == "GET":
             return 200, {
@@ -486,8 +488,17 @@ class DynamicsEmulator(HttpEmulator):
             if not isinstance(body, Mapping):
                 raise OrgError(400, "0x80040203", "A PATCH body is a JSON object")
             with self.lock:
-                if not must_exist and not self.org.exists(entity_set, record.group(2)):
+                if not if_match and not self.org.exists(entity_set, record.group(2)):
                     raise _not_emulated(rest)  # an upsert that would create the record
+                if if_match not in ("", "*") and if_match != self.org.etag(
+                    entity_set, self.org.get(entity_set, record.group(2))[key]
+                ):
+                    raise OrgError(
+                        412,
+                        "0x80060882",
+                        "The version of the existing record doesn't match the RowVersion "
+                        "property provided.",
+                    )
                 if entity_set != "leads":
                     lead = self.org.originating_lead(entity_set, record.group(2))
                     if lead is not None:
@@ -506,12 +517,19 @@ class DynamicsEmulator(HttpEmulator):
             if record is not None:
                 _check_options(args, _RECORD_OPTIONS, rest)
                 found = _select(self.org.get(entity_set, record.group(2)), key, select)
-                return 200, {"@odata.context": context + "/$entity", **found}
+                return 200, {
+                    "@odata.context": context + "/$entity",
+                    "@odata.etag": self.org.etag(entity_set, found[key]),
+                    **found,
+                }
             _check_options(args, _COLLECTION_OPTIONS, rest)
             where = parse_filter(args["$filter"]) if args.get("$filter") else []
             top = int(args["$top"]) if args.get("$top") else None
-            rows = self.org.query(entity_set, where, top, _order(args.get("$orderby")))
-        return 200, {"@odata.context": context, "value": [_select(r, key, select) for r in rows]}
+            rows = [
+                {"@odata.etag": self.org.etag(entity_set, r[key]), **_select(r, key, select)}
+                for r in self.org.query(entity_set, where, top, _order(args.get("$orderby")))
+            ]
+        return 200, {"@odata.context": context, "value": rows}
 
     def _definitions(self, rest: str, args: Mapping[str, str], version: str) -> dict[str, Any]:
         """``EntityDefinitions``: the emulated tables' metadata, and their picklist columns."""
