@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
@@ -386,13 +386,22 @@ class Runner:
             lines = {entry.lead_id: item.line for item, _, entry in group}
             self._execute(plan.calls, lines, resumed=resumed)
 
-    def _send(self, call: PlannedCall, index: int) -> list[ConversionResult]:
+    def _send(
+        self,
+        call: PlannedCall,
+        index: int,
+        held: Mapping[str, ConversionResult] | None = None,
+    ) -> list[ConversionResult]:
         if self._takes_steps:
-            return self.client.execute(call, call_index=index, steps=_Recorder(self))
+            return self.client.execute(call, call_index=index, steps=_Recorder(self, held))
         return self.client.execute(call, call_index=index)
 
     def _send_step(
-        self, call: PlannedCall, index: int, sent_at: float | None
+        self,
+        call: PlannedCall,
+        index: int,
+        sent_at: float | None,
+        held: Mapping[str, ConversionResult] | None = None,
     ) -> list[ConversionResult]:
         """A follow-up whose earlier send was cut off: sent again only when the CRM shows it
         not applied (``Client.check_follow_up``)."""
@@ -404,7 +413,7 @@ class Runner:
             problem = f"its send was cut off and checking it failed: {exc}"
         else:
             if applied is None:
-                return self._send(call, index)
+                return self._send(call, index, held)
             return [
                 ConversionResult(lead, Outcome.CONVERTED, follow_ups=(applied,))
                 for lead in call.lead_ids
@@ -551,10 +560,10 @@ class Runner:
                         for position, index, doubtful, sent_at in launch:
                             if doubtful:
                                 future = pool.submit(
-                                    self._send_step, calls[position], index, sent_at
+                                    self._send_step, calls[position], index, sent_at, held
                                 )
                             else:
-                                future = pool.submit(self._send, calls[position], index)
+                                future = pool.submit(self._send, calls[position], index, held)
                             running[future] = (position, index)
                         self.report.flush()
                     if not running:
@@ -772,8 +781,13 @@ def _shielded() -> Iterator[None]:
 class _Recorder(StepRecorder):
     """A client's view of the run's journal while it carries out one call."""
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(
+        self, runner: Runner, held: Mapping[str, ConversionResult] | None = None
+    ) -> None:
         self._runner = runner
+        # The conversions whose follow-ups are still to run (read from the call's thread while
+        # the main thread adds others: single dict reads, safe under the GIL).
+        self._held = held or {}
 
     def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
         canonical = self._runner.backend.canonical_id
@@ -782,6 +796,9 @@ class _Recorder(StepRecorder):
     @property
     def stopping(self) -> bool:
         return self._runner._stopping.is_set()
+
+    def converted(self, lead_id: str) -> ConversionResult | None:
+        return self._held.get(self._runner.backend.canonical_id(lead_id))
 
 
 def _duplicate(earlier: int | None) -> Violation:

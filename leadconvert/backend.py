@@ -284,6 +284,16 @@ class StepRecorder:
         """The run is stopping: do not wait for a journaled job to end."""
         return False
 
+    def converted(self, lead_id: str) -> ConversionResult | None:
+        """The result of the conversion a follow-up call follows, for one of its leads.
+
+        The runner holds it until the lead's follow-ups are done (the records the conversion
+        created, e.g. the opportunity to update), so a client keeps no copy of its own.
+        ``None`` outside a run, or for a lead the run does not hold: read the CRM instead
+        (``lookup``).
+        """
+        return None
+
 
 class Client(abc.ABC):
     """A connection to one CRM that carries out planned calls.

@@ -98,7 +98,6 @@ log = logging.getLogger("leadconvert.dynamics")
 
 _MAX_RETRY_AFTER = 300.0
 _LOOKUP_CHUNK = 50
-_KNOWN_LIMIT = 20_000
 _LEAD_STATE = (
     "leadid,statecode,statuscode,_parentaccountid_value,_parentcontactid_value,"
     "_qualifyingopportunityid_value"
@@ -307,8 +306,6 @@ class DynamicsClient(Client):
         self._lock = threading.Lock()
         self._statuses: list[dict[str, Any]] | None = None
         self._default_qualified: int | None = None
-        # The last known result of each lead (canonical id): follow-ups need what it created.
-        self._known: dict[str, ConversionResult] = {}
         self._identity: str | None = None
         self._host = urllib.parse.urlsplit(self.org_url).netloc
 
@@ -597,18 +594,8 @@ class DynamicsClient(Client):
         if call.kind == QUALIFY_KIND:
             return self._qualify(call, call_index)
         if call.kind == FOLLOW_UP_KIND:
-            return self._follow_up(call, call_index)
+            return self._follow_up(call, call_index, steps)
         raise ValueError(f"the Dynamics client cannot execute {call.kind!r} calls")
-
-    def _remember(self, result: ConversionResult) -> None:
-        with self._lock:
-            key = _key(result.lead_id)
-            self._known.pop(key, None)
-            self._known[key] = result
-            # Bounded, so memory stays flat over any number of leads: a follow-up runs right
-            # after its qualify, and one whose result was dropped reads the lead instead.
-            while len(self._known) > _KNOWN_LIMIT:
-                del self._known[next(iter(self._known))]
 
     def _qualify(self, call: PlannedCall, call_index: int | None) -> list[ConversionResult]:
         content = call.request.content
@@ -689,10 +676,7 @@ class DynamicsClient(Client):
             attempt += 1
         out = [r for r in results if r is not None]
         assert len(out) == len(leads)
-        out = self._complete(leads, out)
-        for result in out:
-            self._remember(result)
-        return out
+        return self._complete(leads, out)
 
     def _read_qualify(
         self, answer: _Answer, leads: Sequence[LeadQualify], call_index: int | None
@@ -851,14 +835,16 @@ class DynamicsClient(Client):
 
     # --- follow-ups -------------------------------------------------------------------------------
 
-    def _follow_up(self, call: PlannedCall, call_index: int | None) -> list[ConversionResult]:
+    def _follow_up(
+        self, call: PlannedCall, call_index: int | None, steps: StepRecorder | None
+    ) -> list[ConversionResult]:
         content = call.request.content
         batch = content if isinstance(content, FollowUpBatch) else parse_follow_up_batch(call)
         known: dict[str, ConversionResult] = {}
         missing: list[str] = []
         for lead in call.lead_ids:
-            with self._lock:
-                found = self._known.get(_key(lead))
+            # The run holds the qualify this follows (what it created); else the org says.
+            found = steps.converted(lead) if steps is not None else None
             if found is None:
                 missing.append(lead)
             else:
@@ -932,7 +918,6 @@ class DynamicsClient(Client):
                 follow_ups=(*base.follow_ups, _fold(outcomes.get(_key(lead), []))),
                 call=base.call if base.call is not None else call_index,
             )
-            self._remember(result)
             out.append(result)
         return out
 

@@ -228,9 +228,6 @@ class SalesforceClient(Client):
         #: timeout does not stop it): a lead not converted by then is safe to send again.
         self.doubt_wait = doubt_wait
         self._sleep = sleep
-        # The last known result of each lead (by 18-character id): follow-ups need the
-        # opportunity its conversion created.
-        self._known: dict[str, ConversionResult] = {}
 
     # --- construction -------------------------------------------------------------------------
 
@@ -435,7 +432,7 @@ class SalesforceClient(Client):
         if call.kind == CONVERT_KIND:
             return self._convert(call, call_index)
         if call.kind == FOLLOW_UP_KIND:
-            return [self._follow_up(call)]
+            return [self._follow_up(call, steps)]
         raise ValueError(f"the Salesforce client cannot execute {call.kind!r} calls")
 
     def _convert(self, call: PlannedCall, call_index: int | None) -> list[ConversionResult]:
@@ -468,13 +465,7 @@ class SalesforceClient(Client):
         self._send(call, state, call_index)
         out = [r for r in state.results if r is not None]
         assert len(out) == len(rows)
-        for result in out:
-            self._remember(result)
         return out
-
-    def _remember(self, result: ConversionResult) -> None:
-        with suppress(IdError):
-            self._known[canonical_id(result.lead_id)] = result
 
     def _send(self, call: PlannedCall, state: _Attempt, call_index: int | None) -> None:
         url = f"https://{self.sf.sf_instance}{call.request.path}"
@@ -594,14 +585,12 @@ class SalesforceClient(Client):
             if result.outcome is Outcome.CONVERTED or result.outcome is not Outcome.NOT_ATTEMPTED:
                 state.results[i] = attrs.evolve(result, call=call_index)
 
-    def _follow_up(self, call: PlannedCall) -> ConversionResult:
+    def _follow_up(self, call: PlannedCall, steps: StepRecorder | None) -> ConversionResult:
         (lead,) = call.lead_ids
         action = _action(call)
-        try:
-            key = canonical_id(lead)
-        except IdError:
-            key = lead
-        known = self._known.get(key)
+        # The run holds the conversion this update follows (its opportunity id); outside a run
+        # the org says which opportunity the lead became.
+        known = steps.converted(lead) if steps is not None else None
         if known is None:
             try:
                 known = self.lookup([lead])[0]
@@ -614,11 +603,9 @@ class SalesforceClient(Client):
             error = ConversionError(
                 ErrorCode.UNKNOWN, "the conversion created no opportunity to update"
             )
-            result = attrs.evolve(
+            return attrs.evolve(
                 known, follow_ups=(*known.follow_ups, FollowUp(action, False, error))
             )
-            self._known[key] = result
-            return result
         path = call.request.path.replace(OPPORTUNITY_ID_PLACEHOLDER, known.opportunity_id)
         relative = path.split(f"/v{self.sf.sf_version}/", 1)[-1]
         step: FollowUp
@@ -664,9 +651,7 @@ class SalesforceClient(Client):
             )
         else:
             step = FollowUp(action, True)
-        result = attrs.evolve(known, follow_ups=(*known.follow_ups, step))
-        self._known[key] = result
-        return result
+        return attrs.evolve(known, follow_ups=(*known.follow_ups, step))
 
     def lookup(self, lead_ids: Sequence[str]) -> list[ConversionResult]:
         """Whether each lead is converted, and into what, from the org's Lead records."""
