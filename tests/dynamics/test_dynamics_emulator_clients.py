@@ -383,6 +383,10 @@ def test_what_is_not_emulated_is_not_found(
     )
     assert "$count" in not_found(dv.records.list, "account", count=True)
     assert "sql" in not_found(dv.query.sql, "SELECT name FROM account")
+    assert "$filter=contains(name,'Ltd')" in not_found(
+        dv.records.list, "account", filter="contains(name,'Ltd')"
+    )
+    assert "$filter=statecode ne 0" in not_found(dv.records.list, "lead", filter="statecode ne 0")
     # A PATCH of a missing record without If-Match: * is an upsert that creates it in
     # Dataverse: not emulated either (the client's own update sends If-Match: *, see above).
     token = credential.get_token(emulator.base_url + "/.default").token

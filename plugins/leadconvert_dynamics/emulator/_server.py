@@ -16,8 +16,9 @@ with ``Retry-After`` and the service protection code, as Dataverse does.
 Not emulated, and answered with Dataverse's 404 ``0x80060888`` "Resource not found for the
 segment ...", never a made-up success: creating or deleting records (and a PATCH of a missing
 record without ``If-Match: *``, an upsert that would create it), other tables, other
-functions and actions (``UpdateMultiple``, ``CreateMultiple``...), other metadata, and the query
-options ``$expand``, ``$count``, ``$skip``, ``$apply``, ``fetchXml`` and ``sql``.
+functions and actions (``UpdateMultiple``, ``CreateMultiple``...), other metadata, ``$filter``
+operators and functions other than ``eq``, ``and`` and ``or``, and the query options
+``$expand``, ``$count``, ``$skip``, ``$apply``, ``fetchXml`` and ``sql``.
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ def parse_filter(text: str) -> list[list[tuple[str, Any]]]:
         for condition in _split_and(clause):
             match = _CONDITION.match(condition.strip("() "))
             if match is None:
-                raise OrgError(
-                    400, "0x80060888", f"The $filter condition {condition!r} is not supported"
-                )
+                # Valid OData the emulator does not evaluate (ne, gt, contains...): not
+                # emulated, not a 400 that would tell the caller its query is wrong.
+                raise _not_emulated(f"$filter={condition.strip()}")
             group.append((match.group(1), _literal(match.group(2))))
         groups.append(group)
     return groups
@@ -149,7 +150,7 @@ def _order(text: str | None) -> list[tuple[str, bool]]:
     for clause in text.split(","):
         match = _ORDER.match(clause)
         if match is None:
-            raise OrgError(400, "0x80060888", f"The $orderby clause {clause!r} is not supported")
+            raise _not_emulated(f"$orderby={clause.strip()}")
         order.append((match.group(1), match.group(2) == "desc"))
     return order
 
