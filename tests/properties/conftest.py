@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
+from leadconvert_dynamics import DynamicsEmulator
 from leadconvert_salesforce import SalesforceEmulator
 from leadconvert_zoho import ZohoEmulator
+from prop_helpers import DYNAMICS_SEED
 
 import leadconvert
 from leadconvert.backend import Backend, Client
@@ -17,6 +19,7 @@ from leadconvert.testing.pytest_plugin import new_lead
 FAST: Mapping[str, Mapping[str, str]] = {
     "zoho": {"poll_interval": "0.01", "backoff": "0.01", "doubt_wait": "0.2", "max_retries": "1"},
     "salesforce": {"retry_base_delay": "0.01", "max_retries": "1", "timeout": "10"},
+    "dynamics": {"retry_base_delay": "0.01", "max_retries": "1", "timeout": "10"},
 }
 
 
@@ -40,17 +43,21 @@ class Org:
 
 @pytest.fixture(scope="session")
 def orgs(registry: leadconvert.Registry) -> Iterator[dict[str, Org]]:
-    """Both built-in backends against their own emulators (started once for the session)."""
+    """The three built-in backends against their own emulators (started once for the session);
+    Dynamics on the properties' seed, which holds the records the other two seeds share."""
     zoho_em = ZohoEmulator(job_delay=0.01, refresh_limit=1000, quiet=True)
     sf_em = registry.get("salesforce").emulator()
     assert isinstance(sf_em, SalesforceEmulator)
+    dyn_em = DynamicsEmulator(seed=DYNAMICS_SEED)
     zoho_em.start()
     sf_em.start()
+    dyn_em.start()
     out: dict[str, Org] = {}
     try:
         for name, em, extra in (
             ("zoho", zoho_em, zoho_em.settings()),
             ("salesforce", sf_em, {}),
+            ("dynamics", dyn_em, {}),
         ):
             backend = registry.get(name)
             settings = {**FAST[name], **extra}
@@ -63,3 +70,4 @@ def orgs(registry: leadconvert.Registry) -> Iterator[dict[str, Org]]:
             org.client.close()
         zoho_em.stop()
         sf_em.close()
+        dyn_em.close()

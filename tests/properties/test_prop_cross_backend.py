@@ -1,14 +1,20 @@
-"""Property 3: one conversion valid on both backends, run on both emulators (seeded with the same
-records), ends in the same neutral outcome: which records were created, merged and linked."""
+"""Property 3: one conversion valid on two backends, run on both emulators (seeded with the same
+records), ends in the same neutral outcome: which records were created, merged and linked.
+
+Pairwise over Zoho, Salesforce and Dynamics 365, not all three at once: Zoho requires a deal's
+pipeline and Dynamics has none, so no opportunity is valid on all three, while each pair still
+shares one (Zoho and Salesforce with a pipeline, Salesforce and Dynamics without)."""
 
 from __future__ import annotations
 
 import attrs
+import pytest
 from conftest import Org
 from hypothesis import given, note
 from hypothesis import strategies as st
 from prop_helpers import (
     COMMON_STAGES,
+    CONTACT_ACCOUNT,
     SAFE_FIELDS,
     SF_CONVERTED_STATUS,
     SHARED,
@@ -17,7 +23,15 @@ from prop_helpers import (
     run,
 )
 
-from leadconvert import Conversion, CreateOpportunity, Mode, NoOpportunity
+from leadconvert import (
+    Conversion,
+    CreateAccount,
+    CreateOpportunity,
+    MergeAccount,
+    MergeContact,
+    Mode,
+    NoOpportunity,
+)
 from leadconvert.testing import portable_conversions
 
 RECORDS = {role: st.sampled_from(list(records.values())) for role, records in SHARED.items()}
@@ -34,14 +48,18 @@ OPPORTUNITIES = st.one_of(
 )
 
 
-def test_same_meaning_same_outcome(orgs: dict[str, Org]) -> None:
-    """Zoho and Salesforce end a shared conversion the same way.
+@pytest.mark.parametrize(
+    "pair", [("zoho", "salesforce"), ("salesforce", "dynamics"), ("zoho", "dynamics")], ids="-".join
+)
+def test_same_meaning_same_outcome(orgs: dict[str, Org], pair: tuple[str, str]) -> None:
+    """Two backends end a shared conversion the same way.
 
     Strict only: in lenient mode each backend leaves out what it alone cannot express, so the
     two no longer carry one meaning.
     """
     mode = Mode.STRICT
-    backends = [org.backend for org in orgs.values()]
+    chosen = {name: orgs[name] for name in pair}
+    backends = [org.backend for org in chosen.values()]
     strategy = portable_conversions(
         backends,
         mode=mode,
@@ -60,11 +78,27 @@ def test_same_meaning_same_outcome(orgs: dict[str, Org]) -> None:
 
         return go
 
-    runners = {name: runner(org) for name, org in orgs.items()}
+    runners = {name: runner(org) for name, org in chosen.items()}
 
     @given(strategy)
-    def prop(pair: dict[str, Conversion]) -> None:
-        note(f"conversions: {pair}")
-        check_cross_backend(pair, runners)
+    def prop(same: dict[str, Conversion]) -> None:
+        same = {name: _into_contacts_account(c) for name, c in same.items()}
+        note(f"conversions: {same}")
+        check_cross_backend(same, runners)
 
     prop()
+
+
+def _into_contacts_account(conversion: Conversion) -> Conversion:
+    """A merge into a seeded contact keeps the contact's own account.
+
+    Creating an account while merging into an existing contact has no shared meaning yet: Zoho
+    links the contact's account (Zylker), Dynamics creates a new one, Salesforce refuses it. Until
+    the neutral model says which is meant, the property compares the shape all three agree on.
+    """
+    contact = conversion.contact
+    if isinstance(contact, MergeContact) and isinstance(conversion.account, CreateAccount):
+        account = CONTACT_ACCOUNT.get(contact.id)
+        if account is not None:
+            return attrs.evolve(conversion, account=MergeAccount(account))
+    return conversion

@@ -28,7 +28,7 @@ from leadconvert import CarryOverTags, Conversion, CreateOpportunity, Mode, chec
 from leadconvert.testing import InvalidConversion, conversions, record_ids, valid_conversions
 from leadconvert.testing._strategies import _invalid
 
-NAMES = ["zoho", "salesforce"]
+NAMES = ["zoho", "salesforce", "dynamics"]
 
 
 def _valid(org: Org, mode: Mode):  # type: ignore[no-untyped-def]

@@ -13,11 +13,11 @@ from leadconvert import Mode
 from leadconvert.testing import valid_conversions
 
 ZOHO_SETTINGS = {"contacts_module_id": "11", "accounts_module_id": "12", "deals_module_id": "13"}
-SETTINGS = {"zoho": ZOHO_SETTINGS, "salesforce": {}}
+SETTINGS = {"zoho": ZOHO_SETTINGS, "salesforce": {}, "dynamics": {}}
 
 
 @pytest.mark.parametrize("mode", [Mode.STRICT, Mode.LENIENT], ids=lambda m: m.value)
-@pytest.mark.parametrize("name", ["zoho", "salesforce"])
+@pytest.mark.parametrize("name", ["zoho", "salesforce", "dynamics"])
 def test_round_trip(registry: leadconvert.Registry, name: str, mode: Mode) -> None:
     """Every accepted conversion comes back from the backend's own plan unchanged."""
     backend = registry.get(name)
