@@ -354,6 +354,10 @@ def _part_text(part: Part) -> str:
     if part.content_id is not None:
         lines.append(f"Content-ID: {part.content_id}")
     lines += ["", f"{part.method} {part.url} HTTP/1.1"]
+    if part.method == "PATCH":
+        # Every PATCH here updates a record that exists (the lead, what QualifyLead created):
+        # without If-Match a PATCH of a missing record would create it (an upsert).
+        lines.append("If-Match: *")
     if part.json is not None:
         lines += ["Content-Type: application/json", "", dumps_json(part.json)]
     else:

@@ -98,7 +98,8 @@ def test_a_merge_binds_the_lead_in_the_same_change_set_before_the_qualify(
     change_set = body.split("--changeset_lc1_1\r\n")
     # The bind (Content-ID 1), then the qualify (Content-ID 2), one change set: atomic.
     assert len(change_set) == 3
-    assert f"PATCH /api/data/v9.2/leads({LEAD}) HTTP/1.1" in change_set[1]
+    # If-Match: * makes the PATCH an update only: without it a missing lead would be created.
+    assert f"PATCH /api/data/v9.2/leads({LEAD}) HTTP/1.1\r\nIf-Match: *\r\n" in change_set[1]
     assert (
         '{"parentaccountid@odata.bind": "/accounts(' + ACCOUNT + ')", '
         '"parentcontactid@odata.bind": "/contacts(' + CONTACT + ')"}'
@@ -232,6 +233,8 @@ def test_follow_ups_are_batched_after_their_qualify_and_name_their_lead(
     ) in body
     assert "multipart/mixed" not in body.split("\r\n", 2)[1] or True
     assert body.count("changeset_") == 0  # plain requests: one step's failure spares the rest
+    # Updates only, never an upsert that would create a record the qualify did not.
+    assert body.count("If-Match: *") == body.count(" HTTP/1.1") - body.count("GET ") == 3
 
 
 def test_an_owner_with_nothing_created_is_a_plan_warning_not_silence(
