@@ -254,7 +254,8 @@ def _read_jsonl(lines: _Lines, converter: NeutralConverter) -> Iterator[InputRec
             continue
         if not text.strip():
             continue
-        if _depth(text) > MAX_DEPTH:
+        # No deeper than the line has opening brackets: counted in C, the scan runs only then.
+        if text.count("{") + text.count("[") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
             yield InputRecord(
                 number,
                 None,
