@@ -229,9 +229,15 @@ def schema(ctx: click.Context) -> None:
     click.echo(dumps_json(conversion_schema(_state(ctx).registry), indent=2))
 
 
-def _records(state: _State, file: Path, fmt: str | None) -> Iterable[InputRecord]:
+def _records(
+    state: _State, file: Path, fmt: str | None, *, sources: bool = True
+) -> Iterable[InputRecord]:
     return read_records(
-        file, state.converter, InputFormat(fmt) if fmt else None, delimiter=input_delimiter()
+        file,
+        state.converter,
+        InputFormat(fmt) if fmt else None,
+        delimiter=input_delimiter(),
+        sources=sources,
     )
 
 
@@ -283,7 +289,8 @@ def validate(
     out = sys.stderr if as_json else sys.stdout
     rules: Counter[str] = Counter()
     duplicates = DuplicateLeads(backend)
-    records = iter(_records(state, file, fmt))
+    # No report: the records' input columns are not built.
+    records = iter(_records(state, file, fmt, sources=False))
     while chunk := list(itertools.islice(records, pipeline.window)):
         total += len(chunk)
         checked = pipeline.check(chunk)
@@ -366,7 +373,8 @@ def plan(
     err = sys.stderr
     invalid = 0
     resolved = _settings(backend, settings, config)
-    records = _records(state, file, fmt)
+    # No report: the records' input columns are not built.
+    records = _records(state, file, fmt, sources=False)
     with contextlib.ExitStack() as stack:
         client: Client | None = None
         policy: MergePolicy | None = None
