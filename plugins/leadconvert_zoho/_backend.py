@@ -165,7 +165,7 @@ class ZohoBackend(Backend):
         """Problems with the API version, data centre, module ids and numbers, up front."""
         from leadconvert import ConfigurationError
 
-        from ._client import endpoints
+        from ._wire import endpoints
 
         found = _rules.check_settings(settings)
         try:

@@ -47,28 +47,11 @@ from leadconvert.backend import (
 )
 
 from ._answers import parse_body, read_answer, read_lead_states, read_match, unknown
-from ._wire import api_version, mass_convert_path
+from ._wire import DATA_CENTRES, ENVIRONMENTS, api_version, endpoints, mass_convert_path
 
 __all__ = ["DATA_CENTRES", "ENVIRONMENTS", "ZohoClient", "endpoints"]
 
 #: Data centre -> (API domain, accounts server), production hosts.
-DATA_CENTRES: Mapping[str, tuple[str, str]] = {
-    "US": ("zohoapis.com", "accounts.zoho.com"),
-    "EU": ("zohoapis.eu", "accounts.zoho.eu"),
-    "IN": ("zohoapis.in", "accounts.zoho.in"),
-    "CN": ("zohoapis.com.cn", "accounts.zoho.com.cn"),
-    "AU": ("zohoapis.com.au", "accounts.zoho.com.au"),
-    "JP": ("zohoapis.jp", "accounts.zoho.jp"),
-    # Canada's accounts server is zohocloud.ca, not zoho.ca.
-    "CA": ("zohoapis.ca", "accounts.zohocloud.ca"),
-    "SA": ("zohoapis.sa", "accounts.zoho.sa"),
-}
-ENVIRONMENTS: Mapping[str, str] = {
-    "production": "www",
-    "sandbox": "sandbox",
-    "developer": "developer",
-}
-
 #: Zoho allows 10 access tokens per refresh token per 10 minutes.
 REFRESH_BUDGET = 10
 REFRESH_WINDOW = 600.0
@@ -77,24 +60,6 @@ REFRESH_SPACING = 30.0
 log = logging.getLogger("leadconvert.zoho")
 _AUTH_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE"}
 _LOOKUP_CHUNK = 100
-
-
-def endpoints(data_centre: str, environment: str) -> tuple[str, str]:
-    """(API base URL, accounts URL) of a data centre and environment."""
-    try:
-        api, accounts = DATA_CENTRES[data_centre.upper()]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown Zoho data_centre {data_centre!r} (one of {', '.join(DATA_CENTRES)})"
-        ) from None
-    try:
-        prefix = ENVIRONMENTS[environment.lower()]
-    except KeyError:
-        raise ConfigurationError(
-            f"unknown Zoho environment {environment!r} (one of {', '.join(ENVIRONMENTS)})"
-        ) from None
-    # [I] sandbox and developer tokens come from the same accounts server as production.
-    return f"https://{prefix}.{api}", f"https://{accounts}"
 
 
 def _number(settings: Mapping[str, str], key: str, default: float) -> float:

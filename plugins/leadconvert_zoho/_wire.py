@@ -22,6 +22,8 @@ __all__ = [
     "API_VERSIONS",
     "CONVERTER",
     "CONVERT_PATH",
+    "DATA_CENTRES",
+    "ENVIRONMENTS",
     "ID_FIELDS",
     "MASS_CONVERT_MAX",
     "MASS_PATH",
@@ -38,9 +40,48 @@ __all__ = [
     "TagsWire",
     "api_version",
     "convert_path",
+    "endpoints",
     "mass_convert_path",
     "structure_id",
 ]
+
+# Where each data centre's API and accounts servers are. Here, not in _client.py, so that
+# checking settings (plan, validate) does not import the HTTP stack.
+DATA_CENTRES: Mapping[str, tuple[str, str]] = {
+    "US": ("zohoapis.com", "accounts.zoho.com"),
+    "EU": ("zohoapis.eu", "accounts.zoho.eu"),
+    "IN": ("zohoapis.in", "accounts.zoho.in"),
+    "CN": ("zohoapis.com.cn", "accounts.zoho.com.cn"),
+    "AU": ("zohoapis.com.au", "accounts.zoho.com.au"),
+    "JP": ("zohoapis.jp", "accounts.zoho.jp"),
+    # Canada's accounts server is zohocloud.ca, not zoho.ca.
+    "CA": ("zohoapis.ca", "accounts.zohocloud.ca"),
+    "SA": ("zohoapis.sa", "accounts.zoho.sa"),
+}
+ENVIRONMENTS: Mapping[str, str] = {
+    "production": "www",
+    "sandbox": "sandbox",
+    "developer": "developer",
+}
+
+
+def endpoints(data_centre: str, environment: str) -> tuple[str, str]:
+    """(API base URL, accounts URL) of a data centre and environment."""
+    try:
+        api, accounts = DATA_CENTRES[data_centre.upper()]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown Zoho data_centre {data_centre!r} (one of {', '.join(DATA_CENTRES)})"
+        ) from None
+    try:
+        prefix = ENVIRONMENTS[environment.lower()]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown Zoho environment {environment!r} (one of {', '.join(ENVIRONMENTS)})"
+        ) from None
+    # [I] sandbox and developer tokens come from the same accounts server as production.
+    return f"https://{prefix}.{api}", f"https://{accounts}"
+
 
 #: Most lead ids one mass convert takes.
 MASS_CONVERT_MAX = 50
