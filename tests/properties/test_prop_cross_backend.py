@@ -2,8 +2,8 @@
 records), ends in the same neutral outcome: which records were created, merged and linked.
 
 Pairwise over Zoho, Salesforce and Dynamics 365, not all three at once: Zoho requires a deal's
-pipeline and Dynamics has none, so no opportunity is valid on all three, while each pair still
-shares one (Zoho and Salesforce with a pipeline, Salesforce and Dynamics without)."""
+pipeline and neither other CRM has one, so in strict mode no opportunity is valid with Zoho in
+the group; Salesforce and Dynamics share opportunities only when compared without Zoho."""
 
 from __future__ import annotations
 
