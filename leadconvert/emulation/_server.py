@@ -310,6 +310,11 @@ class HttpEmulator(Emulator):
         with self.lock:
             self._tally.setdefault(kind, Counter())[key] += n
 
+    @property
+    def convert_requests(self) -> Counter[str]:
+        """How many convert requests named each lead: ``counts`` for every lead at once."""
+        return self.tally(CONVERT)
+
     def tally(self, kind: str = CONVERT) -> Counter[str]:
         """A copy of one kind of count for every lead (0 for a lead never named)."""
         with self.lock:

@@ -8,7 +8,6 @@ import json
 import re
 import secrets
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -297,11 +296,6 @@ class SalesforceEmulator(HttpEmulator):
         """Replace the org's LeadStatus values."""
         with self.lock:
             self.org.lead_statuses = [dict(s) for s in statuses]
-
-    @property
-    def convert_requests(self) -> Counter[str]:
-        """How many convertLead rows named each lead (``counts``, in bulk)."""
-        return self.tally(CONVERT)
 
     @property
     def calls(self) -> list[tuple[str, str]]:

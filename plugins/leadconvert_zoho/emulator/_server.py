@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections import Counter
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -250,11 +249,6 @@ class ZohoEmulator(HttpEmulator):
     def expire_tokens(self) -> None:
         """Make every issued access token invalid at once (``expire_sessions``)."""
         self.expire_sessions()
-
-    @property
-    def convert_requests(self) -> Counter[str]:
-        """How many convert and mass-convert requests named each lead (``counts``, in bulk)."""
-        return self.tally(CONVERT)
 
     @property
     def calls(self) -> list[tuple[str, str]]:
