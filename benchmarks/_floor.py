@@ -343,8 +343,10 @@ def _batch_headers(boundary: str) -> dict[str, str]:
 
 
 def _dyn_part(content_id: int, method: str, url: str, body: str) -> str:
+    # Every PATCH says If-Match: *, as leadconvert's do (an update, never an upsert).
+    match = "If-Match: *\r\n" if method == "PATCH" else ""
     return (
-        f"{_PART}{content_id}\r\n\r\n{method} {url} HTTP/1.1\r\n"
+        f"{_PART}{content_id}\r\n\r\n{method} {url} HTTP/1.1\r\n{match}"
         f"Content-Type: application/json\r\n\r\n{body}"
     )
 
