@@ -18,6 +18,8 @@ from typing import Any, ClassVar, TypeAlias
 import attrs
 from attrs import field, frozen
 
+from ._exceptions import ValidationError
+
 __all__ = [
     "AccountTarget",
     "AttachOpportunity",
@@ -37,11 +39,22 @@ __all__ = [
 ]
 
 
-class FieldError(ValueError):
-    """A field's value breaks the model's rule; ``field`` names it for error paths."""
+class FieldError(ValidationError, ValueError):
+    """A field's value breaks the model's rule; ``field`` names it for error paths.
+
+    A ``ValidationError`` (one violation, rule ``model.invalid_value``), so building a model
+    object with a bad value raises inside leadconvert's one exception tree; and a
+    ``ValueError``, so attrs and cattrs report it as the bad value it is.
+    """
 
     def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name} {message}")
+        # Imported here: the results module imports this one.
+        from ._results import Violation
+
+        super().__init__(
+            (Violation(rule="model.invalid_value", path=field_name, message=message),)
+        )
+        self.args = (f"{field_name} {message}",)
         self.field = field_name
         self.detail = message
 

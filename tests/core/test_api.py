@@ -189,3 +189,13 @@ class TestDefaults:
         defaults = lc.Defaults.parse(arg for arg in self.FLAGS if arg != "--default")
         assert lc.plan([conversion], "zoho").invalid
         assert not lc.plan([conversion], "zoho", defaults=defaults).invalid
+
+
+def test_a_bad_model_value_is_a_validation_error() -> None:
+    """Building a model object with a bad value raises inside leadconvert's exception tree."""
+    with pytest.raises(lc.ValidationError) as info:
+        lc.Conversion(lead_id="bad id!")
+    (violation,) = info.value.violations
+    assert violation.path == "lead_id" and violation.rule == "model.invalid_value"
+    with pytest.raises(lc.ValidationError):
+        lc.CreateOpportunity(name="  ")
