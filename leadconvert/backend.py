@@ -408,7 +408,10 @@ class Client(abc.ABC):
         Optional: a CRM without asynchronous jobs leaves it out, and ``leadconvert status``
         then says so and exits 2.
         """
-        raise ConfigurationError(f"{type(self).__name__} has no asynchronous jobs")
+        raise ConfigurationError(
+            f"this CRM has no asynchronous jobs ({type(self).__name__}): `leadconvert status` "
+            "is for backends that schedule them"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional for clients that hold nothing
         """Release connections."""
