@@ -452,8 +452,23 @@ class HttpEmulator(Emulator):
             )
         return json_response({"status": "success", "faults": [f.to_json() for f in self.faults]})
 
+    def fault_for(self, kind: str, **options: Any) -> Fault:
+        """The ``Fault`` a shorthand ``kind`` of this CRM stands for (``"drop_after"``...).
+
+        An emulator that offers shorthands overrides this; the admin API then accepts
+        ``{"kind": ..., ...options}`` as well as a whole ``Fault``.
+        """
+        raise ValueError(f"the {self.name} emulator has no fault shorthand {kind!r}")
+
     def fault_from_json(self, data: Any) -> Fault:
-        """A fault posted to the admin API (a subclass may accept shorthands of its own)."""
+        """A fault posted to the admin API: a ``Fault`` as JSON, or a shorthand ``kind``."""
+        if isinstance(data, Mapping) and "kind" in data:
+            spec = dict(data)
+            kind = str(spec.pop("kind"))
+            try:
+                return self.fault_for(kind, **spec)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"bad fault: {exc}") from None
         return Fault.from_json(data)
 
     def _admin_state(self, request: Request) -> Response:

@@ -233,16 +233,16 @@ class SalesforceEmulator(HttpEmulator):
             )
         )
 
-    def fault_for(
-        self,
-        kind: str,
-        *,
-        count: int = 1,
-        seconds: float = 0.0,
-        retry_after: float | None = None,
-        target: str = "convertLead",
-    ) -> Fault:
-        """The ``Fault`` a shorthand kind stands for."""
+    def fault_for(self, kind: str, **options: Any) -> Fault:
+        """The ``Fault`` a shorthand kind stands for; options ``count`` (1), ``seconds`` (0),
+        ``retry_after`` and ``target`` (``convertLead``)."""
+        unknown = set(options) - {"count", "seconds", "retry_after", "target"}
+        if unknown:
+            raise TypeError(f"unknown fault options {sorted(unknown)}")
+        count = options.get("count", 1)
+        seconds = options.get("seconds", 0.0)
+        retry_after = options.get("retry_after")
+        target = options.get("target", "convertLead")
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
         match: dict[str, Any] = {
@@ -267,17 +267,6 @@ class SalesforceEmulator(HttpEmulator):
             # Neither XML nor JSON: unreadable whichever the call expected.
             return Fault(status=200, when="after", body=b"<soapenv:Envelope><unclosed>{", **match)
         return Fault(drop=True, when="before" if kind == "drop_before" else "after", **match)
-
-    def fault_from_json(self, data: Any) -> Fault:
-        """A ``Fault`` as JSON, or the shorthand ``{"kind": "server_unavailable", ...}``."""
-        if isinstance(data, Mapping) and "kind" in data:
-            spec = dict(data)
-            kind = str(spec.pop("kind"))
-            try:
-                return self.fault_for(kind, **spec)
-            except (TypeError, ValueError) as exc:
-                raise InputError(f"bad fault: {exc}") from None
-        return super().fault_from_json(data)
 
     def record(self, obj: str, record_id: str) -> dict[str, Any]:
         """A copy of one record (``obj`` as in SOQL, e.g. ``Lead``); ``KeyError`` if none."""

@@ -233,19 +233,6 @@ class ZohoEmulator(HttpEmulator):
             )
         return Fault(drop=True, when="before" if kind == "drop_before" else "after", **options)
 
-    def fault_from_json(self, data: Any) -> Fault:
-        """A ``Fault`` as JSON, or the shorthand ``{"kind": "status", "status": 500, ...}``."""
-        if isinstance(data, Mapping) and "kind" in data:
-            spec = dict(data)
-            kind = str(spec.pop("kind"))
-            try:
-                return self.fault_for(kind, **spec)
-            except (TypeError, ValueError) as exc:
-                from leadconvert import InputError
-
-                raise InputError(f"bad fault: {exc}") from None
-        return super().fault_from_json(data)
-
     def expire_tokens(self) -> None:
         """Make every issued access token invalid at once (``expire_sessions``)."""
         self.expire_sessions()
