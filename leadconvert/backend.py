@@ -26,7 +26,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from attrs import field, frozen
 
@@ -475,7 +475,14 @@ class Emulator(abc.ABC):
         lead never named. Tests assert exact numbers with it: each lead sent once, not twice.
         """
 
-    def __enter__(self) -> Emulator:
+    def close(self) -> None:
+        """Stop, and release what ``start`` alone does not (files such as a CA bundle).
+
+        Called when a ``with`` block or a test session ends; the default only stops.
+        """
+        self.stop()
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -485,7 +492,7 @@ class Emulator(abc.ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()
 
 
 class Backend(abc.ABC):

@@ -13,8 +13,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -243,18 +242,6 @@ class HttpEmulator(Emulator):
         if self._ca_dir is not None:
             self._ca_dir.cleanup()
             self._ca_dir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def counts(self, lead_id: str) -> Mapping[str, int]:
         """``{"convert": n, "follow_up": m}`` for one lead (see ``CONVERT``, ``FOLLOW_UP``)."""

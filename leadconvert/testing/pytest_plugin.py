@@ -85,7 +85,7 @@ class EmulatorPool:
         for client in self._clients.values():
             client.close()
         for emulator in self._emulators.values():
-            emulator.stop()
+            emulator.close()
         self._clients.clear()
         self._emulators.clear()
 
