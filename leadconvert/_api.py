@@ -29,7 +29,7 @@ from ._exceptions import ConfigurationError, PluginError
 from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter
 from ._model import Conversion
-from ._pipeline import WINDOW, MergePolicy, Pipeline, PlanWindow, Refusal
+from ._pipeline import MergePolicy, Pipeline, Refusal
 from ._plan_document import plan_document
 from ._plugins import Registry, load_registry
 from ._results import Outcome
@@ -158,13 +158,9 @@ def plan(
         client=client,
         workers=chosen.limits.max_concurrency,
         defaults=defaults,
-        # One window: the whole source is planned together, batched at the backend's limits.
-        window=max(WINDOW, 1 << 62),
     )
-    windows: list[PlanWindow] = list(pipeline.windows(_records(source, fmt)))
-    if not windows:
-        return Plan(chosen, BackendPlan(()), ())
-    (window,) = windows
+    # One window: the whole source is planned together, batched at the backend's limits.
+    window = pipeline.plan_window(list(_records(source, fmt)))
     return Plan(chosen, window.plan, window.invalid, window.refused, dict(window.notes))
 
 

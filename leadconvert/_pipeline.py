@@ -237,28 +237,26 @@ class Pipeline:
         """Check, merge and plan ``records`` window by window."""
         iterator = iter(records)
         while chunk := list(itertools.islice(iterator, self.window)):
-            checked = self.check(chunk)
-            merged = self.merge(checked.items)
-            yield PlanWindow(
-                self.plan(merged.items, checked.warnings),
-                checked.invalid,
-                merged.refused,
-                merged.notes,
-            )
+            yield self.plan_window(chunk)
+
+    def plan_window(self, records: Sequence[InputRecord]) -> PlanWindow:
+        """Check, merge and plan ``records`` together, as one window."""
+        checked = self.check(records)
+        merged = self.merge(checked.items)
+        return PlanWindow(
+            self.plan(merged.items, checked.warnings), checked.invalid, merged.refused, merged.notes
+        )
 
     def plan_conversions(self, conversions: Sequence[Conversion]) -> PlanWindow:
         """Check, merge and plan conversions given in memory, as one window.
 
         Each conversion's ``line`` is its position, counted from 1.
         """
-        records = [
-            InputRecord(index, conversion, (), conversion.lead_id)
-            for index, conversion in enumerate(conversions, 1)
-        ]
-        checked = self.check(records)
-        merged = self.merge(checked.items)
-        return PlanWindow(
-            self.plan(merged.items, checked.warnings), checked.invalid, merged.refused, merged.notes
+        return self.plan_window(
+            [
+                InputRecord(index, conversion, (), conversion.lead_id)
+                for index, conversion in enumerate(conversions, 1)
+            ]
         )
 
     def _match(self, lead_id: str) -> MatchReport | BackendError:
