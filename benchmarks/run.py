@@ -46,9 +46,14 @@ QUICK: dict[str, Any] = {
     "convert_pairs": 1,
     "startup_runs": 3,
 }
-#: Workloads ``convert`` is measured on, with the calls ``convert`` keeps in flight (each
-#: backend's ``limits.max_concurrency``), given to the bare loop too.
-CONVERT = {"zoho_mixed": "zoho", "salesforce_mixed": "salesforce", "dynamics_mixed": "dynamics"}
+#: Workloads ``convert`` is measured on (every workload), with the calls ``convert`` keeps in
+#: flight (each backend's ``limits.max_concurrency``), given to the bare loop too.
+CONVERT = {
+    "zoho_homogeneous": "zoho",
+    "zoho_mixed": "zoho",
+    "salesforce_mixed": "salesforce",
+    "dynamics_mixed": "dynamics",
+}
 
 
 def _installed() -> tuple[set[str], dict[str, int]]:
