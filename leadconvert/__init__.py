@@ -7,83 +7,155 @@ Backend authors also use ``leadconvert.backend``, ``leadconvert.hookspecs``,
 ``leadconvert.emulation`` and ``leadconvert.testing``.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from __future__ import annotations
 
-from . import hookspecs
-from ._api import Plan, Session, Validation, connect, convert, plan, start_emulator, validate
-from ._check import Checked, Mode, check
-from ._config import resolve_settings
-from ._defaults import DEFAULT_FIELDS, AppliedDefaults, Defaults
-from ._exceptions import (
-    AuthenticationError,
-    BackendError,
-    ConfigurationError,
-    DuplicateBackendError,
-    EmptyInputError,
-    InputError,
-    LeadConvertError,
-    LocalStateError,
-    PluginError,
-    ProtocolError,
-    RateLimitedError,
-    RequestTimeout,
-    ServerError,
-    TransportError,
-    UnknownBackendError,
-    UnreachableError,
-    ValidationError,
-)
-from ._input import CSV_COLUMNS, InputFormat, InputRecord, read_records
-from ._json import NeutralConverter, dumps_json, loads_json
-from ._merge import OnAmbiguous, OnMatch
-from ._model import (
-    AccountTarget,
-    AttachOpportunity,
-    BackendOptions,
-    CarryOverTags,
-    ContactTarget,
-    Conversion,
-    CreateAccount,
-    CreateContact,
-    CreateOpportunity,
-    MergeAccount,
-    MergeContact,
-    MergePersonAccount,
-    Module,
-    NoOpportunity,
-    OpportunityTarget,
-)
-from ._pipeline import (
-    CheckedWindow,
-    MergedWindow,
-    MergePolicy,
-    Pipeline,
-    PlanWindow,
-    Refusal,
-    plan_records,
-)
-from ._plan_document import PlanDocument, plan_document, read_native, read_plan
-from ._plugins import Registry, load_registry, make_plugin_manager
-from ._results import (
-    ConversionError,
-    ConversionResult,
-    ErrorCode,
-    FollowUp,
-    MatchCandidate,
-    MatchedField,
-    MatchReport,
-    Outcome,
-    Violation,
-)
-from ._runner import ProgressSink, RunOptions, RunSummary
-from ._schema import conversion_schema
-from ._translate import Translation, translate
+import importlib
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = _version("leadconvert")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from . import hookspecs
+    from ._api import Plan, Session, Validation, connect, convert, plan, start_emulator, validate
+    from ._check import Checked, Mode, check
+    from ._config import resolve_settings
+    from ._defaults import DEFAULT_FIELDS, AppliedDefaults, Defaults
+    from ._exceptions import (
+        AuthenticationError,
+        BackendError,
+        ConfigurationError,
+        DuplicateBackendError,
+        EmptyInputError,
+        InputError,
+        LeadConvertError,
+        LocalStateError,
+        PluginError,
+        ProtocolError,
+        RateLimitedError,
+        RequestTimeout,
+        ServerError,
+        TransportError,
+        UnknownBackendError,
+        UnreachableError,
+        ValidationError,
+    )
+    from ._input import CSV_COLUMNS, InputFormat, InputRecord, read_records
+    from ._json import NeutralConverter, dumps_json, loads_json
+    from ._merge import OnAmbiguous, OnMatch
+    from ._model import (
+        AccountTarget,
+        AttachOpportunity,
+        BackendOptions,
+        CarryOverTags,
+        ContactTarget,
+        Conversion,
+        CreateAccount,
+        CreateContact,
+        CreateOpportunity,
+        MergeAccount,
+        MergeContact,
+        MergePersonAccount,
+        Module,
+        NoOpportunity,
+        OpportunityTarget,
+    )
+    from ._pipeline import (
+        CheckedWindow,
+        MergedWindow,
+        MergePolicy,
+        Pipeline,
+        PlanWindow,
+        Refusal,
+        plan_records,
+    )
+    from ._plan_document import PlanDocument, plan_document, read_native, read_plan
+    from ._plugins import Registry, load_registry, make_plugin_manager
+    from ._results import (
+        ConversionError,
+        ConversionResult,
+        ErrorCode,
+        FollowUp,
+        MatchCandidate,
+        MatchedField,
+        MatchReport,
+        Outcome,
+        Violation,
+    )
+    from ._runner import ProgressSink, RunOptions, RunSummary
+    from ._schema import conversion_schema
+    from ._translate import Translation, translate
+
+    __version__: str
+
+# Nothing is imported until it is used (PEP 562): ``import leadconvert`` and the plugins'
+# ``from leadconvert import Conversion`` must not pull in the runner, the journal or rich, so
+# that ``leadconvert --help`` and a plan of one backend start fast. Each public name is looked
+# up in its submodule on first access, then kept in this module's namespace.
+_SUBMODULE: dict[str, str] = {
+    name: module
+    for module, names in (
+        ("_api", "Plan Session Validation connect convert plan start_emulator validate"),
+        ("_check", "Checked Mode check"),
+        ("_config", "resolve_settings"),
+        ("_defaults", "DEFAULT_FIELDS AppliedDefaults Defaults"),
+        (
+            "_exceptions",
+            "AuthenticationError BackendError ConfigurationError DuplicateBackendError "
+            "EmptyInputError InputError LeadConvertError LocalStateError PluginError ProtocolError "
+            "RateLimitedError RequestTimeout ServerError TransportError UnknownBackendError "
+            "UnreachableError ValidationError",
+        ),
+        ("_input", "CSV_COLUMNS InputFormat InputRecord read_records"),
+        ("_json", "NeutralConverter dumps_json loads_json"),
+        ("_merge", "OnAmbiguous OnMatch"),
+        (
+            "_model",
+            "AccountTarget AttachOpportunity BackendOptions CarryOverTags ContactTarget Conversion "
+            "CreateAccount CreateContact CreateOpportunity MergeAccount MergeContact "
+            "MergePersonAccount Module NoOpportunity OpportunityTarget",
+        ),
+        (
+            "_pipeline",
+            "CheckedWindow MergedWindow MergePolicy Pipeline PlanWindow Refusal plan_records",
+        ),
+        ("_plan_document", "PlanDocument plan_document read_native read_plan"),
+        ("_plugins", "Registry load_registry make_plugin_manager"),
+        (
+            "_results",
+            "ConversionError ConversionResult ErrorCode FollowUp MatchCandidate MatchedField "
+            "MatchReport Outcome Violation",
+        ),
+        ("_runner", "ProgressSink RunOptions RunSummary"),
+        ("_schema", "conversion_schema"),
+        ("_translate", "Translation translate"),
+    )
+    for name in names.split()
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookspecs":
+        value: Any = importlib.import_module(".hookspecs", __name__)
+    elif name == "__version__":
+        value = _version()
+    elif name in _SUBMODULE:
+        value = getattr(importlib.import_module(f".{_SUBMODULE[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("leadconvert")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+        return "0+unknown"
+
 
 __all__ = [
     "CSV_COLUMNS",
