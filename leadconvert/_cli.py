@@ -21,14 +21,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from ._api import connect
 from ._cli_io import (
     DuplicateLeads,
     describe_error,
@@ -43,24 +39,21 @@ from ._cli_io import (
     wants_json,
 )
 from ._cli_settings import default_option, parse_settings, set_option
-from ._config import env_name, load_credentials, resolve_defaults, resolve_settings
-from ._exceptions import (
-    InputError,
-    LeadConvertError,
-    PluginError,
-)
-from ._input import InputFormat, InputRecord, read_records
-from ._json import NeutralConverter, dumps_json
-from ._matrix import capability_matrix_markdown
-from ._merge import OnAmbiguous, OnMatch
-from ._pipeline import MergePolicy, Mode, Pipeline, violations_of
-from ._plan_document import PlanDocumentWriter, read_native
-from ._plugins import Registry, load_registry, make_plugin_manager
-from ._progress import PlainProgress, RichProgress, print_summary
-from ._runner import RunOptions, convert_file, default_paths
-from ._schema import conversion_schema
+from ._plugins import lazy_registry
 from ._translate_cli import translate as translate_command
-from .backend import MEANINGS, Backend, Client, PlanWarning
+
+if TYPE_CHECKING:
+    from ._input import InputRecord
+    from ._json import NeutralConverter
+    from ._pipeline import MergePolicy
+    from ._plugins import Registry
+    from ._progress import PlainProgress, RichProgress
+    from .backend import Backend, Client, PlanWarning
+
+# Start-up: `leadconvert --help` imports click, this module and the plugins' (light) packages
+# only. Everything else (the model, the pipeline, the runner, rich, a backend) is imported by
+# the command that uses it, and a backend's plugin is loaded when the backend is first asked for
+# (leadconvert._plugins.lazy_registry). tests/core/test_startup.py checks what each imports.
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
 
@@ -82,9 +75,12 @@ class _State:
     @property
     def converter(self) -> NeutralConverter:
         if self._converter is None:
-            self._converter = NeutralConverter(
-                {b.name: b.options_type for b in self.registry if b.options_type is not None}
-            )
+            from ._json import NeutralConverter
+
+            converter = NeutralConverter({})
+            # Each backend is loaded when a line first names it in `options`, not before.
+            converter.option_types = self.registry.option_types()
+            self._converter = converter
         return self._converter
 
     def backend(self, name: str) -> Backend:
@@ -109,10 +105,16 @@ _lenient_option = click.option(
     is_flag=True,
     help="Turn options the backend cannot express into plan warnings instead of violations.",
 )
+# The values of InputFormat, OnMatch and OnAmbiguous, spelled out: their modules are not
+# imported to show help (tests/core/test_startup.py checks they are the enums' values).
+_FORMATS = ("jsonl", "csv")
+_ON_MATCH = ("merge", "create", "skip", "fail")
+_ON_AMBIGUOUS = ("create", "skip", "fail")
+
 _format_option = click.option(
     "--format",
     "fmt",
-    type=click.Choice([f.value for f in InputFormat]),
+    type=click.Choice(_FORMATS),
     default=None,
     help="Input format (default: csv for *.csv, else JSON Lines).",
 )
@@ -123,15 +125,15 @@ _file_argument = click.argument(
 
 _on_match_option = click.option(
     "--on-match",
-    type=click.Choice([m.value for m in OnMatch]),
+    type=click.Choice(_ON_MATCH),
     default=None,
     help="Look for existing records first: merge into unambiguous matches, or create, skip, "
     "or fail leads that match (default: convert as given, without looking).",
 )
 _on_ambiguous_option = click.option(
     "--on-ambiguous",
-    type=click.Choice([m.value for m in OnAmbiguous]),
-    default=OnAmbiguous.FAIL.value,
+    type=click.Choice(_ON_AMBIGUOUS),
+    default="fail",
     show_default=True,
     help="With --on-match merge: what to do when it cannot tell which record to merge into.",
 )
@@ -149,7 +151,34 @@ _seed_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The ``leadconvert`` group: the plugins' own commands (``leadconvert_register_commands``)
+    are added when a command name is not a built-in one, or when every command is listed."""
+
+    plugin_commands_added = False
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self.plugin_commands_added:
+            return
+        state = ctx.find_object(_State)
+        registry = state.registry if state is not None else lazy_registry()
+        registry.plugin_manager.hook.leadconvert_register_commands(cli=self)
+        install_cli_options(self)
+        self.plugin_commands_added = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not self.plugin_commands_added:
+            self._add_plugin_commands(ctx)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="leadconvert")
 def cli() -> None:
     """Describe lead conversions once, in CRM-neutral terms, and carry them out on any CRM."""
@@ -161,13 +190,22 @@ def cli() -> None:
 @click.pass_context
 def backends(ctx: click.Context, as_json: bool, markdown: bool) -> None:
     """List installed backends, their limits and their capability matrix."""
+    from ._json import dumps_json
+
     registry = _state(ctx).registry
     if as_json:
         click.echo(dumps_json(_backends_json(registry), indent=2))
         return
     if markdown:
+        from ._matrix import capability_matrix_markdown
+
         click.echo(capability_matrix_markdown(registry), nl=False)
         return
+    from rich.console import Console
+    from rich.table import Table
+
+    from .backend import MEANINGS
+
     console = Console(soft_wrap=False, width=max(120, Console().width))
     table = Table(title="Installed backends")
     for heading in ("name", "description", "max per call", "max concurrent", "settings"):
@@ -226,12 +264,17 @@ def _backends_json(registry: Registry) -> list[dict[str, Any]]:
 @click.pass_context
 def schema(ctx: click.Context) -> None:
     """Print the JSON Schema (2020-12) of one input line."""
+    from ._json import dumps_json
+    from ._schema import conversion_schema
+
     click.echo(dumps_json(conversion_schema(_state(ctx).registry), indent=2))
 
 
 def _records(
     state: _State, file: Path, fmt: str | None, *, sources: bool = True
 ) -> Iterable[InputRecord]:
+    from ._input import InputFormat, read_records
+
     return read_records(
         file,
         state.converter,
@@ -274,6 +317,9 @@ def validate(
 
     The settings are checked too (as `plan` and `convert` would use them), before any line.
     """
+    from ._config import resolve_defaults
+    from ._pipeline import Mode, Pipeline
+
     state = _state(ctx)
     backend = state.backend(backend_name)
     mode = Mode.LENIENT if lenient else Mode.STRICT
@@ -319,6 +365,8 @@ def validate(
 
 def _settings(backend: Backend, flags: Iterable[str], config: Path | None) -> dict[str, str]:
     """The settings in force, resolved once: flags, then environment, then file, then defaults."""
+    from ._config import resolve_settings
+
     return resolve_settings(backend, flags=parse_settings(backend, flags), config=config)
 
 
@@ -327,6 +375,9 @@ def _emulated_settings(
 ) -> dict[str, str]:
     """``settings`` as ``convert`` would run with them: without credentials it runs on the
     emulator, whose org's own settings (Zoho's module ids...) fill in what the user left unset."""
+    from ._config import load_credentials
+    from ._exceptions import PluginError
+
     if load_credentials(backend, config):
         return settings
     try:
@@ -367,6 +418,12 @@ def plan(
     exit code is then 1. With --on-match the CRM (or its emulator) is asked for existing records
     first, and each request says which leads were merged into what, and why.
     """
+    from ._config import resolve_defaults
+    from ._input import InputRecord
+    from ._merge import OnAmbiguous, OnMatch
+    from ._pipeline import MergePolicy, Mode, Pipeline, violations_of
+    from ._plan_document import PlanDocumentWriter
+
     state = _state(ctx)
     backend = state.backend(backend_name)
     mode = Mode.LENIENT if lenient else Mode.STRICT
@@ -428,6 +485,10 @@ def parse(ctx: click.Context, backend_name: str, file: Path) -> None:
     FILE is a plan (as `plan` prints it), one request of a plan, or a bare native body as the
     CRM's own clients send it (a Zoho convert body, a Salesforce SOAP envelope...).
     """
+    from ._exceptions import InputError
+    from ._json import dumps_json
+    from ._plan_document import read_native
+
     state = _state(ctx)
     backend = state.backend(backend_name)
     try:
@@ -474,10 +535,15 @@ def _client(
     Also yields the settings in force: the emulated org's own (its module ids...) fill in what
     the user did not set.
     """
+    from ._api import connect
+    from ._config import env_name
+
     with connect(backend, settings=settings, config=config, seed=seed) as session:
         emulator = session.emulator
         if emulator is not None:
             names = ", ".join(env_name(backend, n) for n in backend.credential_names) or "none"
+            from rich.console import Console
+
             Console(stderr=True).print(
                 f"[bold yellow]NO CREDENTIALS GIVEN: using the {backend.name} EMULATOR at "
                 f"{emulator.base_url}; nothing is sent to a real CRM.[/]\n"
@@ -567,6 +633,14 @@ def convert(
             file=file,
         )
         return
+    from rich.console import Console
+
+    from ._config import resolve_defaults
+    from ._merge import OnAmbiguous, OnMatch
+    from ._pipeline import Mode
+    from ._progress import PlainProgress, RichProgress, print_summary
+    from ._runner import RunOptions, convert_file, default_paths
+
     state = _state(ctx)
     backend = state.backend(backend_name)
     parsed = _settings(backend, settings, config)
@@ -648,8 +722,14 @@ def match(
     with _client(backend, config, parsed, emulator_seed) as (client, _):
         found = client.match(lead_id)
     if as_json:
+        from ._json import dumps_json
+
         click.echo(dumps_json(state.converter.unstructure_any(found), indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     # CRM data and argv are text, never rich markup: "[/]" in a record's name must not crash.
     table = Table(title=Text(safe_text(f"records matching lead {lead_id}")))
     for heading in ("module", "id", "name", "matched on", "account", "usable"):
@@ -687,6 +767,8 @@ def status(
     """Show the state of an asynchronous CRM job (a Zoho mass convert) as JSON."""
     backend = _state(ctx).backend(backend_name)
     parsed = _settings(backend, settings, config)
+    from ._json import dumps_json
+
     with _client(backend, config, parsed, None) as (client, _):
         click.echo(dumps_json(dict(client.job_status(job_id)), indent=2))
 
@@ -696,23 +778,14 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _load() -> Registry:
-    try:
-        pm = make_plugin_manager()
-        registry = load_registry(pm)
-    except LeadConvertError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    pm.hook.leadconvert_register_commands(cli=cli)
-    install_cli_options(cli)
-    return registry
-
-
 def main(argv: list[str] | None = None) -> None:
     """The ``leadconvert`` console script."""
-    registry = _load()
+    # Nothing is loaded yet: a backend's plugin when the command asks for the backend, every
+    # plugin when a command needs them all (their commands for --help, `backends`), and a
+    # broken plugin or a name registered twice is an error (exit 2) then.
     try:
         code = cli.main(
-            args=argv, prog_name="leadconvert", standalone_mode=False, obj=_State(registry)
+            args=argv, prog_name="leadconvert", standalone_mode=False, obj=_State(lazy_registry())
         )
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -10,34 +10,26 @@ input file, and ``--json`` to ``validate`` and ``convert``.
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from ._exceptions import (
-    EXIT_FAILED,
-    EXIT_INTERNAL,
-    EXIT_OK,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
-    AuthenticationError,
-    BackendError,
-    EmptyInputError,
-    LeadConvertError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    exit_code_for,
-)
-from ._input import InputRecord, printable
 from ._logging import install_logging_options, redact
-from ._results import Violation
-from .backend import Backend, PlanItem, PlanWarning
+
+if TYPE_CHECKING:
+    from ._input import InputRecord
+    from .backend import Backend, PlanItem, PlanWarning
+
+# Exit codes (leadconvert._exceptions, which imports ssl and sqlite3: not at start-up).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_INTERNAL = 70
 
 __all__ = [
     "DuplicateLeads",
@@ -61,6 +53,8 @@ _DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 
 def safe_text(text: str) -> str:
     """``text`` fit for a terminal: secrets masked, control characters escaped."""
+    from ._input import printable
+
     return printable(redact(text))
 
 
@@ -70,6 +64,10 @@ _LIBRARY_TEXT = re.compile(r"\b(?:HTTPS?ConnectionPool\(|Max retries exceeded)")
 def describe_error(exc: BaseException) -> tuple[str, str, int]:
     """(label, message, exit code) of the error a command ended with, by the policy of
     ``exit_code_for``: the real cause, redacted and escaped, never a traceback."""
+    import sqlite3
+
+    from ._exceptions import EmptyInputError, LeadConvertError, TransportError, exit_code_for
+
     code = exit_code_for(exc)
     label = "warning" if isinstance(exc, EmptyInputError) else "error"
     if isinstance(exc, LeadConvertError):
@@ -200,6 +198,9 @@ class DuplicateLeads:
 
     def check(self, items: Iterable[PlanItem]) -> list[InputRecord]:
         """The repeats among ``items`` as invalid records naming the first line."""
+        from ._input import InputRecord
+        from ._results import Violation
+
         repeats = []
         canonical = self._backend.canonical_id
         for item in items:
@@ -305,6 +306,13 @@ def check_command(
     from ._cli import _client, _state
     from ._cli_settings import parse_settings
     from ._config import env_name, load_credentials, resolve_settings
+    from ._exceptions import (
+        AuthenticationError,
+        BackendError,
+        RateLimitedError,
+        ServerError,
+        TransportError,
+    )
 
     backend = _state(ctx).backend(backend_name)
     checks: list[dict[str, Any]] = []

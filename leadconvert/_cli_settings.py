@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import click
 
-from .backend import Backend
+if TYPE_CHECKING:
+    from .backend import Backend
 
 __all__ = ["default_option", "parse_settings", "set_option"]
 

@@ -24,7 +24,6 @@ from leadconvert.backend import (
 
 from ._ids import IdError, canonical_guid, example_guid
 from ._options import DynamicsOptions, options_schema
-from ._parse import parse_native
 from ._plan import DEFAULT_BATCH_SIZE, plan_conversions, render_request
 from ._rules import NAME, check_settings, validate_conversion
 from ._wire import DEFAULT_API_VERSION
@@ -182,6 +181,8 @@ class DynamicsBackend(Backend):
     def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
         """Conversions from qualify ``$batch`` calls (their follow-ups give back the
         opportunity's name and fields and the owner), or a single QualifyLead request."""
+        from ._parse import parse_native
+
         return parse_native(calls)
 
     def connect(self, credentials: Mapping[str, str], settings: Mapping[str, str]) -> Client:

@@ -24,7 +24,7 @@ from leadconvert.backend import (
     Support,
 )
 
-from . import _parse, _plan, _rules
+from . import _plan, _rules
 from ._ids import ROLE_OBJECTS, IdError, canonical_id, example_id
 from ._options import NAME, SalesforceOptions, options_schema
 from ._wire import DEFAULT_API_VERSION, MAX_BATCH, render_envelope
@@ -158,6 +158,8 @@ class SalesforceBackend(Backend):
         """Conversions from convertLead calls (their opportunity updates give back the stage,
         close date, amount and fields convertLead cannot carry), or from one bare body: a
         convertLead SOAP envelope or a JSON list of LeadConvert objects."""
+        from . import _parse
+
         return _parse.parse_native(calls)
 
     def example_id(self, role: str, n: int) -> str:

@@ -5,16 +5,17 @@ This module is the pluggy plugin named by the ``zoho`` entry point of the ``lead
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from leadconvert.backend import Backend
 from leadconvert.hookspecs import hookimpl
 
-from ._backend import ZohoBackend
-from ._options import ModuleRef, PortalUserType, ZohoOptions
-
 if TYPE_CHECKING:
+    from leadconvert.backend import Backend
+
+    from ._backend import ZohoBackend
+    from ._options import ModuleRef, PortalUserType, ZohoOptions
     from .emulator import ZohoEmulator
 
 __all__ = [
@@ -30,13 +31,23 @@ __all__ = [
 @hookimpl
 def leadconvert_register_backends(register: Callable[[Backend], None]) -> None:
     """Register the Zoho backend."""
+    from ._backend import ZohoBackend
+
     register(ZohoBackend())
 
 
-def __getattr__(name: str) -> Any:
-    # The emulator pulls in werkzeug: import it on first use so planning stays fast.
-    if name == "ZohoEmulator":
-        from .emulator import ZohoEmulator
+# Loading the plugin imports nothing else: `leadconvert --help` loads every plugin (for its
+# commands), and the backend, its options and the emulator (werkzeug) are imported on first use.
+_LAZY = {
+    "ModuleRef": "._options",
+    "PortalUserType": "._options",
+    "ZohoOptions": "._options",
+    "ZohoBackend": "._backend",
+    "ZohoEmulator": ".emulator",
+}
 
-        return ZohoEmulator
-    raise AttributeError(name)
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(_LAZY[name], __name__), name)

@@ -22,7 +22,7 @@ from leadconvert.backend import (
     violation,
 )
 
-from . import _parse, _plan, _rules
+from . import _plan, _rules
 from ._options import NAME, ZohoOptions, options_schema
 from ._wire import MASS_CONVERT_MAX
 
@@ -177,6 +177,8 @@ class ZohoBackend(Backend):
 
     def parse_native(self, calls: Sequence[PlannedCall]) -> list[Conversion]:
         """The neutral conversions of Zoho convert and mass-convert requests."""
+        from . import _parse
+
         return _parse.parse_native(calls)
 
     def example_id(self, role: str, n: int) -> str:
