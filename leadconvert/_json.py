@@ -12,17 +12,25 @@ import re
 import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
+import attrs
 import cattrs
 import simplejson
 from cattrs.gen import make_dict_unstructure_fn
 
 from ._exceptions import InputError, ValidationError
 from ._model import (
+    _CREATE_ACCOUNT,
+    _CREATE_CONTACT,
+    _NO_OPPORTUNITY,
+    _NO_TAGS,
+    _RECORD_ID,
     AccountTarget,
     AttachOpportunity,
     BackendOptions,
+    CarryOverTags,
     ContactTarget,
     Conversion,
     CreateAccount,
@@ -32,8 +40,11 @@ from ._model import (
     MergeAccount,
     MergeContact,
     MergePersonAccount,
+    Module,
     NoOpportunity,
     OpportunityTarget,
+    _options,
+    trusted_constructor,
 )
 from ._results import Violation
 
@@ -178,6 +189,314 @@ def _structure_fields(value: Any, _: type) -> Mapping[str, Any]:
     return dict(value)
 
 
+# --- the fast path ------------------------------------------------------------------------------
+#
+# Every record of an input goes through ``NeutralConverter.violations``. The detailed path checks
+# each value twice (cattrs' hooks, then attrs' ``__init__`` running a validator per field) and
+# was most of the time ``leadconvert plan`` spent reading a line. The fast path below takes the
+# shapes of the neutral form as JSON gives them (dicts, lists, str, bool, None, int, Decimal),
+# checks each value once with the same rules (the same hooks, patterns and validators), and
+# builds the objects with trusted constructors. Anything it does not take as it is (an unknown
+# key, a value of another type, a value that breaks a rule) returns None, and the record goes the
+# detailed way, which alone says what is wrong: messages, paths and rules are the detailed path's.
+#
+# Frozen values that repeat from line to line (valid ids, dates, amounts, opportunities given
+# only as text) are remembered. Only text (and None) is used as a key: a str equals nothing but
+# a str, so a hit can never be a value of another type that merely compares equal (1 == True ==
+# Decimal("1.0")) and would have been structured or refused differently.
+
+_new_conversion = trusted_constructor(Conversion)
+_new_create_opportunity = trusted_constructor(CreateOpportunity)
+_new_carry_over_tags = trusted_constructor(CarryOverTags)
+_ACCOUNT_MERGES: dict[str, Callable[[str], Any]] = {
+    "merge": trusted_constructor(MergeAccount),
+    "merge_person_account": trusted_constructor(MergePersonAccount),
+}
+_new_merge_contact = trusted_constructor(MergeContact)
+_new_attach_opportunity = trusted_constructor(AttachOpportunity)
+_OPTIONS_FIELD = attrs.fields(Conversion).options
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
+_MODULES = {module.value: module for module in Module}
+_match_id = _RECORD_ID.match
+_TAG_MODULES = ("contacts", "accounts", "deals")
+
+#: How many values each memo holds before it starts again (a few hundred KB at most).
+_MEMO_SIZE = 4096
+_valid_ids: set[str] = set()
+_dates: dict[str, dt.date] = {}
+_amounts: dict[str, Decimal] = {}
+_opportunities: dict[tuple[tuple[str, Any], ...], CreateOpportunity] = {}
+
+
+def _is_id(value: object) -> bool:
+    """``value`` passes the model's record id rule (``_record_id``)."""
+    if type(value) is not str:
+        return False
+    if value in _valid_ids:
+        return True
+    if not _match_id(value):
+        return False
+    if len(_valid_ids) >= _MEMO_SIZE:
+        _valid_ids.clear()
+    _valid_ids.add(value)
+    return True
+
+
+def _is_text(value: object) -> bool:
+    """``value`` passes ``_non_blank`` (a str that is not blank)."""
+    return type(value) is str and bool(value.strip())
+
+
+def _quick_date(value: object) -> dt.date | None:
+    if type(value) is not str:
+        return None
+    date = _dates.get(value)
+    if date is None:
+        try:
+            date = _structure_date(value, dt.date)
+        except Exception:
+            return None
+        if len(_dates) >= _MEMO_SIZE:
+            _dates.clear()
+        _dates[value] = date
+    return date
+
+
+def _quick_amount(value: object) -> Decimal | None:
+    if type(value) is str:
+        amount = _amounts.get(value)
+        if amount is not None:
+            return amount
+    try:
+        amount = _structure_decimal(value, Decimal)
+    except Exception:
+        return None
+    if type(value) is str:
+        if len(_amounts) >= _MEMO_SIZE:
+            _amounts.clear()
+        _amounts[value] = amount
+    return amount
+
+
+def _quick_create_opportunity(value: dict[Any, Any]) -> CreateOpportunity | None:
+    name = stage = pipeline = contact_role = None
+    close_date: dt.date | None = None
+    amount: Decimal | None = None
+    fields = _NO_FIELDS
+    for key, item in value.items():
+        if key == "action":
+            continue
+        if key == "name":
+            if item is not None and not _is_text(item):
+                return None
+            name = item
+        elif key == "stage":
+            if item is not None and not _is_text(item):
+                return None
+            stage = item
+        elif key == "close_date":
+            if item is not None:
+                close_date = _quick_date(item)
+                if close_date is None:
+                    return None
+        elif key == "amount":
+            if item is not None:
+                amount = _quick_amount(item)
+                if amount is None:
+                    return None
+        elif key == "pipeline":
+            if item is not None and not _is_text(item):
+                return None
+            pipeline = item
+        elif key == "contact_role":
+            if item is not None and not _is_id(item):
+                return None
+            contact_role = item
+        elif key == "fields":
+            if type(item) is not dict:
+                return None
+            for name_of_field in item:
+                if not _is_text(name_of_field):
+                    return None
+            fields = MappingProxyType(dict(item))
+        else:
+            return None
+    return _new_create_opportunity(name, stage, close_date, pipeline, amount, contact_role, fields)
+
+
+def _quick_opportunity(value: object) -> OpportunityTarget | None:
+    if type(value) is not dict:
+        return None
+    action = value.get("action")
+    if action == "create":
+        try:
+            key = tuple(value.items())
+            known = _opportunities.get(key)
+        except TypeError:  # a list or an object among the values: not remembered
+            return _quick_create_opportunity(value)
+        if known is not None:
+            return known
+        built = _quick_create_opportunity(value)
+        if built is not None and all(type(v) is str or v is None for v in value.values()):
+            if len(_opportunities) >= _MEMO_SIZE:
+                _opportunities.clear()
+            _opportunities[key] = built
+        return built
+    if action == "none":
+        return _NO_OPPORTUNITY if len(value) == 1 else None
+    if action == "attach" and len(value) == 2:
+        record_id = value.get("id")
+        return _new_attach_opportunity(record_id) if _is_id(record_id) else None
+    return None
+
+
+def _quick_account(value: object) -> AccountTarget | None:
+    if type(value) is not dict:
+        return None
+    action = value.get("action")
+    if len(value) == 1:
+        return _CREATE_ACCOUNT if action == "create" else None
+    if len(value) != 2 or type(action) is not str:
+        return None
+    build = _ACCOUNT_MERGES.get(action)
+    record_id: Any = value.get("id")
+    if build is None or not _is_id(record_id):
+        return None
+    account: AccountTarget = build(record_id)
+    return account
+
+
+def _quick_contact(value: object) -> ContactTarget | None:
+    if type(value) is not dict:
+        return None
+    action = value.get("action")
+    if len(value) == 1:
+        return _CREATE_CONTACT if action == "create" else None
+    if len(value) != 2 or action != "merge":
+        return None
+    record_id = value.get("id")
+    return _new_merge_contact(record_id) if _is_id(record_id) else None
+
+
+def _quick_tags(value: object) -> CarryOverTags | None:
+    if type(value) is not dict:
+        return None
+    if not value:
+        return _NO_TAGS
+    selections: dict[str, tuple[str, ...] | str] = {}
+    for key, item in value.items():
+        if key not in _TAG_MODULES:
+            return None
+        if type(item) is str and item == "all":
+            selections[key] = "all"
+        elif type(item) is list:
+            for tag in item:
+                if not _is_text(tag):
+                    return None
+            if len(set(item)) != len(item):
+                return None
+            selections[key] = tuple(item)
+        else:
+            return None
+    return _new_carry_over_tags(
+        selections.get("contacts", ()), selections.get("accounts", ()), selections.get("deals", ())
+    )
+
+
+def _quick_conversion(
+    data: dict[Any, Any],
+    structure_options: Callable[[Any, Any], tuple[BackendOptions, ...]],
+) -> Conversion | None:
+    """``data`` as a conversion when every value takes its common shape; None otherwise."""
+    lead_id: Any = None
+    account: Any = _CREATE_ACCOUNT
+    contact: Any = _CREATE_CONTACT
+    opportunity: Any = _NO_OPPORTUNITY
+    owner_id = converted_status = None
+    move_attachments_to: Module | None = None
+    notify_lead_owner = notify_new_owner = overwrite_account_name = overwrite_lead_source = False
+    tags: Any = _NO_TAGS
+    options: tuple[BackendOptions, ...] = ()
+    for key, value in data.items():
+        if key == "lead_id":
+            if type(value) is not str or not _match_id(value):
+                return None
+            lead_id = value
+        elif key == "opportunity":
+            opportunity = _quick_opportunity(value)
+            if opportunity is None:
+                return None
+        elif key == "owner_id":
+            if value is not None and not _is_id(value):
+                return None
+            owner_id = value
+        elif key == "account":
+            account = _quick_account(value)
+            if account is None:
+                return None
+        elif key == "contact":
+            contact = _quick_contact(value)
+            if contact is None:
+                return None
+        elif key == "notify_lead_owner":
+            if type(value) is not bool:
+                return None
+            notify_lead_owner = value
+        elif key == "notify_new_owner":
+            if type(value) is not bool:
+                return None
+            notify_new_owner = value
+        elif key == "overwrite_account_name":
+            if type(value) is not bool:
+                return None
+            overwrite_account_name = value
+        elif key == "overwrite_lead_source":
+            if type(value) is not bool:
+                return None
+            overwrite_lead_source = value
+        elif key == "converted_status":
+            if value is not None and not _is_text(value):
+                return None
+            converted_status = value
+        elif key == "move_attachments_to":
+            if value is not None:
+                move_attachments_to = _MODULES.get(value) if type(value) is str else None
+                if move_attachments_to is None:
+                    return None
+        elif key == "carry_over_tags":
+            tags = _quick_tags(value)
+            if tags is None:
+                return None
+        elif key == "options":
+            if type(value) is not dict:
+                return None
+            if value:
+                try:
+                    options = structure_options(value, None)
+                    _options(None, _OPTIONS_FIELD, options)
+                except Exception:
+                    return None
+        else:
+            return None
+    if lead_id is None:
+        return None
+    return _new_conversion(
+        lead_id,
+        account,
+        contact,
+        opportunity,
+        owner_id,
+        notify_lead_owner,
+        notify_new_owner,
+        overwrite_account_name,
+        overwrite_lead_source,
+        converted_status,
+        move_attachments_to,
+        tags,
+        options,
+    )
+
+
 class NeutralConverter:
     """Structures and unstructures conversions in the neutral JSON form.
 
@@ -208,10 +527,15 @@ class NeutralConverter:
         for union in (AccountTarget, ContactTarget, OpportunityTarget):
             _register_tagged_union(conv, union)
         self._conv = conv
+        # The fast path knows the hooks registered above; a caller that takes the cattrs
+        # converter may register others, which only the detailed path would then follow.
+        self._fast = True
 
     @property
     def cattrs(self) -> cattrs.Converter:
-        """The underlying cattrs converter."""
+        """The underlying cattrs converter (from then on, every record takes its detailed path,
+        so that hooks registered on it are followed)."""
+        self._fast = False
         return self._conv
 
     def _structure_options(self, value: Any, _: type) -> tuple[BackendOptions, ...]:
@@ -254,6 +578,10 @@ class NeutralConverter:
 
     def violations(self, data: Any) -> tuple[Conversion | None, tuple[Violation, ...]]:
         """Structure ``data``; instead of raising, return every problem as a violation."""
+        if type(data) is dict and self._fast:
+            conversion = _quick_conversion(data, self._structure_options)
+            if conversion is not None:
+                return conversion, ()
         if not isinstance(data, Mapping):
             return None, (
                 Violation(
