@@ -10,11 +10,6 @@ from pathlib import Path
 import click
 
 from ._cli_settings import default_option, parse_settings, set_option
-from ._config import resolve_defaults
-from ._exceptions import InputError
-from ._json import dumps_json, load_json_document
-from ._pipeline import Mode
-from ._translate import translate as translate_payload
 
 __all__ = ["translate"]
 
@@ -24,6 +19,9 @@ EXIT_FAILED = 1
 
 def _read_id_map(path: Path) -> dict[str, str]:
     """Source id -> target id, from a JSON object or a two-column CSV (``source,target``)."""
+    from ._exceptions import InputError
+    from ._json import load_json_document
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -82,6 +80,13 @@ def translate(
     express is reported on stderr: refused in strict mode (the default, exit code 1), a warning
     with --lenient. Record ids are CRM-specific: rename them with --ids.
     """
+    # Imported here: `leadconvert --help` imports this module for the command's help line.
+    from ._config import resolve_defaults
+    from ._exceptions import InputError
+    from ._json import dumps_json
+    from ._pipeline import Mode
+    from ._translate import translate as translate_payload
+
     # The CLI's shared state holds the loaded registry; called on its own, load one.
     registry = getattr(ctx.obj, "registry", None)
     if registry is None:

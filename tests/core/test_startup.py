@@ -76,6 +76,9 @@ def test_help_imports_no_backend_and_no_heavy_library(tmp_path: Path) -> None:
     assert code == 0
     assert not _under(modules, *_NEVER_AT_START)
     assert not [m for m in modules if m.startswith("leadconvert_") and m.count(".") >= 1]
+    # Nor the model, the pipeline or the contract: only click, the CLI and the plugin manager.
+    assert not _under(modules, "leadconvert._model", "leadconvert.backend", "leadconvert._pipeline")
+    assert not _under(modules, "attrs", "attr", "cattrs")
 
 
 def test_plan_of_one_backend_imports_no_other_backend(tmp_path: Path) -> None:
