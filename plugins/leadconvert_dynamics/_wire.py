@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
@@ -394,44 +395,120 @@ def _unique_boundary(base: str, text: str) -> str:
     return boundary
 
 
+# The requests of a planned $batch are written here directly, each JSON body serialised once
+# (for the boundary check and for its part alike): the same text ``render_batch`` writes from
+# ``Part`` objects, and the same JSON ``dumps_json`` writes.
+
+# Text ``dumps_json`` writes between quotes as it is: no quote, backslash or control character
+# (nor, to be safe, U+2028, U+2029 or a lone surrogate).
+_JSON_PLAIN = re.compile('[^"\\\\\x00-\x1f\u2028\u2029\ud800-\udfff]*')
+
+
+def _json_value(value: Any) -> str:
+    """``dumps_json(value)``, written here for the flat values of the bodies planned."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return f'"{value}"' if _JSON_PLAIN.fullmatch(value) else dumps_json(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is Decimal and value.is_finite():
+        return str(value)
+    return dumps_json(value)
+
+
+def _object_json(data: Mapping[str, Any]) -> str:
+    """``dumps_json(dict(data))``: a JSON object of flat values, keys in their order."""
+    items = []
+    for key, value in data.items():
+        if type(key) is not str or not _JSON_PLAIN.fullmatch(key):
+            return dumps_json(dict(data))
+        items.append(f'"{key}": {_json_value(value)}')
+    return "{" + ", ".join(items) + "}"
+
+
+_QUALIFY_OPTIONAL = tuple((name, RENAMES[name]) for name in RENAMES if name not in _REQUIRED)
+
+
+def _qualify_json(body: QualifyLeadBody) -> str:
+    """``dumps_json(qualify_to_wire(body))``."""
+    text = (
+        f'{{"CreateAccount": {_json_value(body.create_account)}, '
+        f'"CreateContact": {_json_value(body.create_contact)}, '
+        f'"CreateOpportunity": {_json_value(body.create_opportunity)}, '
+        f'"Status": {_json_value(body.status)}'
+    )
+    for name, wire in _QUALIFY_OPTIONAL:
+        value = getattr(body, name)
+        if value is None:
+            continue
+        if isinstance(value, EntityRef):
+            text += f', "{wire}": {_object_json(_unstructure_ref(value))}'
+        elif name == "suppress_duplicate_detection":
+            text += f', "{wire}": {_json_value(value)}'
+        else:
+            # Not what the type says: written as the converter writes it.
+            return dumps_json(qualify_to_wire(body))
+    return text + "}"
+
+
+_PART_HEAD = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: "
+
+
 def render_qualify(batch: QualifyBatch) -> tuple[str, str]:
     """(boundary, body) of a qualify ``$batch``: one change set per lead."""
-    items: list[BatchItem] = []
-    payload = ""
-    for n, lead in enumerate(batch.leads, 1):
-        parts: list[Part] = []
+    number = batch.number
+    leads = []
+    for lead in batch.leads:
         path = api_path(batch.api_version, f"leads({lead.lead_id})")
-        if lead.bind is not None:
-            parts.append(Part("PATCH", path, bind_to_wire(lead.bind), str(len(parts) + 1)))
-        parts.append(
-            Part(
-                "POST",
-                f"{path}/{QUALIFY_ACTION}",
-                qualify_to_wire(lead.qualify),
-                str(len(parts) + 1),
-            )
+        bind = None if lead.bind is None else _object_json(bind_to_wire(lead.bind))
+        leads.append((path, bind, _qualify_json(lead.qualify)))
+    payload = "".join([(bind or "") + qualify for _, bind, qualify in leads])
+    boundary = _unique_boundary(f"batch_lc{number}", payload)
+    chunks = []
+    for n, (path, bind, qualify) in enumerate(leads, 1):
+        changeset = _unique_boundary(f"changeset_lc{number}_{n}", payload)
+        chunks.append(
+            f"--{boundary}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n"
         )
-        payload += "".join(dumps_json(p.json) for p in parts)
-        items.append(ChangeSet(f"changeset_lc{batch.number}_{n}", tuple(parts)))
-    boundary = _unique_boundary(f"batch_lc{batch.number}", payload)
-    for i, item in enumerate(items):
-        assert isinstance(item, ChangeSet)
-        items[i] = ChangeSet(_unique_boundary(item.boundary, payload), item.parts)
-    return boundary, render_batch(boundary, items)
+        content_id = 1
+        if bind is not None:
+            # Every PATCH says If-Match: * (see _part_text).
+            chunks.append(
+                f"--{changeset}\r\n{_PART_HEAD}1\r\n\r\nPATCH {path} HTTP/1.1\r\n"
+                f"If-Match: *\r\nContent-Type: application/json\r\n\r\n{bind}\r\n"
+            )
+            content_id = 2
+        chunks.append(
+            f"--{changeset}\r\n{_PART_HEAD}{content_id}\r\n\r\n"
+            f"POST {path}/{QUALIFY_ACTION} HTTP/1.1\r\n"
+            f"Content-Type: application/json\r\n\r\n{qualify}\r\n--{changeset}--\r\n\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n")
+    return boundary, "".join(chunks)
 
 
 def render_follow_ups(batch: FollowUpBatch) -> tuple[str, str]:
     """(boundary, body) of a follow-up ``$batch``: one plain request per step."""
-    items: list[BatchItem] = []
-    for n, step in enumerate(batch.steps, 1):
+    bodies = [_object_json(step.body) for step in batch.steps]
+    boundary = _unique_boundary(f"batch_lc{batch.number}", "".join(bodies))
+    chunks = []
+    for n, (step, body) in enumerate(zip(batch.steps, bodies, strict=True), 1):
         path = api_path(
             batch.api_version,
             f"{ENTITY_SETS[step.role]}({id_placeholder(step.role, step.lead_id)})",
         )
-        items.append(Part("PATCH", path, dict(step.body), str(n)))
-    payload = "".join(dumps_json(dict(s.body)) for s in batch.steps)
-    boundary = _unique_boundary(f"batch_lc{batch.number}", payload)
-    return boundary, render_batch(boundary, items)
+        chunks.append(
+            f"--{boundary}\r\n{_PART_HEAD}{n}\r\n\r\nPATCH {path} HTTP/1.1\r\n"
+            f"If-Match: *\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n")
+    return boundary, "".join(chunks)
 
 
 # --- reading multipart --------------------------------------------------------------------------
