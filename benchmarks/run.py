@@ -64,7 +64,24 @@ def _installed() -> tuple[set[str], dict[str, int]]:
     return names, {b.name: b.limits.max_concurrency for b in registry}
 
 
+def _compile_bytecode() -> None:
+    """Write the bytecode of leadconvert, its plugins and the floors before anything is timed.
+
+    An install from a wheel ships it; an editable install run with ``PYTHONDONTWRITEBYTECODE``
+    set (as on the machine of docs/performance.md) would otherwise compile every module from
+    source in every measured command, a cost users do not pay.
+    """
+    import compileall
+    import importlib.util
+
+    for package in ("leadconvert", "benchmarks", *(f"leadconvert_{n}" for n in CONVERT.values())):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            compileall.compile_dir(Path(spec.origin).parent, quiet=1)
+
+
 def measure(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    _compile_bytecode()
     names, concurrency = _installed()
     results: dict[str, Any] = {"plan": {}, "convert": {}}
     step = time.perf_counter()
