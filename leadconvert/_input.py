@@ -23,8 +23,8 @@ import simplejson
 from attrs import frozen
 
 from ._exceptions import EmptyInputError, InputError
-from ._json import NeutralConverter, dumps_json, loads_json
-from ._model import Conversion
+from ._json import NeutralConverter, dumps_json, loads_json, loads_json_line
+from ._model import Conversion, trusted_constructor
 from ._results import Violation
 
 __all__ = [
@@ -250,14 +250,17 @@ def _depth(text: str) -> int:
 def _read_jsonl(
     lines: _Lines, converter: NeutralConverter, sources: bool = True
 ) -> Iterator[InputRecord]:
+    bad_lines = lines.bad
     for text in lines:
         number = lines.number
-        bad = lines.bad.pop(number, None)
-        if bad is not None:
-            rule = "input.encoding" if bad.startswith("not UTF-8") else "input.too_long"
-            yield InputRecord(number, None, (_problem(rule, bad),))
-            continue
-        if not text.strip():
+        if bad_lines:
+            bad = bad_lines.pop(number, None)
+            if bad is not None:
+                rule = "input.encoding" if bad.startswith("not UTF-8") else "input.too_long"
+                yield InputRecord(number, None, (_problem(rule, bad),))
+                continue
+        # A line that starts an object is not blank: only others need the copy strip makes.
+        if text[:1] != "{" and not text.strip():
             continue
         # No deeper than the line has opening brackets: counted in C, the scan runs only then.
         if text.count("{") + text.count("[") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
@@ -268,7 +271,7 @@ def _read_jsonl(
             )
             continue
         try:
-            data = loads_json(text)
+            data = loads_json_line(text)
         except simplejson.JSONDecodeError as exc:
             message = f"not valid JSON: {exc.msg} at column {exc.colno}"
             yield InputRecord(number, None, (_problem("input.json", message),))
@@ -304,12 +307,16 @@ def _json_source(data: Any) -> dict[str, str] | None:
     return out
 
 
+#: InputRecord(...) without attrs' __init__ (it has neither converters nor validators).
+_new_record = trusted_constructor(InputRecord)
+
+
 def _record(
     number: int, data: Any, converter: NeutralConverter, source: Mapping[str, str] | None
 ) -> InputRecord:
     conversion, problems = converter.violations(data)
-    lead_id = data.get("lead_id") if isinstance(data, Mapping) else None
-    return InputRecord(
+    lead_id = data.get("lead_id") if type(data) is dict or isinstance(data, Mapping) else None
+    return _new_record(
         number,
         conversion,
         problems,

@@ -102,6 +102,28 @@ def loads_json(text: str | bytes) -> Any:
     return _DECODER.decode(str(text, "utf-8") if isinstance(text, bytes) else text)
 
 
+_scan_once = _DECODER.scan_once
+
+
+def loads_json_line(text: str) -> Any:
+    """``loads_json`` of one line of JSON Lines: the same value, or the same error.
+
+    A line that is one JSON value followed by its line break (nearly every line) is scanned
+    once by simplejson's C scanner, without ``decode``'s Python steps (BOM and whitespace
+    checks that cannot apply to it); any other line goes through ``loads_json`` itself.
+    """
+    try:
+        value, end = _scan_once(text, 0)
+    except Exception:
+        return loads_json(text)
+    if end == len(text) or text[end:] in _LINE_ENDS:
+        return value
+    return loads_json(text)
+
+
+_LINE_ENDS = ("\n", "\r\n")
+
+
 def dumps_json(value: Any, *, indent: int | None = None) -> str:
     """Write JSON with ``Decimal`` as an exact number literal, never through a float."""
     if indent is None:

@@ -28,7 +28,7 @@ from leadconvert import (
     dumps_json,
     loads_json,
 )
-from leadconvert._json import _quick_conversion
+from leadconvert._json import _quick_conversion, loads_json_line
 from leadconvert._model import FieldError, trusted_constructor
 from leadconvert.testing import conversions
 
@@ -272,3 +272,35 @@ class TestTrustedConstructor:
         args = [object() for _ in attrs.fields(Conversion)]
         built = trusted_constructor(Conversion)(*args)
         assert [getattr(built, a.name) for a in attrs.fields(Conversion)] == args
+
+
+_json_lines = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=5,
+).map(dumps_json)
+
+
+class TestJsonLine:
+    @given(
+        text=_json_lines.flatmap(
+            lambda line: st.sampled_from(
+                [line, line + "\n", line + "\r\n", " " + line, "\ufeff" + line, line + " x\n"]
+            )
+        )
+        | st.text(max_size=12)
+    )
+    def test_same_value_or_same_error(self, text: str) -> None:
+        """loads_json_line reads a line as loads_json does: the same value or the same error."""
+
+        def outcome(load: Any) -> tuple[str, str]:
+            try:
+                return "value", repr(load(text))
+            except Exception as exc:
+                return type(exc).__name__, str(exc)
+
+        assert outcome(loads_json_line) == outcome(loads_json)
