@@ -81,6 +81,8 @@ SUCCESS = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
 
 #: Input columns kept at most (JSON Lines lines may carry any key; a report needs a header).
 _MAX_INPUT_COLUMNS = 200
+#: Rows spooled between two commits of the spool.
+_FLUSH_ROWS = 2048
 #: Excel keeps 15 significant digits: longer digit strings, and leading zeros, must be text.
 _NUMBER_LIKE = re.compile(r"^[+-]?(\d{12,}|0\d+)$|^\d+[eE]\d+$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -144,6 +146,7 @@ class ReportWriter:
         self._input_columns: dict[str, None] = {}
         self._lock = threading.Lock()
         self._seq = 0
+        self._flushed = 0
         self._closed = False
         try:
             directory = path.parent if str(path.parent) else Path()
@@ -181,28 +184,42 @@ class ReportWriter:
                     if len(self._input_columns) < _MAX_INPUT_COLUMNS:
                         self._input_columns.setdefault(name, None)
                 self._execute(
-                    "INSERT OR REPLACE INTO inputs VALUES (?, ?)",
-                    (record.line, json.dumps(source, ensure_ascii=False)),
+                    "INSERT OR REPLACE INTO inputs VALUES (?, ?)", (record.line, _encode(source))
                 )
             yield record
 
     def write(self, result: ConversionResult, line: int | None) -> None:
         """Spool one lead's row."""
-        row = _row(result, line)
+        self.write_all([(result, line)])
+
+    def write_all(self, results: Iterable[tuple[ConversionResult, int | None]]) -> None:
+        """Spool one row per lead, in the order given (one statement for all of them)."""
+        spooled = []
         with self._lock:
-            self.outcomes[result.outcome.value] += 1
-            if result.outcome not in SUCCESS:
-                code = row["error_code"] or "none"
-                self.error_codes[code] += 1
-            self._seq += 1
-            self._execute(
-                "INSERT INTO rows VALUES (?, ?, ?)",
-                (line, self._seq, json.dumps(row, ensure_ascii=False)),
-            )
+            for result, line in results:
+                row = _row(result, line)
+                self.outcomes[result.outcome.value] += 1
+                if result.outcome not in SUCCESS:
+                    code = row["error_code"] or "none"
+                    self.error_codes[code] += 1
+                self._seq += 1
+                spooled.append((line, self._seq, _encode(row)))
+            if spooled:
+                try:
+                    self._db.executemany("INSERT INTO rows VALUES (?, ?, ?)", spooled)
+                except sqlite3.Error as exc:
+                    raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
 
     def flush(self) -> None:
-        """Commit the rows spooled so far (they reach the report itself at ``close``)."""
+        """Commit the rows spooled so far (they reach the report itself at ``close``).
+
+        The spool is a throwaway file (deleted whatever happens): a commit only bounds what
+        SQLite holds in memory, so it is made once every ``_FLUSH_ROWS`` rows, not per call.
+        """
         with self._lock:
+            if self._seq - self._flushed < _FLUSH_ROWS:
+                return
+            self._flushed = self._seq
             self._execute("COMMIT")
             self._execute("BEGIN")
 
@@ -400,6 +417,8 @@ class ReportWriter:
 
 
 _SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
+#: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _row(result: ConversionResult, line: int | None) -> dict[str, Any]:

@@ -12,13 +12,14 @@ import contextlib
 import functools
 import inspect
 import itertools
+import queue
 import signal
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -194,8 +195,8 @@ class Runner:
         to_journal = [*also_journal, *noted] if journal else list(also_journal)
         if to_journal:
             self.journal.record(to_journal)
-        for result, line in noted:
-            self.report.write(result, line)
+        self.report.write_all(noted)
+        for result, _line in noted:
             self._counts[result.outcome] += 1
             if self.progress is not None:
                 self.progress.advance(result.outcome)
@@ -494,7 +495,9 @@ class Runner:
         failed = False
         launch: list[tuple[int, int, bool, float | None]] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
-            done: set[Future[list[ConversionResult]]] = set()
+            done: list[Future[list[ConversionResult]]] = []
+            # Futures land here as they finish: the main thread wakes once for all of them.
+            finished: queue.SimpleQueue[Future[list[ConversionResult]]] = queue.SimpleQueue()
             try:
                 while True:
                     # Held off Ctrl-C and SIGTERM: a signal lands after the marks are
@@ -505,6 +508,7 @@ class Runner:
                         # One journal transaction (one fsync) records the calls that finished and
                         # marks the ones about to leave; the marks are on disk before they do.
                         with self.journal.batch():
+                            collected = _Collected()
                             for future in done:
                                 position, index = running.pop(future)
                                 follow = [calls[d] for d in dependents.get(position, ())]
@@ -517,13 +521,15 @@ class Runner:
                                     waiting,
                                     follow,
                                     seqs.get(position, {}),
+                                    collected,
                                 )
                                 ready.extend(
                                     d
                                     for d in dependents.get(position, ())
                                     if any(canonical(i) in held for i in calls[d].lead_ids)
                                 )
-                            done = set()
+                            collected.finish(self)
+                            done = []
                             while (
                                 ready
                                 and len(running) + len(launch) < self.workers
@@ -565,10 +571,14 @@ class Runner:
                             else:
                                 future = pool.submit(self._send, calls[position], index, held)
                             running[future] = (position, index)
+                            future.add_done_callback(finished.put)
                         self.report.flush()
                     if not running:
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done = [finished.get()]
+                    with contextlib.suppress(queue.Empty):
+                        while True:
+                            done.append(finished.get_nowait())
             except KeyboardInterrupt:
                 # Let the calls in flight finish and be recorded; send nothing new. A client
                 # polling a journaled job returns now: the next run polls it.
@@ -596,6 +606,7 @@ class Runner:
                                 for lead in (canonical(i) for i in call.lead_ids)
                             ]
                         )
+                    collected = _Collected()
                     for future, (position, index) in running.items():
                         self._collect(
                             calls[position],
@@ -606,7 +617,9 @@ class Runner:
                             waiting,
                             [],
                             seqs.get(position, {}),
+                            collected,
                         )
+                    collected.finish(self)
                 raise
             except BaseException:
                 # The journal cannot be written (a full disk...): stop at once, send nothing
@@ -642,14 +655,14 @@ class Runner:
         waiting: Counter[str],
         follow: Sequence[PlannedCall],
         steps: dict[str, int],
+        collected: _Collected,
     ) -> None:
         canonical = self.backend.canonical_id
         ids = [canonical(i) for i in call.lead_ids]
         if call.after is not None:
-            self._collect_follow_up(call, ids, future, lines, held, waiting, steps)
+            self._collect_follow_up(call, ids, future, lines, held, waiting, steps, collected)
             return
         followed: Counter[str] = Counter(canonical(i) for f in follow for i in f.lead_ids)
-        done: list[tuple[ConversionResult, int | None]] = []
         converted_first: list[tuple[ConversionResult, int | None]] = []
         for lead_id, result in zip(ids, self._results(ids, index, future), strict=True):
             if followed[lead_id] and result.outcome is Outcome.CONVERTED:
@@ -659,8 +672,8 @@ class Runner:
                 held[lead_id] = result
                 waiting[lead_id] = followed[lead_id]
             else:
-                done.append((result, lines.get(lead_id)))
-        self._finish_all(done, also_journal=converted_first)
+                collected.rows.append((result, lines.get(lead_id)))
+        collected.converted_first.extend(converted_first)
 
     def _collect_follow_up(
         self,
@@ -671,6 +684,7 @@ class Runner:
         held: dict[str, ConversionResult],
         waiting: Counter[str],
         steps: dict[str, int],
+        collected: _Collected,
     ) -> None:
         try:
             answers = {self.backend.canonical_id(r.lead_id): r for r in future.result()}
@@ -696,7 +710,7 @@ class Runner:
             waiting[lead_id] -= 1
             if waiting[lead_id] <= 0:
                 del waiting[lead_id]
-                self._finish(held.pop(lead_id), lines.get(lead_id))
+                collected.rows.append((held.pop(lead_id), lines.get(lead_id)))
 
     def _results(
         self, ids: Sequence[str], index: int, future: Future[list[ConversionResult]]
@@ -740,10 +754,31 @@ class Runner:
             result = by_id.get(lead_id)
             if result is None:
                 result = _unknown(lead_id, "the backend returned no result for the lead")
-            out.append(
-                evolve(result, lead_id=lead_id, call=index if result.call is None else result.call)
-            )
+            if result.lead_id != lead_id or result.call is None:
+                result = evolve(
+                    result, lead_id=lead_id, call=index if result.call is None else result.call
+                )
+            out.append(result)
         return out
+
+
+class _Shield:
+    #: Whether the main thread is inside a ``_shielded`` block (only the main thread sets it).
+    active = False
+
+
+class _Collected:
+    """The outcomes of the calls collected in one pass, recorded together: one journal
+    statement and one report statement for all of them, in the order they were collected."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[ConversionResult, int | None]] = []
+        #: Conversions whose follow-ups are still to run: journaled now, reported later.
+        self.converted_first: list[tuple[ConversionResult, int | None]] = []
+
+    def finish(self, runner: Runner) -> None:
+        if self.rows or self.converted_first:
+            runner._finish_all(self.rows, also_journal=self.converted_first)
 
 
 @contextlib.contextmanager
@@ -754,7 +789,9 @@ def _shielded() -> Iterator[None]:
     spool or a mark-then-send pair would be left inconsistent. Outside the main thread (a
     library caller's worker) signals cannot be handled here and nothing changes.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if _Shield.active or threading.current_thread() is not threading.main_thread():
+        # Inside a shielded block already (the outer one delivers what lands), or off the main
+        # thread: nothing to install (each install is four ``signal.signal`` calls).
         yield
         return
     caught: list[int] = []
@@ -768,9 +805,11 @@ def _shielded() -> Iterator[None]:
             previous[number] = signal.signal(number, hold)
         except (ValueError, OSError):  # pragma: no cover - not settable here
             continue
+    _Shield.active = True
     try:
         yield
     finally:
+        _Shield.active = False
         for held, handler in previous.items():
             signal.signal(held, handler)
     if caught:
