@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
-
 from leadconvert import (
-    CarryOverTags,
     ConfigurationError,
     Conversion,
     CreateOpportunity,
@@ -30,13 +27,12 @@ from leadconvert.backend import (
 from ._options import NAME, options_of
 from ._rules import mass_only, single_only, tags_all
 from ._wire import (
-    CONVERTER,
+    DEAL_KEYS,
     MASS_CONVERT_MAX,
     MODULE_API_NAMES,
     MODULE_ID_SETTINGS,
     ApiNameRef,
     ConvertBody,
-    DealsWire,
     IdRef,
     MassConvertBody,
     ModuleRefWire,
@@ -45,34 +41,57 @@ from ._wire import (
     api_version,
     convert_path,
     mass_convert_path,
+    wire_keys,
 )
 
 __all__ = ["plan", "to_convert_body", "to_mass_body"]
 
 
-def _deals(opportunity: OpportunityTarget) -> DealsWire | None:
+class _Keys:
+    """Zoho's key for each attribute of the wire classes, read once from ``_wire``.
+
+    Bodies are written here as plain dicts, straight from the neutral conversion (building the
+    wire objects and unstructuring them through cattrs cost 3.3 us a body); the keys still come
+    from the wire classes and their one rename table, and tests hold these bodies to what the
+    cattrs converter writes from the same wire objects.
+    """
+
+    def __init__(self) -> None:
+        self.convert = wire_keys(ConvertBody)
+        self.mass = wire_keys(MassConvertBody)
+        self.tags = wire_keys(TagsWire)
+        self.id = wire_keys(IdRef)["id"]
+        self.api_ref = wire_keys(ApiNameRef)
+        self.module_ref = wire_keys(ModuleRefWire)
+        self.portal = wire_keys(PortalUserTypeWire)
+
+
+_KEYS = _Keys()
+
+
+def _deals(opportunity: OpportunityTarget) -> dict[str, Any] | None:
     """The Deals object of a deal to create; none for a deal without a name, which Zoho cannot
     create (validation refuses it; lenient mode warned and leaves it out)."""
     if not isinstance(opportunity, CreateOpportunity) or opportunity.name is None:
         return None
-    return DealsWire(
-        deal_name=opportunity.name,
-        closing_date=opportunity.close_date.isoformat() if opportunity.close_date else None,
-        stage=opportunity.stage,
-        amount=opportunity.amount,
-        pipeline=opportunity.pipeline,
-        contact_role=opportunity.contact_role,
-        other=dict(opportunity.fields),
-    )
+    out: dict[str, Any] = {DEAL_KEYS["deal_name"]: opportunity.name}
+    if opportunity.close_date:
+        out[DEAL_KEYS["closing_date"]] = opportunity.close_date.isoformat()
+    if opportunity.stage is not None:
+        out[DEAL_KEYS["stage"]] = opportunity.stage
+    if opportunity.amount is not None:
+        out[DEAL_KEYS["amount"]] = opportunity.amount
+    if opportunity.pipeline is not None:
+        out[DEAL_KEYS["pipeline"]] = opportunity.pipeline
+    if opportunity.contact_role is not None:
+        out[DEAL_KEYS["contact_role"]] = opportunity.contact_role
+    # Further Deal fields by API name, after the named ones.
+    out.update(opportunity.fields)
+    return out
 
 
-def _tag_names(selection: tuple[str, ...] | str) -> list[str] | None:
+def _named_tags(selection: tuple[str, ...] | str) -> list[str] | None:
     return list(selection) if selection and selection != "all" else None
-
-
-def _attachments_ref(module: Module, version: str, settings: Mapping[str, str]) -> ApiNameRef:
-    module_id = settings.get(MODULE_ID_SETTINGS[module]) if version != "v7" else None
-    return ApiNameRef(MODULE_API_NAMES[module], module_id or None)
 
 
 def to_convert_body(
@@ -86,54 +105,65 @@ def to_convert_body(
     ``move_attachments_to`` carries the module's id on v8 when ``settings`` know it (the v8
     OpenAPI document marks ``id`` required, and Zoho's SDK sends it), ``{api_name}`` otherwise.
     """
-    opts = options_of(conversion)
-    tags = conversion.carry_over_tags
-    tag_wire = TagsWire(
-        contacts=_tag_names(tags.contacts),
-        accounts=_tag_names(tags.accounts),
-        deals=_tag_names(tags.deals),
-    )
+    keys = _KEYS
+    k = keys.convert
+    data: dict[str, Any] = {}
+    if conversion.overwrite_account_name:
+        data[k["overwrite"]] = True
+    if conversion.notify_lead_owner:
+        data[k["notify_lead_owner"]] = True
+    if conversion.notify_new_owner:
+        data[k["notify_new_entity_owner"]] = True
+    module = conversion.move_attachments_to
+    if module:
+        ref = {keys.api_ref["api_name"]: MODULE_API_NAMES[module]}
+        module_id = (settings or {}).get(MODULE_ID_SETTINGS[module]) if version != "v7" else None
+        if module_id:
+            ref[keys.api_ref["id"]] = module_id
+        data[k["move_attachments_to"]] = ref
     account = conversion.account
+    if isinstance(account, MergeAccount):
+        data[k["accounts"]] = {keys.id: account.id}
     contact = conversion.contact
-    opportunity = conversion.opportunity
-    body = ConvertBody(
-        overwrite=conversion.overwrite_account_name or None,
-        notify_lead_owner=conversion.notify_lead_owner or None,
-        notify_new_entity_owner=conversion.notify_new_owner or None,
-        move_attachments_to=(
-            _attachments_ref(conversion.move_attachments_to, version, settings or {})
-            if conversion.move_attachments_to
-            else None
-        ),
-        accounts=IdRef(account.id) if isinstance(account, MergeAccount) else None,
-        contacts=IdRef(contact.id) if isinstance(contact, MergeContact) else None,
-        assign_to=IdRef(conversion.owner_id) if conversion.owner_id else None,
-        deals=_deals(opportunity),
-        carry_over_tags=(
-            tag_wire
-            if tag_wire.contacts is not None
-            or tag_wire.accounts is not None
-            or tag_wire.deals is not None
-            else None
-        ),
-        add_to_existing_record=(True if opts.add_to_existing_record and version == "v8" else None),
-    )
-    return {"data": [CONVERTER.unstructure(body)]}
+    if isinstance(contact, MergeContact):
+        data[k["contacts"]] = {keys.id: contact.id}
+    if conversion.owner_id:
+        data[k["assign_to"]] = {keys.id: conversion.owner_id}
+    deals = _deals(conversion.opportunity)
+    if deals is not None:
+        data[k["deals"]] = deals
+    tags = conversion.carry_over_tags
+    if tags.contacts or tags.accounts or tags.deals:
+        named: dict[str, Any] = {}
+        for attr, selection in (
+            ("contacts", tags.contacts),
+            ("accounts", tags.accounts),
+            ("deals", tags.deals),
+        ):
+            names = _named_tags(selection)
+            if names is not None:
+                named[keys.tags[attr]] = names
+        if named:
+            data[k["carry_over_tags"]] = named
+    if version == "v8" and conversion.options and options_of(conversion).add_to_existing_record:
+        data[k["add_to_existing_record"]] = True
+    return {"data": [data]}
 
 
-def _module_ref(module: Module, settings: Mapping[str, str]) -> ModuleRefWire | None:
+def _module_ref(module: Module, settings: Mapping[str, str]) -> dict[str, str] | None:
     module_id = settings.get(MODULE_ID_SETTINGS[module])
-    return ModuleRefWire(MODULE_API_NAMES[module], module_id) if module_id else None
+    if not module_id:
+        return None
+    keys = _KEYS.module_ref
+    return {keys["api_name"]: MODULE_API_NAMES[module], keys["id"]: module_id}
 
 
-def to_mass_body(
-    lead_ids: Sequence[str], conversion: Conversion, settings: Mapping[str, str]
-) -> dict[str, Any]:
-    """The mass-convert JSON body for ``lead_ids``, all sharing ``conversion``'s options."""
-    opts = options_of(conversion)
-    all_tags = tags_all(conversion.carry_over_tags)
-    tag_refs: list[ModuleRefWire] = []
-    for module in all_tags:
+def _mass_shared(conversion: Conversion, settings: Mapping[str, str]) -> dict[str, Any]:
+    """Mass convert's body for ``conversion``'s options, all but ``ids``."""
+    keys = _KEYS
+    k = keys.mass
+    tag_refs: list[dict[str, str]] = []
+    for module in tags_all(conversion.carry_over_tags):
         ref = _module_ref(module, settings)
         if ref is None:
             raise ConfigurationError(
@@ -141,71 +171,79 @@ def to_mass_body(
                 f"{MODULE_ID_SETTINGS[module]} (Zoho's Modules API lists it)"
             )
         tag_refs.append(ref)
-    attachments = (
-        _module_ref(conversion.move_attachments_to, settings)
-        if conversion.move_attachments_to
-        else None
-    )
-    opportunity = conversion.opportunity
+    out: dict[str, Any] = {}
+    deals = _deals(conversion.opportunity)
+    if deals is not None:
+        out[k["deals"]] = deals
+    if conversion.owner_id:
+        out[k["assign_to"]] = {keys.id: conversion.owner_id}
+    opts = options_of(conversion)
+    if opts.related_modules:
+        name, id_ = keys.module_ref["api_name"], keys.module_ref["id"]
+        out[k["related_modules"]] = [{name: r.api_name, id_: r.id} for r in opts.related_modules]
+    if tag_refs:
+        out[k["carry_over_tags"]] = tag_refs
+    if conversion.move_attachments_to:
+        attachments = _module_ref(conversion.move_attachments_to, settings)
+        if attachments is not None:
+            out[k["move_attachments_to"]] = attachments
     portal = opts.portal_user_type
-    body = MassConvertBody(
-        ids=list(lead_ids),
-        deals=_deals(opportunity),
-        assign_to=IdRef(conversion.owner_id) if conversion.owner_id else None,
-        related_modules=(
-            [ModuleRefWire(r.api_name, r.id) for r in opts.related_modules]
-            if opts.related_modules
-            else None
-        ),
-        carry_over_tags=tag_refs or None,
-        move_attachments_to=attachments,
-        portal_user_type=PortalUserTypeWire(portal.id, portal.api_name) if portal else None,
-        apply_assignment_threshold=opts.apply_assignment_threshold,
-    )
-    result: dict[str, Any] = CONVERTER.unstructure(body)
-    return result
+    if portal:
+        wire = {keys.portal["id"]: portal.id}
+        if portal.api_name is not None:
+            wire[keys.portal["api_name"]] = portal.api_name
+        out[k["portal_user_type"]] = wire
+    if opts.apply_assignment_threshold is not None:
+        out[k["apply_assignment_threshold"]] = opts.apply_assignment_threshold
+    return out
+
+
+def to_mass_body(
+    lead_ids: Sequence[str], conversion: Conversion, settings: Mapping[str, str]
+) -> dict[str, Any]:
+    """The mass-convert JSON body for ``lead_ids``, all sharing ``conversion``'s options."""
+    return {_KEYS.mass["ids"]: list(lead_ids), **_mass_shared(conversion, settings)}
 
 
 # --- planner ------------------------------------------------------------------------------------
 
+#: Module ids stand-ins: a grouping key is the same whatever the settings hold.
+_KEY_SETTINGS: Mapping[str, str] = {s: s for s in MODULE_ID_SETTINGS.values()}
+
 
 def _mass_key(conversion: Conversion) -> str:
-    """Conversions with equal keys can share one mass-convert call."""
-    shared = Conversion(
-        lead_id="0",
-        opportunity=conversion.opportunity,
-        owner_id=conversion.owner_id,
-        move_attachments_to=conversion.move_attachments_to,
-        carry_over_tags=CarryOverTags(
-            **{m.value: "all" for m in tags_all(conversion.carry_over_tags)}
-        ),
-        options=(options_of(conversion),),
-    )
-    # The bodies themselves are the key: two conversions share a call exactly when they would
-    # send the same options.
-    return dumps_json(to_mass_body([], shared, {s: s for s in MODULE_ID_SETTINGS.values()}))
+    """The exact grouping key: conversions with equal keys send the same mass-convert options."""
+    return dumps_json(_mass_shared(conversion, _KEY_SETTINGS))
 
 
 #: Deal field values a stand-in holds as they are: equal values of one of these types are
-#: always written as the same JSON.
+#: always written as the same JSON, and different ones as different JSON.
 _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+#: The Deals keys of the named deal fields: a field of ``fields`` by one of these names would
+#: overwrite or move it in the body.
+_NAMED_DEAL_KEYS = frozenset(DEAL_KEYS.values())
 
 
 def _mass_key_stand_in(conversion: Conversion) -> tuple[Any, ...] | None:
-    """A cheap stand-in for ``_mass_key``: equal stand-ins always give equal keys.
+    """The grouping key from the neutral options, without writing a body.
 
-    It holds exactly the values the shared mass-convert body is written from, as the text they
-    are written as (so ``Decimal("1.0")`` and ``Decimal("1.00")`` differ, as their bodies do).
-    ``None`` when the conversion holds something it does not cover (Zoho options, deal fields
-    other than strings, integers, booleans and nulls): the key is then computed from the body.
+    Equal stand-ins always give equal ``_mass_key``s, and different stand-ins different ones:
+    it holds exactly the values the shared mass-convert body is written from, as the text they
+    are written as (so ``Decimal("1.0")`` and ``Decimal("1.00")`` differ, as their bodies do;
+    a deal without a name is no deal, as in the body). ``None`` when the conversion holds
+    something it does not cover (Zoho options; deal fields other than strings, integers,
+    booleans and nulls, or named like a deal's own fields): the exact key is then needed.
     """
-    if conversion.options_for(NAME) is not None:
+    if conversion.options and conversion.options_for(NAME) is not None:
         return None
     opportunity = conversion.opportunity
     deal: tuple[Any, ...] | None = None
-    if isinstance(opportunity, CreateOpportunity):
+    if isinstance(opportunity, CreateOpportunity) and opportunity.name is not None:
         fields = opportunity.fields
-        if fields and not all(type(v) in _PLAIN_TYPES for v in fields.values()):
+        if fields and (
+            not _NAMED_DEAL_KEYS.isdisjoint(fields)
+            or not all(type(v) in _PLAIN_TYPES for v in fields.values())
+        ):
             return None
         deal = (
             opportunity.name,
@@ -217,20 +255,24 @@ def _mass_key_stand_in(conversion: Conversion) -> tuple[Any, ...] | None:
             # Keys in order, values with their type: True and 1 are equal but written apart.
             tuple((k, type(v), v) for k, v in fields.items()) if fields else (),
         )
+    tags = conversion.carry_over_tags
     return (
         deal,
         conversion.owner_id,
         conversion.move_attachments_to,
-        tuple(tags_all(conversion.carry_over_tags)),
+        tuple(tags_all(tags)) if tags.contacts or tags.accounts or tags.deals else (),
     )
 
 
-@frozen
 class _Group:
-    key: str
-    conversion: Conversion
-    lead_ids: list[str]
-    mass_only: bool
+    """Leads that share one set of mass-convert options, in order, with the first's conversion."""
+
+    __slots__ = ("conversion", "lead_ids", "mass_only")
+
+    def __init__(self, conversion: Conversion, mass_only: bool) -> None:
+        self.conversion = conversion
+        self.lead_ids: list[str] = []
+        self.mass_only = mass_only
 
 
 def _single_call(
@@ -326,7 +368,7 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
             key = found
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group(key, conversion, [], needs_mass)
+            group = groups[key] = _Group(conversion, needs_mass)
             order.append(group)
         group.lead_ids.append(conversion.lead_id)
     calls: list[PlannedCall] = []

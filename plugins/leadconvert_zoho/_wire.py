@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import cattrs
 from attrs import field, frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
@@ -23,6 +24,7 @@ __all__ = [
     "CONVERTER",
     "CONVERT_PATH",
     "DATA_CENTRES",
+    "DEAL_KEYS",
     "ENVIRONMENTS",
     "ID_FIELDS",
     "MASS_CONVERT_MAX",
@@ -43,6 +45,7 @@ __all__ = [
     "endpoints",
     "mass_convert_path",
     "structure_id",
+    "wire_keys",
 ]
 
 # Where each data centre's API and accounts servers are. Here, not in _client.py, so that
@@ -227,6 +230,12 @@ RENAMES: Mapping[type, Mapping[str, str]] = {
     ConvertBody: {"accounts": "Accounts", "contacts": "Contacts", "deals": "Deals"},
     MassConvertBody: {"deals": "Deals"},
 }
+
+
+def wire_keys(cls: type) -> dict[str, str]:
+    """Attribute -> Zoho key of one wire class, in the order bodies write them (``RENAMES``)."""
+    renames = RENAMES.get(cls, {})
+    return {a.name: renames.get(a.name, a.name) for a in attrs.fields(cls)}
 
 
 #: The id fields of each class: Zoho accepts them as strings or as JSON integers (its SDKs type

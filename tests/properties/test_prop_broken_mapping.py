@@ -42,8 +42,9 @@ def _break(monkeypatch: pytest.MonkeyPatch, cls: type, attribute: str, key: str)
     monkeypatch.setattr(_wire, "RENAMES", renames)
     broken = _wire._build()
     monkeypatch.setattr(_wire, "CONVERTER", broken)
-    monkeypatch.setattr(_plan, "CONVERTER", broken)
     monkeypatch.setattr(_parse, "CONVERTER", broken)
+    # The planner writes bodies with the keys it read from the same table when built.
+    monkeypatch.setattr(_plan, "_KEYS", _plan._Keys())
 
 
 @pytest.fixture
