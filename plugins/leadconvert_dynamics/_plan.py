@@ -87,39 +87,44 @@ def batch_size(settings: Mapping[str, str]) -> int:
 def lead_qualify(conversion: Conversion, default_status: str | None) -> LeadQualify:
     """One lead's bind (if it merges) and QualifyLead parameters."""
     account, contact = conversion.account, conversion.contact
+    merge_account = isinstance(account, MergeAccount)
+    merge_contact = isinstance(contact, MergeContact)
+    create_opportunity = isinstance(conversion.opportunity, CreateOpportunity)
+    status_text = conversion.converted_status or default_status
+    currency = campaign = None
+    suppress = None
+    if conversion.options:
+        options = conversion.options_for(NAME)
+        if isinstance(options, DynamicsOptions):
+            if options.currency_id is not None:
+                currency = EntityRef("transactioncurrency", options.currency_id)
+            if options.source_campaign_id is not None:
+                campaign = EntityRef("campaign", options.source_campaign_id)
+            # Only when asked: Microsoft does not document the parameter for QualifyLead.
+            suppress = True if options.suppress_duplicate_detection else None
+    body = QualifyLeadBody(
+        # A person account (refused; warned in lenient mode) falls back to the default.
+        not merge_account,
+        isinstance(contact, CreateContact),
+        create_opportunity,
+        status_value(status_text) if status_text else None,
+        # Merged into an account: the opportunity's customer is that account, as the workflow
+        # tools and the docs' own example set it; otherwise Dynamics picks the created account
+        # or contact.
+        (
+            EntityRef("account", account.id)
+            if create_opportunity and isinstance(account, MergeAccount)
+            else None
+        ),
+        currency,
+        campaign,
+        suppress,
+    )
+    if not (merge_account or merge_contact):
+        return LeadQualify(conversion.lead_id, body)
     bind = LeadBind(
         account.id if isinstance(account, MergeAccount) else None,
         contact.id if isinstance(contact, MergeContact) else None,
-    )
-    create_opportunity = isinstance(conversion.opportunity, CreateOpportunity)
-    # Merged into an account: the opportunity's customer is that account, as the workflow tools
-    # and the docs' own example set it; otherwise Dynamics picks the created account or contact.
-    customer = (
-        EntityRef("account", account.id)
-        if create_opportunity and isinstance(account, MergeAccount)
-        else None
-    )
-    status_text = conversion.converted_status or default_status
-    options = conversion.options_for(NAME)
-    currency = campaign = None
-    suppress = None
-    if isinstance(options, DynamicsOptions):
-        if options.currency_id is not None:
-            currency = EntityRef("transactioncurrency", options.currency_id)
-        if options.source_campaign_id is not None:
-            campaign = EntityRef("campaign", options.source_campaign_id)
-        # Only when asked: Microsoft does not document the parameter for QualifyLead.
-        suppress = True if options.suppress_duplicate_detection else None
-    body = QualifyLeadBody(
-        # A person account (refused; warned in lenient mode) falls back to the default.
-        create_account=not isinstance(account, MergeAccount),
-        create_contact=isinstance(contact, CreateContact),
-        create_opportunity=create_opportunity,
-        status=status_value(status_text) if status_text else None,
-        opportunity_customer=customer,
-        opportunity_currency=currency,
-        source_campaign=campaign,
-        suppress_duplicate_detection=suppress,
     )
     has_bind = bind.parent_account_id is not None or bind.parent_contact_id is not None
     return LeadQualify(conversion.lead_id, body, bind if has_bind else None)
@@ -128,16 +133,18 @@ def lead_qualify(conversion: Conversion, default_status: str | None) -> LeadQual
 def follow_up_steps(conversion: Conversion) -> list[FollowUpStep]:
     """Updates of the records the qualify will create: opportunity fields, then owners."""
     steps: list[FollowUpStep] = []
-    owner = (
-        {"ownerid@odata.bind": f"/systemusers({conversion.owner_id})"}
-        if conversion.owner_id is not None
-        else {}
-    )
-    if owner and not isinstance(conversion.account, MergeAccount):
-        steps.append(FollowUpStep(conversion.lead_id, "account", owner))
-    if owner and isinstance(conversion.contact, CreateContact):
-        steps.append(FollowUpStep(conversion.lead_id, "contact", owner))
+    owner_id = conversion.owner_id
     opportunity = conversion.opportunity
+    if owner_id is None:
+        if not isinstance(opportunity, CreateOpportunity):
+            return steps
+        owner = {}
+    else:
+        owner = {"ownerid@odata.bind": f"/systemusers({owner_id})"}
+        if not isinstance(conversion.account, MergeAccount):
+            steps.append(FollowUpStep(conversion.lead_id, "account", owner))
+        if isinstance(conversion.contact, CreateContact):
+            steps.append(FollowUpStep(conversion.lead_id, "contact", owner))
     if isinstance(opportunity, CreateOpportunity):
         # No name: Dynamics names the opportunity after the lead's topic, as it does anyway.
         body: dict[str, Any] = {} if opportunity.name is None else {"name": opportunity.name}
@@ -147,7 +154,8 @@ def follow_up_steps(conversion: Conversion) -> list[FollowUpStep]:
             body["estimatedvalue"] = opportunity.amount
         if opportunity.stage is not None:
             body["stepname"] = opportunity.stage
-        body.update(opportunity.fields)
+        if opportunity.fields:
+            body.update(opportunity.fields)
         body.update(owner)
         if body:
             steps.append(FollowUpStep(conversion.lead_id, "opportunity", body))
@@ -179,6 +187,8 @@ def plan_conversions(items: Sequence[PlanItem], settings: Mapping[str, str]) -> 
     size = batch_size(settings)
     default_status = settings.get("status") or None
     calls: list[PlannedCall] = []
+    # Each lead's follow-ups, worked out once (for the warning below and for its batch).
+    follow_ups = [follow_up_steps(item.conversion) for item in items]
     warnings = [
         PlanWarning(
             item.conversion.lead_id,
@@ -191,8 +201,8 @@ def plan_conversions(items: Sequence[PlanItem], settings: Mapping[str, str]) -> 
             ),
             item.line,
         )
-        for item in items
-        if item.conversion.owner_id is not None and not follow_up_steps(item.conversion)
+        for item, steps in zip(items, follow_ups, strict=True)
+        if item.conversion.owner_id is not None and not steps
     ]
     groups = math.ceil(len(items) / size)
     for group in range(groups):
@@ -222,7 +232,7 @@ def plan_conversions(items: Sequence[PlanItem], settings: Mapping[str, str]) -> 
                 reason,
             )
         )
-        steps = [step for item in chunk for step in follow_up_steps(item.conversion)]
+        steps = [step for lead in follow_ups[group * size : (group + 1) * size] for step in lead]
         if not steps:
             continue
         followed = tuple(dict.fromkeys(step.lead_id for step in steps))

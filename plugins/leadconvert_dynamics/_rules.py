@@ -55,17 +55,23 @@ _RESERVED_FIELDS = frozenset(
 )
 
 
+_STATUS_NUMBER = re.compile(r"[1-9][0-9]{0,9}")
+_NOT_QUALIFIED_LABELS = {
+    label.casefold(): number for number, label in NOT_QUALIFIED_STATUSES.items()
+}
+
+
 def status_value(status: str) -> int | str:
     """A neutral status as QualifyLead's ``Status``: a number, or a name resolved when sent."""
     # Only a number spelt canonically is a number, so that it reads back as it was written.
-    if re.fullmatch(r"[1-9][0-9]{0,9}", status) and int(status) <= 2**31 - 1:
+    if _STATUS_NUMBER.fullmatch(status) and int(status) <= 2**31 - 1:
         return int(status)
     return status
 
 
 def _status_violations(status: str, path: str) -> list[Violation]:
     value = status_value(status)
-    labels = {label.casefold(): number for number, label in NOT_QUALIFIED_STATUSES.items()}
+    labels = _NOT_QUALIFIED_LABELS
     if isinstance(value, int):
         if value in NOT_QUALIFIED_STATUSES:
             return [
@@ -93,20 +99,32 @@ def _status_violations(status: str, path: str) -> list[Violation]:
 def _guid(value: str, path: str, what: str) -> list[Violation]:
     if is_guid(value):
         return []
-    return [
-        violation(
-            "dynamics.id_syntax",
-            path,
-            f"{what} must be a GUID (8-4-4-4-12 hexadecimal digits), got {value!r}",
-            NAME,
-        )
-    ]
+    return [_not_guid(value, path, what)]
+
+
+def _not_guid(value: str, path: str, what: str) -> Violation:
+    return violation(
+        "dynamics.id_syntax",
+        path,
+        f"{what} must be a GUID (8-4-4-4-12 hexadecimal digits), got {value!r}",
+        NAME,
+    )
+
+
+#: The flags QualifyLead has no parameter for, and what each would do.
+_FLAGS = (
+    ("notify_lead_owner", "notify the lead owner"),
+    ("notify_new_owner", "notify the new owner"),
+    ("overwrite_account_name", "overwrite the account name"),
+    ("overwrite_lead_source", "overwrite the contact's lead source"),
+)
 
 
 def validate_conversion(conversion: Conversion) -> list[Violation]:
     """Every Dynamics 365 rule ``conversion`` breaks."""
     found: list[Violation] = []
-    found += _guid(conversion.lead_id, "lead_id", "the lead id")
+    if not is_guid(conversion.lead_id):
+        found.append(_not_guid(conversion.lead_id, "lead_id", "the lead id"))
     account, contact, opportunity = conversion.account, conversion.contact, conversion.opportunity
     if isinstance(account, MergePersonAccount):
         found.append(
@@ -117,17 +135,18 @@ def validate_conversion(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
-    elif isinstance(account, MergeAccount):
-        found += _guid(account.id, "account.id", "the account id")
-    if isinstance(contact, MergeContact):
-        found += _guid(contact.id, "contact.id", "the contact id")
-    # QualifyLead makes an opportunity only for a customer: a created or merged account or
-    # contact. The neutral model always has one unless the only account is a person account,
-    # which is refused above; the rule is kept so that it stays true if the model grows.
-    has_customer = isinstance(account, CreateAccount | MergeAccount) or isinstance(
-        contact, CreateContact | MergeContact
-    )
+    elif isinstance(account, MergeAccount) and not is_guid(account.id):
+        found.append(_not_guid(account.id, "account.id", "the account id"))
+    if isinstance(contact, MergeContact) and not is_guid(contact.id):
+        found.append(_not_guid(contact.id, "contact.id", "the contact id"))
     if isinstance(opportunity, CreateOpportunity):
+        # QualifyLead makes an opportunity only for a customer: a created or merged account or
+        # contact. The neutral model always has one unless the only account is a person
+        # account, which is refused above; the rule is kept so that it stays true if the model
+        # grows.
+        has_customer = isinstance(account, CreateAccount | MergeAccount) or isinstance(
+            contact, CreateContact | MergeContact
+        )
         if not has_customer:
             found.append(
                 violation(
@@ -187,16 +206,20 @@ def validate_conversion(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
-    if conversion.owner_id is not None:
-        found += _guid(conversion.owner_id, "owner_id", "the owner (systemuser) id")
-    for flag, what in (
-        ("notify_lead_owner", "notify the lead owner"),
-        ("notify_new_owner", "notify the new owner"),
-        ("overwrite_account_name", "overwrite the account name"),
-        ("overwrite_lead_source", "overwrite the contact's lead source"),
+    owner_id = conversion.owner_id
+    if owner_id is not None and not is_guid(owner_id):
+        found.append(_not_guid(owner_id, "owner_id", "the owner (systemuser) id"))
+    if (
+        conversion.notify_lead_owner
+        or conversion.notify_new_owner
+        or conversion.overwrite_account_name
+        or conversion.overwrite_lead_source
     ):
-        if getattr(conversion, flag):
-            found.append(unsupported(f"dynamics.{flag}", flag, f"QualifyLead cannot {what}", NAME))
+        for flag, what in _FLAGS:
+            if getattr(conversion, flag):
+                found.append(
+                    unsupported(f"dynamics.{flag}", flag, f"QualifyLead cannot {what}", NAME)
+                )
     if conversion.move_attachments_to is not None:
         found.append(
             unsupported(
@@ -217,16 +240,19 @@ def validate_conversion(conversion: Conversion) -> list[Violation]:
         )
     if conversion.converted_status is not None:
         found += _status_violations(conversion.converted_status, "converted_status")
-    options = conversion.options_for(NAME)
-    if isinstance(options, DynamicsOptions):
-        if options.currency_id is not None:
-            found += _guid(options.currency_id, "options.dynamics.currency_id", "the currency id")
-        if options.source_campaign_id is not None:
-            found += _guid(
-                options.source_campaign_id,
-                "options.dynamics.source_campaign_id",
-                "the source campaign id",
-            )
+    if conversion.options:
+        options = conversion.options_for(NAME)
+        if isinstance(options, DynamicsOptions):
+            if options.currency_id is not None:
+                found += _guid(
+                    options.currency_id, "options.dynamics.currency_id", "the currency id"
+                )
+            if options.source_campaign_id is not None:
+                found += _guid(
+                    options.source_campaign_id,
+                    "options.dynamics.source_campaign_id",
+                    "the source campaign id",
+                )
     return found
 
 
