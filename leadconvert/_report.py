@@ -287,9 +287,8 @@ class ReportWriter:
             self.outcomes[Outcome.NOT_ATTEMPTED.value] += 1
             self.error_codes[code] += 1
             self._seq += 1
-            self._db.execute(
-                "INSERT INTO rows VALUES (?, ?, ?)", (line, self._seq, json.dumps(row))
-            )
+            # The same encoder as every other row: the report copies spooled rows as they are.
+            self._db.execute("INSERT INTO rows VALUES (?, ?, ?)", (line, self._seq, _encode(row)))
 
     def _rows(self) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
         cursor = self._db.execute(
@@ -306,6 +305,7 @@ class ReportWriter:
         if self.errors is not None:
             targets.append((self.errors, "errors"))
         written: list[tuple[Path, Path]] = []
+        streams: list[tuple[IO[str], str]] = []
         try:
             for final, kind in targets:
                 temporary = _new_file(final)
@@ -313,51 +313,81 @@ class ReportWriter:
                 if kind == "xlsx":
                     self._write_xlsx(temporary)
                 else:
-                    with temporary.open("w", encoding="utf-8", newline="") as stream:
-                        self._write_text(stream, kind)
-                        stream.flush()
-                        os.fsync(stream.fileno())
+                    streams.append((temporary.open("w", encoding="utf-8", newline=""), kind))
+            try:
+                # Every text file in one pass over the spool: each row is read and decoded once.
+                self._write_texts(streams)
+                for stream, _kind in streams:
+                    stream.flush()
+                    os.fsync(stream.fileno())
+            finally:
+                for stream, _kind in streams:
+                    stream.close()
         except BaseException:
             for temporary, _final in written:
                 temporary.unlink(missing_ok=True)
             raise
         return written
 
-    def _write_text(self, stream: IO[str], kind: str) -> None:
-        inputs = list(self._input_columns)
-        if kind == "jsonl":
-            for row, source in self._rows():
-                stream.write(json.dumps({**row, "input": source}, ensure_ascii=False) + "\n")
+    def _write_texts(self, streams: Sequence[tuple[IO[str], str]]) -> None:
+        """Write the JSON Lines or CSV report and the success and error files together."""
+        if not streams:
             return
-        writer = csv.writer(stream)
-        if kind == "csv":
-            writer.writerow([*REPORT_COLUMNS, *(f"input.{c}" for c in inputs)])
-            for row, source in self._rows():
+        inputs = list(self._input_columns)
+        side_inputs = inputs or ["lead_id"]
+        jsonl: list[IO[str]] = []
+        csv_reports: list[Any] = []
+        sides: list[tuple[Any, bool]] = []
+        for stream, kind in streams:
+            if kind == "jsonl":
+                jsonl.append(stream)
+                continue
+            writer = csv.writer(stream)
+            if kind == "csv":
+                writer.writerow([*REPORT_COLUMNS, *(f"input.{c}" for c in inputs)])
+                csv_reports.append(writer)
+            else:
+                success = kind == "success"
+                columns = SUCCESS_COLUMNS if success else ERROR_COLUMNS
+                writer.writerow([*side_inputs, *columns])
+                sides.append((writer, success))
+        decode = bool(csv_reports or sides)
+        cursor = self._db.execute(
+            "SELECT r.data, i.data FROM rows r LEFT JOIN inputs i ON i.line = r.line "
+            "ORDER BY r.line IS NULL, r.line, r.seq"
+        )
+        for row_text, source_text in cursor:
+            for stream in jsonl:
+                # The row as spooled, with its input appended: the same text as encoding
+                # {**row, "input": source} again (one encoder, same settings, keys in order).
+                stream.write(f'{row_text[:-1]}, "input": {source_text or "{}"}}}\n')
+            if not decode:
+                continue
+            row = json.loads(row_text)
+            source = json.loads(source_text) if source_text else {}
+            for writer in csv_reports:
                 writer.writerow(
                     [_csv_report_cell(c, row[c]) for c in REPORT_COLUMNS]
                     + [report_cell(source.get(c)) for c in inputs]
                 )
-            return
-        success = kind == "success"
-        columns = SUCCESS_COLUMNS if success else ERROR_COLUMNS
-        writer.writerow([*(inputs or ["lead_id"]), *columns])
-        for row, source in self._rows():
-            if (row["outcome"] in _SUCCESS_VALUES) != success:
+            if not sides:
                 continue
-            given = source or {"lead_id": row["lead_id"]}
-            values = _side_values(row, success)
-            writer.writerow(
-                [
-                    report_cell(given.get(c), identifier=c.endswith("_id"))
-                    for c in inputs or ["lead_id"]
-                ]
-                + [
-                    report_cell(values[c], identifier=c.endswith("_id"))
-                    if c != "line"
-                    else (values[c] or "")
-                    for c in columns
-                ]
-            )
+            succeeded = row["outcome"] in _SUCCESS_VALUES
+            for writer, success in sides:
+                if succeeded != success:
+                    continue
+                columns = SUCCESS_COLUMNS if success else ERROR_COLUMNS
+                given = source or {"lead_id": row["lead_id"]}
+                values = _side_values(row, success)
+                writer.writerow(
+                    [report_cell(given.get(c), identifier=c.endswith("_id")) for c in side_inputs]
+                    + [
+                        report_cell(values[c], identifier=c.endswith("_id"))
+                        if c != "line"
+                        else (values[c] or "")
+                        for c in columns
+                    ]
+                )
 
     def _write_xlsx(self, path: Path) -> None:
         # Loaded only for an XLSX report; the library has no type information.

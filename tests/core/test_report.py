@@ -256,6 +256,35 @@ def _column_index(reference: str) -> int:
     return index - 1
 
 
+class TestRowsCopiedAsSpooled:
+    def test_each_line_is_its_fields_encoded_together(self, tmp_path: Path) -> None:
+        """The JSON Lines report copies each spooled row and appends its input: every line is
+        exactly what encoding the row with its input would give (non-ASCII text, numbers,
+        nested values, rows without an input, and the unreached rows of a stopped run)."""
+        source = tmp_path / "in.jsonl"
+        lines = [
+            {"lead_id": "L1", "note": "café ☕", "amount": 1.5, "tags": ["a", "ß"], "n": 10**20},
+            {"lead_id": "L2", "quote": 'say "hi"\n\ttab', "deep": {"x": [1, {"y": None}]}},
+            {"lead_id": "L3", "big": 1e16, "neg": -0.0},
+        ]
+        source.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+        report = tmp_path / "out.jsonl"
+        writer = ReportWriter.open(report)
+        list(writer.tap(read_records(source, NeutralConverter({}))))
+        writer.write(_failed("L2", "verrouillé — «locked»"), 2)
+        writer.write(_converted("L1"), 1)
+        writer.write(_converted("L9"), None)
+        writer.close(unreached="the CRM said « non »")
+        text = report.read_text(encoding="utf-8")
+        for line in text.splitlines():
+            assert json.dumps(json.loads(line), ensure_ascii=False) == line
+        rows = [json.loads(line) for line in text.splitlines()]
+        assert [r["lead_id"] for r in rows] == ["L1", "L2", "L3", "L9"]
+        assert rows[0]["input"]["note"] == "café ☕" and rows[0]["input"]["n"] == str(10**20)
+        assert rows[2]["outcome"] == "not_attempted" and "« non »" in rows[2]["message"]
+        assert rows[3]["input"] == {}
+
+
 class TestReplacement:
     def test_old_report_kept_until_new_one_complete(self, tmp_path: Path) -> None:
         """An abandoned run leaves the previous report as it was; a complete one replaces it,
