@@ -320,6 +320,7 @@ class DynamicsClient(Client):
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._lock = threading.Lock()
         self._statuses: list[dict[str, Any]] | None = None
+        self._status_lock = threading.Lock()
         self._default_qualified: int | None = None
         self._identity: str | None = None
         self._host = urllib.parse.urlsplit(self.org_url).netloc
@@ -530,36 +531,41 @@ class DynamicsClient(Client):
 
     def _status_options(self) -> list[dict[str, Any]]:
         if self._statuses is None:
-            body = self._get(
-                _STATUS_METADATA.format("statuscode", "StatusAttributeMetadata"),
-                {"$select": "LogicalName", "$expand": "OptionSet($select=Options)"},
-                "lead statuscode metadata",
-            )
-            options = (
-                body.get("OptionSet", {}).get("Options") if isinstance(body, Mapping) else None
-            )
-            if not isinstance(options, list):
-                raise ProtocolError("the statuscode metadata holds no OptionSet.Options")
-            states = self._get(
-                _STATUS_METADATA.format("statecode", "StateAttributeMetadata"),
-                {"$select": "LogicalName", "$expand": "OptionSet($select=Options)"},
-                "lead statecode metadata",
-            )
-            state_options = (
-                states.get("OptionSet", {}).get("Options") if isinstance(states, Mapping) else None
-            )
-            default = next(
-                (
-                    o.get("DefaultStatus")
-                    for o in state_options or []
-                    if isinstance(o, Mapping) and o.get("Value") == 1
-                ),
-                None,
-            )
-            with self._lock:
-                self._statuses = [dict(o) for o in options if isinstance(o, Mapping)]
-                self._default_qualified = default if isinstance(default, int) else None
+            # The calls that start together wait for one read of the metadata.
+            with self._status_lock:
+                if self._statuses is None:
+                    self._read_status_options()
+        assert self._statuses is not None
         return self._statuses
+
+    def _read_status_options(self) -> None:
+        body = self._get(
+            _STATUS_METADATA.format("statuscode", "StatusAttributeMetadata"),
+            {"$select": "LogicalName", "$expand": "OptionSet($select=Options)"},
+            "lead statuscode metadata",
+        )
+        options = body.get("OptionSet", {}).get("Options") if isinstance(body, Mapping) else None
+        if not isinstance(options, list):
+            raise ProtocolError("the statuscode metadata holds no OptionSet.Options")
+        states = self._get(
+            _STATUS_METADATA.format("statecode", "StateAttributeMetadata"),
+            {"$select": "LogicalName", "$expand": "OptionSet($select=Options)"},
+            "lead statecode metadata",
+        )
+        state_options = (
+            states.get("OptionSet", {}).get("Options") if isinstance(states, Mapping) else None
+        )
+        default = next(
+            (
+                o.get("DefaultStatus")
+                for o in state_options or []
+                if isinstance(o, Mapping) and o.get("Value") == 1
+            ),
+            None,
+        )
+        with self._lock:
+            self._default_qualified = default if isinstance(default, int) else None
+            self._statuses = [dict(o) for o in options if isinstance(o, Mapping)]
 
     def resolve_status(self, status: int | str | None) -> int:
         """A planned Status as the Int32 statuscode to send.

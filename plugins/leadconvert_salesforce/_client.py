@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import xml.parsers.expat
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -239,6 +240,8 @@ class SalesforceClient(Client):
         self.retry_base_delay = retry_base_delay
         self._default_status = converted_status
         self._status_cache: str | None = None
+        # The calls that start together wait for one query instead of each making its own.
+        self._status_lock = threading.Lock()
         #: How long after a convertLead was sent the org may still be carrying it out (a read
         #: timeout does not stop it): a lead not converted by then is safe to send again.
         self.doubt_wait = doubt_wait
@@ -332,6 +335,12 @@ class SalesforceClient(Client):
             return self._default_status
         if self._status_cache is not None:
             return self._status_cache
+        with self._status_lock:
+            if self._status_cache is None:
+                self._status_cache = self._discover_status()
+            return self._status_cache
+
+    def _discover_status(self) -> str:
         base = "FROM LeadStatus WHERE IsConverted = true"
         try:
             records = self._query(f"SELECT ApiName, MasterLabel {base}", "converted status")
@@ -353,7 +362,6 @@ class SalesforceClient(Client):
                 + ", ".join(repr(n) for n in names)
                 + "; give converted_status per conversion or as the converted_status setting"
             )
-        self._status_cache = names[0]
         return names[0]
 
     # --- Client -------------------------------------------------------------------------------
