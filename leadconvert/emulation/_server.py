@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import socket
 import sys
 import tempfile
@@ -13,18 +14,21 @@ import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
-
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request, Response
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from .._exceptions import InputError, LeadConvertError
 from .._json import dumps_json, loads_json
 from ..backend import Emulator
 from ._faults import Fault, FaultQueue
 from ._seed import seed_errors
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Map
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+    from werkzeug.wrappers import Request, Response
+
+# werkzeug is imported when an emulator starts or answers, not when one is built: `plan`
+# without credentials builds the backend's emulator only to read its settings.
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -55,20 +59,28 @@ class _Dropped(ConnectionResetError):
     """Raised after shutting the socket: werkzeug treats it as a dropped connection."""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Logs nothing per request: test runs stay readable."""
+@functools.cache
+def _quiet_handler() -> type[WSGIRequestHandler]:
+    from werkzeug.serving import WSGIRequestHandler
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
+    class _QuietHandler(WSGIRequestHandler):
+        """Logs nothing per request: test runs stay readable."""
 
-    def log_error(self, format: str, *args: Any) -> None:
-        return None
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return None
+
+        def log_error(self, format: str, *args: Any) -> None:
+            return None
+
+    return _QuietHandler
 
 
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     """A JSON answer (``Decimal`` written exactly)."""
+    from werkzeug.wrappers import Response
+
     return Response(
         dumps_json(body), status, headers=dict(headers or {}), mimetype="application/json"
     )
@@ -123,7 +135,13 @@ class HttpEmulator(Emulator):
         self._thread: threading.Thread | None = None
         self._ca: Any = None
         self._ca_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._admin = Map(
+        self._load_checked(self.seed, origin)
+
+    @functools.cached_property
+    def _admin(self) -> Map:
+        from werkzeug.routing import Map, Rule
+
+        return Map(
             [
                 Rule(
                     f"{ADMIN_PREFIX}/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]
@@ -138,7 +156,6 @@ class HttpEmulator(Emulator):
                 Rule(f"{ADMIN_PREFIX}/sessions", endpoint="sessions", methods=["DELETE"]),
             ]
         )
-        self._load_checked(self.seed, origin)
 
     # --- what a CRM supplies ----------------------------------------------------------------
 
@@ -208,12 +225,14 @@ class HttpEmulator(Emulator):
             self._authority().issue_cert(self.host, "localhost", "127.0.0.1").configure_cert(
                 ssl_context
             )
+        from werkzeug.serving import make_server
+
         self._server = make_server(
             self.host,
             self.port,
             self._wsgi,
             threaded=True,
-            request_handler=_QuietHandler if self.quiet else None,
+            request_handler=_quiet_handler() if self.quiet else None,
             ssl_context=ssl_context,
         )
         self.port = self._server.server_port
@@ -357,11 +376,15 @@ class HttpEmulator(Emulator):
         headers = dict(fault.headers)
         content_type = headers.pop("Content-Type", None) or headers.pop("content-type", None)
         body = fault.body if isinstance(fault.body, bytes) else str(fault.body).encode()
+        from werkzeug.wrappers import Response
+
         return Response(body, status, headers=headers, content_type=content_type or "text/plain")
 
     # --- WSGI -----------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        from werkzeug.wrappers import Request
+
         request = Request(environ)
         if request.path == ADMIN_PREFIX or request.path.startswith(ADMIN_PREFIX + "/"):
             return self._admin_answer(request)(environ, start_response)
@@ -406,6 +429,8 @@ class HttpEmulator(Emulator):
     # --- the admin API --------------------------------------------------------------------
 
     def _admin_answer(self, request: Request) -> Response:
+        from werkzeug.exceptions import HTTPException
+
         try:
             endpoint, args = self._admin.bind_to_environ(request.environ).match()
         except HTTPException as exc:

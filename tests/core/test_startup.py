@@ -82,7 +82,8 @@ def test_help_imports_no_backend_and_no_heavy_library(tmp_path: Path) -> None:
 
 
 def test_plan_of_one_backend_imports_no_other_backend(tmp_path: Path) -> None:
-    """`plan --backend zoho` imports the Zoho backend only: no other plugin, no transport."""
+    """`plan --backend zoho` imports the Zoho backend only: no other plugin, no transport, no
+    HTTP server."""
     src = tmp_path / "one.jsonl"
     src.write_text('{"lead_id": "5000000000000001000"}\n')
     code, modules = _imported(tmp_path, "plan", "--backend", "zoho", str(src))
@@ -91,6 +92,8 @@ def test_plan_of_one_backend_imports_no_other_backend(tmp_path: Path) -> None:
     assert not _under(modules, "leadconvert_salesforce", "leadconvert_dynamics")
     assert not _under(modules, *_NOT_FOR_PLANNING)
     assert not _under(modules, "leadconvert_zoho._client", "leadconvert_zoho._parse")
+    # Without credentials the emulator is built (unstarted) for its settings: no werkzeug.
+    assert not _under(modules, "werkzeug")
 
 
 def test_import_leadconvert_imports_nothing_else() -> None:
@@ -149,3 +152,15 @@ class TestLazyRegistry:
         assert sorted(types) == sorted(
             b.name for b in _plugins.load_registry() if b.options_type is not None
         )
+
+
+@pytest.mark.parametrize("name", ["zoho", "salesforce", "dynamics"])
+def test_building_an_emulator_imports_no_werkzeug(name: str) -> None:
+    """An unstarted emulator (what `plan` asks for its settings) does not import werkzeug."""
+    code = (
+        "import sys, leadconvert\n"
+        f"leadconvert.load_registry().get({name!r}).emulator().settings()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'werkzeug'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

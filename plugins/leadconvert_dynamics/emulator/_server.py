@@ -31,9 +31,7 @@ import uuid
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from werkzeug.wrappers import Request, Response
+from typing import TYPE_CHECKING, Any
 
 from leadconvert import InputError, dumps_json, loads_json
 from leadconvert.emulation import (
@@ -47,6 +45,11 @@ from leadconvert.emulation import (
 
 from .._wire import ChangeSet, Part, parse_batch_request
 from ._org import ENTITIES, ENTITY_METADATA, PICKLISTS, DataverseOrg, OrgError
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request, Response
+
+# werkzeug is imported when the emulator answers, not when it is built (see leadconvert.emulation).
 
 __all__ = ["DynamicsEmulator"]
 
@@ -292,6 +295,8 @@ class DynamicsEmulator(HttpEmulator):
 
     def fault_response(self, request: Request, fault: Fault) -> Response:
         """An injected status in Dataverse's own error shape (429 with Retry-After)."""
+        from werkzeug.wrappers import Response
+
         literal = self.literal_fault_response(fault)
         if literal is not None:
             return literal
@@ -314,6 +319,8 @@ class DynamicsEmulator(HttpEmulator):
 
     def handle(self, request: Request, operation: str) -> Response:
         """Answer one request as Dataverse (or Entra ID) would."""
+        from werkzeug.wrappers import Response
+
         if operation == "discovery":
             return self._discovery(request)
         if operation == "token":
@@ -604,6 +611,8 @@ class DynamicsEmulator(HttpEmulator):
     # --- $batch ---------------------------------------------------------------------------
 
     def _batch(self, request: Request, version: str) -> Response:
+        from werkzeug.wrappers import Response
+
         content_type = request.headers.get("Content-Type", "")
         try:
             items = parse_batch_request(request.get_data(as_text=True), content_type)

@@ -4,6 +4,7 @@ sObjects, sessions, Salesforce's faults and error shapes."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import secrets
@@ -11,20 +12,23 @@ import time
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
 
 from leadconvert import InputError
 from leadconvert.emulation import CONVERT, FOLLOW_UP, Fault, HttpEmulator, json_response, read_seed
 
 from .._wire import PARTNER_NS, SOAP_NS, XSI_NS, parse_rows
 from ._org import ConvertResult, RestError, SalesforceOrg, SoqlError, canon
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Map
+    from werkzeug.wrappers import Request, Response
+
+# werkzeug is imported when the emulator answers, not when it is built (see leadconvert.emulation).
 
 __all__ = ["FAULT_KINDS", "SalesforceEmulator"]
 
@@ -41,19 +45,27 @@ FAULT_KINDS = (
 )
 _SOAP_OPERATION = re.compile(rb"<(?:[\w.-]+:)?Body\b[^>]*>\s*<(?:[\w.-]+:)?([A-Za-z]+)\b")
 _DATA = "/services/data/<version>"
-_URLS = Map(
-    [
-        Rule("/services/Soap/u/<version>", endpoint="soap", methods=["POST"]),
-        Rule("/services/Soap/u/<version>/<org>", endpoint="soap", methods=["POST"]),
-        # simple-salesforce logs in at https://{domain}.salesforce.com/services/Soap/u/...
-        Rule("/<path:domain>/services/Soap/u/<version>", endpoint="soap", methods=["POST"]),
-        Rule(f"{_DATA}/query", endpoint="query", methods=["GET"]),
-        Rule(f"{_DATA}/sobjects/<obj>/describe", endpoint="describe", methods=["GET"]),
-        Rule(f"{_DATA}/sobjects/<obj>/<record_id>", endpoint="retrieve", methods=["GET"]),
-        Rule(f"{_DATA}/sobjects/<obj>/<record_id>", endpoint="update", methods=["PATCH"]),
-    ],
-    strict_slashes=False,
-)
+
+
+@functools.cache
+def _urls() -> Map:
+    from werkzeug.routing import Map, Rule
+
+    return Map(
+        [
+            Rule("/services/Soap/u/<version>", endpoint="soap", methods=["POST"]),
+            Rule("/services/Soap/u/<version>/<org>", endpoint="soap", methods=["POST"]),
+            # simple-salesforce logs in at https://{domain}.salesforce.com/services/Soap/u/...
+            Rule("/<path:domain>/services/Soap/u/<version>", endpoint="soap", methods=["POST"]),
+            Rule(f"{_DATA}/query", endpoint="query", methods=["GET"]),
+            Rule(f"{_DATA}/sobjects/<obj>/describe", endpoint="describe", methods=["GET"]),
+            Rule(f"{_DATA}/sobjects/<obj>/<record_id>", endpoint="retrieve", methods=["GET"]),
+            Rule(f"{_DATA}/sobjects/<obj>/<record_id>", endpoint="update", methods=["PATCH"]),
+        ],
+        strict_slashes=False,
+    )
+
+
 _SOAP_STATUS_CODES = {429: "REQUEST_LIMIT_EXCEEDED", 500: "SERVER_UNAVAILABLE"}
 _REST_STATUS_CODES = {
     401: "INVALID_SESSION_ID",
@@ -73,6 +85,8 @@ def _soap(body: str) -> str:
 
 def soap_fault(code: str, message: str, status: int = 500) -> Response:
     """A Partner API SOAP fault (``sf:<code>``), as Salesforce sends it."""
+    from werkzeug.wrappers import Response
+
     body = (
         f'<soapenv:Fault><faultcode xmlns:sf="{FAULT_NS}">sf:{code}</faultcode>'
         f"<faultstring>{escape(code)}: {escape(message)}</faultstring><detail>"
@@ -188,8 +202,10 @@ class SalesforceEmulator(HttpEmulator):
 
     def operation(self, request: Request) -> str:
         """``login``, ``convertLead``, ``query``, ``describe``, ``retrieve``, ``update``..."""
+        from werkzeug.exceptions import HTTPException
+
         try:
-            endpoint, _ = _URLS.bind_to_environ(request.environ).match()
+            endpoint, _ = _urls().bind_to_environ(request.environ).match()
         except HTTPException:
             return "unknown"
         if endpoint != "soap":
@@ -295,8 +311,10 @@ class SalesforceEmulator(HttpEmulator):
 
     def handle(self, request: Request, operation: str) -> Response:
         """SOAP or REST, as the path says; Salesforce's NOT_FOUND for anything else."""
+        from werkzeug.exceptions import HTTPException
+
         try:
-            endpoint, args = _URLS.bind_to_environ(request.environ).match()
+            endpoint, args = _urls().bind_to_environ(request.environ).match()
         except HTTPException:
             return rest_error(
                 "NOT_FOUND",
@@ -329,6 +347,8 @@ class SalesforceEmulator(HttpEmulator):
     # --- SOAP ---------------------------------------------------------------------------------
 
     def _soap_request(self, request: Request, operation: str) -> Response:
+        from werkzeug.wrappers import Response
+
         if operation != "convertLead":
             try:
                 root = SafeET.fromstring(request.get_data())
@@ -371,6 +391,8 @@ class SalesforceEmulator(HttpEmulator):
         )
 
     def _login(self, request: Request, call: Element) -> Response:
+        from werkzeug.wrappers import Response
+
         username = call.findtext(f"{{{PARTNER_NS}}}username") or ""
         password = call.findtext(f"{{{PARTNER_NS}}}password") or ""
         with self.lock:
@@ -391,7 +413,7 @@ class SalesforceEmulator(HttpEmulator):
             org_id = self.org.org_id
             session_id = f"{org_id[:15]}!{secrets.token_urlsafe(24)}"
             self._sessions[session_id] = (user["Id"], time.monotonic() + self.org.session_lifetime)
-        _, args = _URLS.bind_to_environ(request.environ).match()
+        _, args = _urls().bind_to_environ(request.environ).match()
         server = f"https://{request.host}/services/Soap/u/{args.get('version', '59.0')}/"
         result = (
             f"<loginResponse><result><metadataServerUrl>{escape(server)}</metadataServerUrl>"
@@ -431,6 +453,8 @@ class SalesforceEmulator(HttpEmulator):
         return json_response({"attributes": {"type": obj, "url": url}, **shown})
 
     def _update(self, request: Request, version: str, obj: str, record_id: str) -> Response:
+        from werkzeug.wrappers import Response
+
         try:
             # Plain floats, as Salesforce stores numbers (not leadconvert's exact Decimals).
             changes = json.loads(request.get_data() or b"{}")

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
-
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from leadconvert import loads_json
 from leadconvert.emulation import CONVERT, Fault, HttpEmulator, json_response, read_seed
 
 from ._org import ZohoError, ZohoOrg, error
+
+if TYPE_CHECKING:
+    from werkzeug.routing import Map
+    from werkzeug.wrappers import Request, Response
+
+# werkzeug is imported when the emulator answers, not when it is built (see leadconvert.emulation).
 
 __all__ = ["FAULT_KINDS", "ZohoEmulator"]
 
@@ -31,25 +34,33 @@ _STATUS_CODES = {
     429: "TOO_MANY_REQUESTS",
 }
 _LEAD = "/crm/<version>/Leads"
-_URLS = Map(
-    [
-        Rule("/oauth/v2/token", endpoint="token", methods=["POST"]),
-        Rule("/crm/<version>/Leads", endpoint="get_leads", methods=["GET"]),
-        Rule(f"{_LEAD}/actions/mass_convert", endpoint="mass_convert", methods=["POST"]),
-        Rule(f"{_LEAD}/actions/mass_convert", endpoint="mass_status", methods=["GET"]),
-        Rule(f"{_LEAD}/<lead_id>/actions/convert", endpoint="convert", methods=["POST"]),
-        Rule(
-            "/crm/<version>/Leads/<lead_id>/__conversion_options",
-            endpoint="options",
-            methods=["GET"],
-        ),
-        Rule("/crm/<version>/users", endpoint="users", methods=["GET"]),
-        Rule("/crm/<version>/org", endpoint="org", methods=["GET"]),
-        Rule("/crm/<version>/settings/fields", endpoint="fields", methods=["GET"]),
-        Rule("/crm/<version>/<any(Leads,Contacts,Accounts,Deals):module>/<record_id>",
-             endpoint="record", methods=["GET"]),
-    ]
-)  # fmt: skip
+
+
+@functools.cache
+def _urls() -> Map:
+    from werkzeug.routing import Map, Rule
+
+    return Map(
+        [
+            Rule("/oauth/v2/token", endpoint="token", methods=["POST"]),
+            Rule("/crm/<version>/Leads", endpoint="get_leads", methods=["GET"]),
+            Rule(f"{_LEAD}/actions/mass_convert", endpoint="mass_convert", methods=["POST"]),
+            Rule(f"{_LEAD}/actions/mass_convert", endpoint="mass_status", methods=["GET"]),
+            Rule(f"{_LEAD}/<lead_id>/actions/convert", endpoint="convert", methods=["POST"]),
+            Rule(
+                "/crm/<version>/Leads/<lead_id>/__conversion_options",
+                endpoint="options",
+                methods=["GET"],
+            ),
+            Rule("/crm/<version>/users", endpoint="users", methods=["GET"]),
+            Rule("/crm/<version>/org", endpoint="org", methods=["GET"]),
+            Rule("/crm/<version>/settings/fields", endpoint="fields", methods=["GET"]),
+            Rule("/crm/<version>/<any(Leads,Contacts,Accounts,Deals):module>/<record_id>",
+                 endpoint="record", methods=["GET"]),
+        ]
+    )  # fmt: skip
+
+
 _METADATA_MODULES = ("Leads", "Contacts", "Accounts", "Deals")
 #: Paths of Zoho's records API: it takes more methods there than the emulator serves.
 _RECORDS_API = frozenset({"get_leads", "record"})
@@ -57,6 +68,8 @@ _RECORDS_API = frozenset({"get_leads", "record"})
 
 def _records_api(adapter: Any) -> bool:
     """Whether the path (matched for GET) is one of Zoho's records API."""
+    from werkzeug.exceptions import HTTPException
+
     try:
         endpoint, _ = adapter.match(method="GET")
     except HTTPException:
@@ -165,8 +178,10 @@ class ZohoEmulator(HttpEmulator):
 
     def operation(self, request: Request) -> str:
         """The endpoint's name (``convert``, ``mass_convert``, ``token``...) or ``unknown``."""
+        from werkzeug.exceptions import HTTPException
+
         try:
-            endpoint, _ = _URLS.bind_to_environ(request.environ).match()
+            endpoint, _ = _urls().bind_to_environ(request.environ).match()
         except HTTPException:
             return "unknown"
         return str(endpoint)
@@ -246,7 +261,9 @@ class ZohoEmulator(HttpEmulator):
 
     def handle(self, request: Request, operation: str) -> Response:
         """Route, limit, authenticate, then answer as Zoho does."""
-        adapter = _URLS.bind_to_environ(request.environ)
+        from werkzeug.exceptions import HTTPException
+
+        adapter = _urls().bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match()
         except HTTPException as exc:
@@ -400,6 +417,8 @@ class ZohoEmulator(HttpEmulator):
         return _zoho({"data": [self.org.job_status(job_id)]})
 
     def _get_leads(self, request: Request, version: str) -> Response:
+        from werkzeug.wrappers import Response
+
         if version != "v7" and not request.args.get("fields"):
             raise ZohoError(
                 error("REQUIRED_PARAM_MISSING", "required param missing", {"param": "fields"})
@@ -428,6 +447,8 @@ class ZohoEmulator(HttpEmulator):
         return _zoho({"data": records, "info": {"count": len(records), "more_records": False}})
 
     def _options(self, request: Request, version: str, lead_id: str) -> Response:
+        from werkzeug.wrappers import Response
+
         options = self.org.conversion_options(self.org.lead(lead_id))
         if options is None:
             return Response(status=204)
@@ -467,6 +488,8 @@ class ZohoEmulator(HttpEmulator):
         return _zoho({"fields": self.org.fields(module)})
 
     def _record(self, request: Request, version: str, module: str, record_id: str) -> Response:
+        from werkzeug.wrappers import Response
+
         if not record_id.isdigit():  # /Leads/search and the like: not emulated
             raise ZohoError(error(*_NOT_FOUND), 404)
         record = self.org.table(module).get(record_id)
