@@ -20,15 +20,16 @@ Environment variables win over the file. Values are never logged or echoed.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._defaults import Defaults
 from ._exceptions import ConfigurationError
 from ._logging import is_secret_name, remember_secret
-from .backend import Backend
+
+if TYPE_CHECKING:
+    from .backend import Backend
 
 __all__ = [
     "env_name",
@@ -47,6 +48,8 @@ def env_name(backend: Backend, name: str) -> str:
 def _table(config: Path | None, backend: Backend) -> Mapping[str, Any]:
     if config is None:
         return {}
+    import tomllib  # only with --config
+
     try:
         with config.open("rb") as stream:
             data = tomllib.load(stream)

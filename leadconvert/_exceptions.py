@@ -25,10 +25,6 @@ underneath (requests, simple-salesforce, sockets) are mapped at the backend's bo
 
 from __future__ import annotations
 
-import errno
-import socket
-import sqlite3
-import ssl
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -154,6 +150,9 @@ class UnreachableError(TransportError):
         """Whether a transport's exception means no connection was made, so nothing was sent:
         a name that does not resolve, a refused connection, a connect timeout, a TLS handshake
         that failed on the certificate."""
+        import socket
+        import ssl
+
         for current in _chain(exc):
             names = {k.__name__ for k in type(current).__mro__}
             if names & _NO_CONNECTION or isinstance(
@@ -191,6 +190,10 @@ class ProtocolError(BackendError):
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code of a run that ended with ``exc``: by what happened, never by backend."""
+    # The standard modules of the error paths (ssl alone is several ms) are imported there,
+    # not when every command starts.
+    import sqlite3
+
     if isinstance(exc, InputError | ConfigurationError | PluginError | LocalStateError):
         return EXIT_USAGE
     if isinstance(
@@ -235,6 +238,10 @@ def _chain(exc: BaseException) -> Iterable[BaseException]:
 def connection_cause(exc: BaseException) -> str:
     """The real reason a connection failed, read down the exception chain: the name that did
     not resolve, the refused connection, the TLS failure; never a whole URL or header."""
+    import errno
+    import socket
+    import ssl
+
     for current in _chain(exc):
         if isinstance(current, socket.gaierror):
             return "the host name does not resolve (DNS)"
