@@ -352,8 +352,75 @@ def from_row(row: Mapping[str, Any]) -> LeadConvert:
     return convert
 
 
-def render_envelope(
-    converts: Iterable[LeadConvert], session_id: str = SESSION_PLACEHOLDER
-) -> str:
+def _lead_convert_xml(convert: LeadConvert) -> str:
+    """``convert`` as a ``<leadConverts>`` element: what ``_lead_convert(to_row(convert))``
+    writes, written directly when every value is of its type and XML carries every text as it
+    is (one check for the whole row); anything else takes that path, with its checks."""
+    if type(convert) is not LeadConvert:
+        return _lead_convert(to_row(convert))
+    lead = convert.lead_id
+    status = convert.converted_status
+    if status is None:
+        status = CONVERTED_STATUS_PLACEHOLDER
+    account = convert.account_id
+    contact = convert.contact_id
+    opportunity = convert.opportunity_id
+    name = convert.opportunity_name
+    owner = convert.owner_id
+    texts = [lead, status]
+    for value in (account, contact, opportunity, name, owner):
+        if value is not None:
+            texts.append(value)
+    no_opportunity = convert.do_not_create_opportunity
+    overwrite = convert.overwrite_lead_source
+    notify = convert.send_notification_email
+    bypass_account = convert.bypass_account_dedupe_check
+    bypass_contact = convert.bypass_contact_dedupe_check
+    if (
+        not all(type(text) is str and text for text in texts)
+        or type(no_opportunity) is not bool
+        or type(overwrite) is not bool
+        or type(notify) is not bool
+        or not (bypass_account is None or type(bypass_account) is bool)
+        or not (bypass_contact is None or type(bypass_contact) is bool)
+        or not _PLAIN.fullmatch("".join(texts))
+    ):
+        return _lead_convert(to_row(convert))
+    xml = "<leadConverts>"
+    if account is not None:
+        xml += f"<accountId>{account}</accountId>"
+    if bypass_account is not None:
+        xml += f"<bypassAccountDedupeCheck>{_BOOLEAN[bypass_account]}</bypassAccountDedupeCheck>"
+    if bypass_contact is not None:
+        xml += f"<bypassContactDedupeCheck>{_BOOLEAN[bypass_contact]}</bypassContactDedupeCheck>"
+    if contact is not None:
+        xml += f"<contactId>{contact}</contactId>"
+    xml += (
+        f"<convertedStatus>{status}</convertedStatus>"
+        f"<doNotCreateOpportunity>{_BOOLEAN[no_opportunity]}</doNotCreateOpportunity>"
+        f"<leadId>{lead}</leadId>"
+    )
+    if opportunity is not None:
+        xml += f"<opportunityId>{opportunity}</opportunityId>"
+    if name is not None:
+        xml += f"<opportunityName>{name}</opportunityName>"
+    xml += f"<overwriteLeadSource>{_BOOLEAN[overwrite]}</overwriteLeadSource>"
+    if owner is not None:
+        xml += f"<ownerId>{owner}</ownerId>"
+    return f"{xml}<sendNotificationEmail>{_BOOLEAN[notify]}</sendNotificationEmail></leadConverts>"
+
+
+_BOOLEAN = {True: "true", False: "false"}
+
+
+def render_envelope(converts: Iterable[LeadConvert], session_id: str = SESSION_PLACEHOLDER) -> str:
     """The convertLead envelope for ``converts``, children in WSDL order."""
-    return build_envelope((to_row(c) for c in converts), session_id)
+    body = "".join([_lead_convert_xml(c) for c in converts])
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns="{PARTNER_NS}">'
+        f"<soapenv:Header><SessionHeader><sessionId>{_text(session_id)}</sessionId>"
+        "</SessionHeader></soapenv:Header>"
+        f"<soapenv:Body><convertLead>{body}</convertLead></soapenv:Body>"
+        "</soapenv:Envelope>"
+    )
