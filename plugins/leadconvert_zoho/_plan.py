@@ -264,6 +264,21 @@ def _mass_key_stand_in(conversion: Conversion) -> tuple[Any, ...] | None:
     )
 
 
+#: The plan's own warnings, one instance each (frozen): built once, not once per lead.
+_STATUS_IGNORED = violation(
+    "zoho.converted_status.ignored",
+    "converted_status",
+    "Zoho has no converted lead status: the value is ignored",
+    NAME,
+)
+_V8_ONLY = violation(
+    "zoho.add_to_existing_record.v8_only",
+    "options.zoho.add_to_existing_record",
+    "add_to_existing_record exists from API v8 on: not sent on v7",
+    NAME,
+)
+
+
 class _Group:
     """Leads that share one set of mass-convert options, in order, with the first's conversion."""
 
@@ -312,38 +327,18 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
     warnings: list[PlanWarning] = []
     # Each entry is a single-convert call or a mass-convert group, in first-seen order.
     order: list[PlannedCall | _Group] = []
-    groups: dict[str, _Group] = {}
-    # Stand-in -> mass key: conversions that share options skip building the shared body.
-    keys: dict[tuple[Any, ...], str] = {}
+    # Groups by the stand-in key of the neutral options: no body is written to group leads.
+    groups: dict[tuple[Any, ...], _Group] = {}
+    # Groups by the exact key (the shared body, serialised), built only once a lead has no
+    # stand-in (Zoho options, unusual deal fields): from then on every group has one, so a
+    # lead with a stand-in and one without still share a group when their bodies are equal.
+    exact: dict[str, _Group] | None = None
     for item in items:
         conversion = item.conversion
         if conversion.converted_status is not None:
-            warnings.append(
-                PlanWarning(
-                    conversion.lead_id,
-                    violation(
-                        "zoho.converted_status.ignored",
-                        "converted_status",
-                        "Zoho has no converted lead status: the value is ignored",
-                        NAME,
-                    ),
-                    item.line,
-                )
-            )
-        opts = options_of(conversion)
-        if opts.add_to_existing_record and version != "v8":
-            warnings.append(
-                PlanWarning(
-                    conversion.lead_id,
-                    violation(
-                        "zoho.add_to_existing_record.v8_only",
-                        "options.zoho.add_to_existing_record",
-                        "add_to_existing_record exists from API v8 on: not sent on v7",
-                        NAME,
-                    ),
-                    item.line,
-                )
-            )
+            warnings.append(PlanWarning(conversion.lead_id, _STATUS_IGNORED, item.line))
+        if version != "v8" and options_of(conversion).add_to_existing_record:
+            warnings.append(PlanWarning(conversion.lead_id, _V8_ONLY, item.line))
         single = [why for _, why in single_only(conversion)]
         needs_mass = bool(mass_only(conversion))
         if conversion.move_attachments_to is not None and not needs_mass and not single:
@@ -359,17 +354,24 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
             order.append(_single_call(conversion, version, list(dict.fromkeys(single)), settings))
             continue
         stand_in = _mass_key_stand_in(conversion)
-        if stand_in is None:
-            key = _mass_key(conversion)
-        else:
-            found = keys.get(stand_in)
-            if found is None:
-                found = keys[stand_in] = _mass_key(conversion)
-            key = found
-        group = groups.get(key)
+        group = None if stand_in is None else groups.get(stand_in)
         if group is None:
-            group = groups[key] = _Group(conversion, needs_mass)
-            order.append(group)
+            if stand_in is not None and exact is None:
+                group = groups[stand_in] = _Group(conversion, needs_mass)
+                order.append(group)
+            else:
+                if exact is None:
+                    exact = {}
+                    for entry in order:
+                        if isinstance(entry, _Group):
+                            exact[_mass_key(entry.conversion)] = entry
+                key = _mass_key(conversion)
+                group = exact.get(key)
+                if group is None:
+                    group = exact[key] = _Group(conversion, needs_mass)
+                    order.append(group)
+                if stand_in is not None:
+                    groups[stand_in] = group
         group.lead_ids.append(conversion.lead_id)
     calls: list[PlannedCall] = []
     for entry in order:
