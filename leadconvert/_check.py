@@ -34,22 +34,33 @@ class Checked:
     warnings: tuple[Violation, ...]
 
 
+#: What checking a conversion that breaks no rule finds (the common case), shared: it is frozen.
+_CLEAN = Checked((), ())
+
+
 def check(backend: Backend, conversion: Conversion, mode: Mode = Mode.STRICT) -> Checked:
     """Every rule ``conversion`` breaks on ``backend``, split by ``mode``."""
-    found: list[Violation] = [
-        Violation(
-            rule="options.other_backend",
-            path=f"options.{item.backend}",
-            message=f"options for backend {item.backend!r} cannot be expressed on {backend.name!r}",
-            backend=backend.name,
-            unsupported=True,
-        )
-        for item in conversion.options
-        if item.backend != backend.name
-    ]
-    found.extend(
-        v if v.backend else evolve(v, backend=backend.name) for v in backend.validate(conversion)
+    found: list[Violation] = (
+        [
+            Violation(
+                rule="options.other_backend",
+                path=f"options.{item.backend}",
+                message=(
+                    f"options for backend {item.backend!r} cannot be expressed on {backend.name!r}"
+                ),
+                backend=backend.name,
+                unsupported=True,
+            )
+            for item in conversion.options
+            if item.backend != backend.name
+        ]
+        if conversion.options
+        else []
     )
+    violations = backend.validate(conversion)
+    if not violations and not found:
+        return _CLEAN
+    found.extend(v if v.backend else evolve(v, backend=backend.name) for v in violations)
     if mode is Mode.STRICT:
         return Checked(tuple(found), ())
     return Checked(

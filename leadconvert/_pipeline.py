@@ -25,7 +25,7 @@ from ._defaults import Defaults
 from ._exceptions import BackendError, ConfigurationError, UnreachableError
 from ._input import InputRecord
 from ._merge import Action, OnAmbiguous, OnMatch, decide
-from ._model import Conversion
+from ._model import Conversion, trusted_constructor
 from ._results import (
     ConversionError,
     ConversionResult,
@@ -52,6 +52,10 @@ __all__ = [
 
 #: Records planned together; a multiple of Zoho's 50 and Salesforce's 100.
 WINDOW = 5000
+
+#: PlanItem(...) without attrs' __init__: it has neither converters nor validators, and each
+#: checked record becomes one.
+_new_plan_item = trusted_constructor(PlanItem)
 
 
 def _frozen_notes(value: Mapping[str, str]) -> Mapping[str, str]:
@@ -154,25 +158,27 @@ class Pipeline:
         items: list[PlanItem] = []
         invalid: list[InputRecord] = []
         warnings: list[PlanWarning] = []
+        backend, mode, defaults = self.backend, self.mode, self.defaults
         for record in records:
             conversion = record.conversion
             if conversion is None:
                 invalid.append(record)
                 continue
-            if self.defaults is not None:
-                applied = self.defaults.apply(conversion)
+            if defaults is not None:
+                applied = defaults.apply(conversion)
                 conversion = applied.conversion
                 warnings.extend(
                     PlanWarning(conversion.lead_id, note, record.line) for note in applied.notes()
                 )
-            checked = check(self.backend, conversion, self.mode)
+            checked = check(backend, conversion, mode)
             if checked.errors:
                 invalid.append(evolve(record, violations=checked.errors))
                 continue
-            warnings.extend(
-                PlanWarning(conversion.lead_id, v, record.line) for v in checked.warnings
-            )
-            items.append(PlanItem(conversion, record.line))
+            if checked.warnings:
+                warnings.extend(
+                    PlanWarning(conversion.lead_id, v, record.line) for v in checked.warnings
+                )
+            items.append(_new_plan_item(conversion, record.line))
         return CheckedWindow(tuple(items), tuple(invalid), tuple(warnings))
 
     def merge(self, items: Sequence[PlanItem]) -> MergedWindow:
