@@ -132,12 +132,19 @@ _SUBMODULE: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name == "hookspecs":
-        value: Any = importlib.import_module(".hookspecs", __name__)
-    elif name == "__version__":
-        value = _version()
+    if name == "__version__":
+        value: Any = _version()
     elif name in _SUBMODULE:
         value = getattr(importlib.import_module(f".{_SUBMODULE[name]}", __name__), name)
+    elif name.isidentifier() and not name.startswith("__"):
+        # A submodule (``leadconvert.backend``, ``leadconvert.hookspecs``...), as after an
+        # eager ``import leadconvert``: imported on first access.
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value

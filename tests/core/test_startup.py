@@ -107,6 +107,13 @@ def test_import_leadconvert_imports_nothing_else() -> None:
     assert [m for m in eval(out.stdout) if m.startswith("leadconvert")] == ["leadconvert"]
 
 
+def test_submodules_are_attributes_after_import_leadconvert() -> None:
+    """`import leadconvert` then `leadconvert.backend.Client` works, as when it was eager."""
+    code = "import leadconvert; print(leadconvert.backend.Client.__name__, leadconvert.hookspecs)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("Client <module 'leadconvert.hookspecs'")
+
+
 def test_every_public_name_resolves() -> None:
     """Every name of ``leadconvert.__all__`` is importable, from the submodule the lazy table
     names, and ``dir()`` lists them."""
