@@ -17,8 +17,8 @@ from leadconvert import (
 )
 from leadconvert.backend import BackendPlan, NativeRequest, PlanItem, PlannedCall
 
-from ._ids import canonical_id
 from ._options import NAME, SalesforceOptions
+from ._rules import canonical
 from ._wire import (
     CONVERT_KIND,
     FOLLOW_UP_KIND,
@@ -41,38 +41,34 @@ def lead_convert(conversion: Conversion, default_status: str | None = None) -> L
     account = conversion.account
     contact = conversion.contact
     opportunity = conversion.opportunity
-    options = conversion.options_for(NAME)
     bypass_account = bypass_contact = None
-    if isinstance(options, SalesforceOptions):
-        bypass_account = options.bypass_account_dedupe_check
-        bypass_contact = options.bypass_contact_dedupe_check
+    if conversion.options:
+        options = conversion.options_for(NAME)
+        if isinstance(options, SalesforceOptions):
+            bypass_account = options.bypass_account_dedupe_check
+            bypass_contact = options.bypass_contact_dedupe_check
+    owner_id = conversion.owner_id
     return LeadConvert(
-        lead_id=canonical_id(conversion.lead_id, "Lead"),
-        converted_status=conversion.converted_status or default_status,
-        do_not_create_opportunity=isinstance(opportunity, NoOpportunity),
-        overwrite_lead_source=conversion.overwrite_lead_source,
-        send_notification_email=conversion.notify_new_owner,
-        account_id=(
-            canonical_id(account.id, "Account")
+        canonical(conversion.lead_id, "Lead"),
+        conversion.converted_status or default_status,
+        isinstance(opportunity, NoOpportunity),
+        conversion.overwrite_lead_source,
+        conversion.notify_new_owner,
+        (
+            canonical(account.id, "Account")
             if isinstance(account, MergeAccount | MergePersonAccount)
             else None
         ),
-        bypass_account_dedupe_check=bypass_account,
-        bypass_contact_dedupe_check=bypass_contact,
-        contact_id=(
-            canonical_id(contact.id, "Contact") if isinstance(contact, MergeContact) else None
-        ),
-        opportunity_id=(
-            canonical_id(opportunity.id, "Opportunity")
+        bypass_account,
+        bypass_contact,
+        canonical(contact.id, "Contact") if isinstance(contact, MergeContact) else None,
+        (
+            canonical(opportunity.id, "Opportunity")
             if isinstance(opportunity, AttachOpportunity)
             else None
         ),
-        opportunity_name=(
-            opportunity.name if isinstance(opportunity, CreateOpportunity) else None
-        ),
-        owner_id=(
-            canonical_id(conversion.owner_id, "User") if conversion.owner_id is not None else None
-        ),
+        opportunity.name if isinstance(opportunity, CreateOpportunity) else None,
+        canonical(owner_id, "User") if owner_id is not None else None,
     )
 
 

@@ -18,11 +18,11 @@ from leadconvert import (
 )
 from leadconvert.backend import unsupported, violation
 
-from ._ids import IdError, canonical_id
+from ._ids import KEY_PREFIXES, IdError, canonical_id
 from ._options import NAME
 from ._wire import CONVERTED_STATUS_PLACEHOLDER, api_version, find_invalid_xml_char
 
-__all__ = ["OPPORTUNITY_NAME_MAX", "TYPED_FIELDS", "check_settings", "validate"]
+__all__ = ["OPPORTUNITY_NAME_MAX", "TYPED_FIELDS", "canonical", "check_settings", "validate"]
 
 OPPORTUNITY_NAME_MAX = 80
 # Salesforce API names: a letter, then letters, digits and single underscores (custom: __c...).
@@ -36,13 +36,28 @@ TYPED_FIELDS = {
 }
 
 
+#: The 18-character form of each id ``validate`` found well formed, by the id as given:
+#: ``plan``, which gets the same conversions next, takes it from here (``canonical``) instead of
+#: working it out again. Emptied when full (a window of leads holds far fewer ids).
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_MAX = 1 << 16
+
+
+def canonical(value: str, obj: str) -> str:
+    """``canonical_id(value, obj)``: as ``validate`` worked it out, when it did."""
+    full = _CANONICAL.get(value)
+    if full is not None and full[:3] == KEY_PREFIXES[obj]:
+        return full
+    return canonical_id(value, obj)
+
+
 def _check_id(
     found: list[Violation], value: str | None, path: str, *objects: str, message: str = ""
 ) -> None:
     if value is None:
         return
     try:
-        canonical_id(value, *objects)
+        full = canonical_id(value, *objects)
     except IdError as exc:
         rule = "salesforce.id.malformed"
         if exc.wrong_object:
@@ -50,6 +65,10 @@ def _check_id(
         elif exc.wrong_suffix:
             rule = "salesforce.id.case_suffix"
         found.append(violation(rule, path, message or str(exc), NAME))
+        return
+    if len(_CANONICAL) >= _CANONICAL_MAX:
+        _CANONICAL.clear()
+    _CANONICAL[value] = full
 
 
 def _check_text(found: list[Violation], value: str | None, path: str) -> None:
