@@ -103,8 +103,15 @@ def mass_only(conversion: Conversion) -> list[tuple[str, str]]:
     return out
 
 
+def _is_zoho_id(value: str) -> bool:
+    """Whether ``value`` matches ``ZOHO_ID``; plain ASCII digits are told without the pattern."""
+    if value.isdigit() and value.isascii() and len(value) <= 30:
+        return True
+    return ZOHO_ID.match(value) is not None
+
+
 def _check_id(found: list[Violation], path: str, value: str | None, what: str) -> None:
-    if value is not None and not ZOHO_ID.match(value):
+    if value is not None and not _is_zoho_id(value):
         found.append(
             violation(
                 "zoho.id.syntax",
@@ -113,6 +120,12 @@ def _check_id(found: list[Violation], path: str, value: str | None, what: str) -
                 NAME,
             )
         )
+
+
+#: Deals keys a deal's own fields set: ``fields`` may not name them.
+_NAMED_DEAL_FIELDS = frozenset(
+    {"Deal_Name", "Closing_Date", "Stage", "Amount", "Pipeline", "Contact_Role"}
+)
 
 
 def validate(conversion: Conversion) -> list[Violation]:
@@ -173,9 +186,8 @@ def validate(conversion: Conversion) -> list[Violation]:
                     )
                 )
         _check_id(found, "opportunity.contact_role", opportunity.contact_role, "Contact_Role")
-        named = {"Deal_Name", "Closing_Date", "Stage", "Amount", "Pipeline", "Contact_Role"}
         for key in opportunity.fields:
-            if key in named:
+            if key in _NAMED_DEAL_FIELDS:
                 found.append(
                     violation(
                         "zoho.deal.field_conflict",
@@ -193,9 +205,10 @@ def validate(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
-    opts = options_of(conversion)
-    if opts.add_to_existing_record and not (
-        isinstance(account, MergeAccount) or isinstance(conversion.contact, MergeContact)
+    if (
+        conversion.options
+        and options_of(conversion).add_to_existing_record
+        and not (isinstance(account, MergeAccount) or isinstance(conversion.contact, MergeContact))
     ):
         found.append(
             violation(
@@ -205,6 +218,10 @@ def validate(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
+    # Only Zoho options and "all" tags need mass convert: without either, nothing to look at.
+    tags = conversion.carry_over_tags
+    if not (conversion.options or tags.contacts or tags.accounts or tags.deals):
+        return found
     mass = mass_only(conversion)
     if mass:
         single = single_only(conversion)

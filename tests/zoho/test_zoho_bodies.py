@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from leadconvert_zoho import _plan
 from leadconvert_zoho._options import ZohoOptions, options_of
-from leadconvert_zoho._rules import mass_only, single_only, tags_all
+from leadconvert_zoho._rules import ZOHO_ID, _is_zoho_id, mass_only, single_only, tags_all
 from leadconvert_zoho._wire import (
     CONVERTER,
     MASS_CONVERT_MAX,
@@ -454,3 +454,15 @@ def test_many_leads_in_batches() -> None:
     items.insert(7, PlanItem(evolve(lone, lead_id="999"), 999))
     items.append(PlanItem(evolve(shared, lead_id="1000", options=(ZohoOptions(),)), 1000))
     assert _planned(_plan.plan, items, {}) == _planned(ref_plan, items, {})
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+@MANY
+@given(
+    st.text(alphabet=st.sampled_from("0123456789٣²\n x"), max_size=34)
+    | st.from_regex(r"[0-9]{1,32}\n?", fullmatch=True)
+)
+def test_zoho_ids_are_told_as_the_pattern_tells_them(value: str) -> None:
+    assert _is_zoho_id(value) == bool(ZOHO_ID.match(value))
