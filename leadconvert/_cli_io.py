@@ -14,11 +14,9 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
-
-from ._logging import install_logging_options, redact
 
 if TYPE_CHECKING:
     from ._input import InputRecord
@@ -40,6 +38,7 @@ __all__ = [
     "format_warning",
     "input_delimiter",
     "install_cli_options",
+    "install_logging_options",
     "run_summary_json",
     "safe_text",
     "validation_summary",
@@ -54,6 +53,7 @@ _DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
 def safe_text(text: str) -> str:
     """``text`` fit for a terminal: secrets masked, control characters escaped."""
     from ._input import printable
+    from ._logging import redact
 
     return printable(redact(text))
 
@@ -137,6 +137,87 @@ def install_cli_options(group: click.Group) -> None:
             command.params.append(_delimiter_option())
         if name in ("validate", "convert") and not names & {"as_json", "summary_json"}:
             command.params.append(_json_option())
+
+
+# --- -v, -q, --log-file, --log-format on every command --------------------------------------
+# (here, not in _logging: `leadconvert --help` needs the options, not the logging package)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _options() -> list[click.Option]:
+    """Fresh option objects for one command (click keeps state on them)."""
+    return [
+        click.Option(
+            ["-v", "--verbose", "log_verbose"],
+            count=True,
+            help="Log retries, rate limits, token refreshes and checks (-vv: every request).",
+        ),
+        click.Option(
+            ["-q", "--quiet", "log_quiet"], is_flag=True, help="Log only errors on stderr."
+        ),
+        click.Option(
+            ["--log-file", "log_file"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Also write the log (INFO and up; DEBUG with -vv) to this file.",
+        ),
+        click.Option(
+            ["--log-format", "log_format"],
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="Log lines as text or as JSON objects (one per line).",
+        ),
+    ]
+
+
+def install_logging_options(commands: Iterable[click.Command]) -> None:
+    """Give each command ``-v``, ``-q``, ``--log-file`` and ``--log-format``, configuring
+    logging before the command runs. Commands that already have them are left alone."""
+    for command in commands:
+        if isinstance(command, click.Group):
+            install_logging_options(command.commands.values())
+        if command.callback is None or any(p.name == "log_verbose" for p in command.params):
+            continue
+        command.params.extend(_options())
+        command.callback = _configured(command.callback)
+
+
+_META = "leadconvert.logging"
+
+
+def _configured(callback: _F) -> _F:
+    def run(
+        *args: Any,
+        log_verbose: int = 0,
+        log_quiet: bool = False,
+        log_file: Path | None = None,
+        log_format: str = "text",
+        **kwargs: Any,
+    ) -> Any:
+        # `leadconvert -v convert ...` and `leadconvert convert -v ...` both count: a group
+        # passes its options down through the context, and the command's own add to them.
+        ctx = click.get_current_context(silent=True)
+        given = ctx.meta.get(_META, {}) if ctx is not None else {}
+        options = {
+            "verbosity": max(log_verbose, given.get("verbosity", 0)),
+            "quiet": log_quiet or given.get("quiet", False),
+            "log_file": log_file or given.get("log_file"),
+            "log_format": log_format if log_format != "text" else given.get("log_format", "text"),
+        }
+        if ctx is not None:
+            ctx.meta[_META] = options
+        from ._logging import configure_logging
+
+        configure_logging(
+            options["verbosity"], options["quiet"], options["log_file"], options["log_format"]
+        )
+        return callback(*args, **kwargs)
+
+    run.__name__ = getattr(callback, "__name__", "command")
+    run.__doc__ = callback.__doc__
+    return run  # type: ignore[return-value]
 
 
 def _meta() -> dict[str, Any]:

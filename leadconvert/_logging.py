@@ -23,16 +23,12 @@ import re
 import sys
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
-
-import click
+from typing import Any
 
 __all__ = [
     "RedactingFilter",
     "configure_logging",
-    "install_logging_options",
     "is_secret_name",
     "redact",
     "remember_secret",
@@ -197,79 +193,3 @@ def configure_logging(
     logging.raiseExceptions = False
     # Our handlers are the output: do not also hand records to the root logger's.
     logger.propagate = False
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _options() -> list[click.Option]:
-    """Fresh option objects for one command (click keeps state on them)."""
-    return [
-        click.Option(
-            ["-v", "--verbose", "log_verbose"],
-            count=True,
-            help="Log retries, rate limits, token refreshes and checks (-vv: every request).",
-        ),
-        click.Option(
-            ["-q", "--quiet", "log_quiet"], is_flag=True, help="Log only errors on stderr."
-        ),
-        click.Option(
-            ["--log-file", "log_file"],
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help="Also write the log (INFO and up; DEBUG with -vv) to this file.",
-        ),
-        click.Option(
-            ["--log-format", "log_format"],
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-            help="Log lines as text or as JSON objects (one per line).",
-        ),
-    ]
-
-
-def install_logging_options(commands: Iterable[click.Command]) -> None:
-    """Give each command ``-v``, ``-q``, ``--log-file`` and ``--log-format``, configuring
-    logging before the command runs. Commands that already have them are left alone."""
-    for command in commands:
-        if isinstance(command, click.Group):
-            install_logging_options(command.commands.values())
-        if command.callback is None or any(p.name == "log_verbose" for p in command.params):
-            continue
-        command.params.extend(_options())
-        command.callback = _configured(command.callback)
-
-
-_META = "leadconvert.logging"
-
-
-def _configured(callback: _F) -> _F:
-    def run(
-        *args: Any,
-        log_verbose: int = 0,
-        log_quiet: bool = False,
-        log_file: Path | None = None,
-        log_format: str = "text",
-        **kwargs: Any,
-    ) -> Any:
-        # `leadconvert -v convert ...` and `leadconvert convert -v ...` both count: a group
-        # passes its options down through the context, and the command's own add to them.
-        ctx = click.get_current_context(silent=True)
-        given = ctx.meta.get(_META, {}) if ctx is not None else {}
-        options = {
-            "verbosity": max(log_verbose, given.get("verbosity", 0)),
-            "quiet": log_quiet or given.get("quiet", False),
-            "log_file": log_file or given.get("log_file"),
-            "log_format": log_format if log_format != "text" else given.get("log_format", "text"),
-        }
-        if ctx is not None:
-            ctx.meta[_META] = options
-        configure_logging(
-            options["verbosity"], options["quiet"], options["log_file"], options["log_format"]
-        )
-        return callback(*args, **kwargs)
-
-    run.__name__ = getattr(callback, "__name__", "command")
-    run.__doc__ = callback.__doc__
-    return run  # type: ignore[return-value]

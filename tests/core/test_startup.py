@@ -79,6 +79,8 @@ def test_help_imports_no_backend_and_no_heavy_library(tmp_path: Path) -> None:
     # Nor the model, the pipeline or the contract: only click, the CLI and the plugin manager.
     assert not _under(modules, "leadconvert._model", "leadconvert.backend", "leadconvert._pipeline")
     assert not _under(modules, "attrs", "attr", "cattrs")
+    # Logging is configured when a command runs, not to print help.
+    assert not _under(modules, "logging", "leadconvert._logging", "ssl", "tomllib")
 
 
 def test_plan_of_one_backend_imports_no_other_backend(tmp_path: Path) -> None:
