@@ -31,7 +31,7 @@ from ._json import NeutralConverter
 from ._model import Conversion
 from ._pipeline import MergePolicy, Pipeline, Refusal
 from ._plan_document import plan_document
-from ._plugins import Registry, load_registry
+from ._plugins import Registry, lazy_registry
 from ._results import Outcome
 from ._runner import ProgressSink, RunOptions, RunSummary, convert_file, default_paths
 from .backend import Backend, BackendPlan, Client, Emulator, PlanWarning
@@ -53,7 +53,8 @@ Source = str | Path | Iterable[Conversion]
 
 @functools.cache
 def _registry() -> Registry:
-    return load_registry()
+    # A backend's plugin is loaded when the backend is first named, as on the command line.
+    return lazy_registry()
 
 
 def _backend(backend: Backend | str) -> Backend:
@@ -61,7 +62,10 @@ def _backend(backend: Backend | str) -> Backend:
 
 
 def _converter(registry: Registry) -> NeutralConverter:
-    return NeutralConverter({b.name: b.options_type for b in registry if b.options_type})
+    converter = NeutralConverter({})
+    # Each backend is loaded when a record first names it in `options`.
+    converter.option_types = registry.option_types()
+    return converter
 
 
 def _records(source: Source, fmt: InputFormat | None) -> Iterator[InputRecord]:
