@@ -117,18 +117,44 @@ def _from_18(value: str) -> str:
     )
 
 
+# A chunk's flags (``_UPPER_FLAGS``, in the chunk's order) -> its suffix character (``_suffix``).
+_CHUNK_SUFFIX = {
+    format(bits, "05b")[::-1]: _SUFFIX_ALPHABET[bits] for bits in range(len(_SUFFIX_ALPHABET))
+}
+#: The key prefixes of each tuple of objects ``canonical_id`` was asked about, worked out once.
+_PREFIXES: dict[tuple[str, ...], dict[str, str]] = {}
+
+
 def canonical_id(value: str, *objects: str) -> str:
     """``value`` as an 18-character id, checked to belong to one of ``objects`` (by key prefix).
 
     Raises ``IdError`` for a malformed id or one of another object.
     """
-    if not isinstance(value, str) or not _ID.match(value):
-        raise IdError(
-            f"{value!r} is not a Salesforce id (15 or 18 letters and digits)",
-        )
-    full = to_18(value) if len(value) == 15 else _from_18(value)
+    full = None
+    # The usual ids first, inline: 15 ASCII letters and digits, or 18 already in their one
+    # spelling (the case-safe suffix as the first 15 characters give it).
+    if type(value) is str and value.isascii() and value.isalnum():
+        size = len(value)
+        if size in (15, 18):
+            flags = value.translate(_UPPER_FLAGS)
+            suffix = (
+                _CHUNK_SUFFIX[flags[0:5]] + _CHUNK_SUFFIX[flags[5:10]] + _CHUNK_SUFFIX[flags[10:15]]
+            )
+            if size == 15:
+                full = value + suffix
+            elif value[15:] == suffix:
+                full = value
+    if full is None:
+        if not isinstance(value, str) or not _ID.match(value):
+            raise IdError(
+                f"{value!r} is not a Salesforce id (15 or 18 letters and digits)",
+            )
+        full = to_18(value) if len(value) == 15 else _from_18(value)
     if objects:
-        prefixes = {KEY_PREFIXES[name]: name for name in objects}
+        prefixes = _PREFIXES.get(objects)
+        if prefixes is None:
+            prefixes = {KEY_PREFIXES[name]: name for name in objects}
+            _PREFIXES[objects] = prefixes
         if full[:3] not in prefixes:
             expected = " or ".join(f"{name} ({prefix}...)" for prefix, name in prefixes.items())
             raise IdError(
