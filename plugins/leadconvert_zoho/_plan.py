@@ -224,7 +224,42 @@ _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 _NAMED_DEAL_KEYS = frozenset(DEAL_KEYS.values())
 
 
-def _mass_key_stand_in(conversion: Conversion) -> tuple[Any, ...] | None:
+#: What ``_deal_stand_in`` returns for a deal it does not cover (compared by identity).
+_UNCOVERED: tuple[Any, ...] = ("not covered",)
+
+
+def _deal_stand_in(opportunity: OpportunityTarget) -> tuple[Any, ...] | None:
+    """The deal's part of a stand-in: ``None`` for no deal (none, or one without a name, which
+    the body leaves out), ``_UNCOVERED`` for fields the stand-in does not cover."""
+    if not isinstance(opportunity, CreateOpportunity) or opportunity.name is None:
+        return None
+    fields = opportunity.fields
+    if fields and (
+        not _NAMED_DEAL_KEYS.isdisjoint(fields)
+        or not all(type(v) in _PLAIN_TYPES for v in fields.values())
+    ):
+        return _UNCOVERED
+    return (
+        opportunity.name,
+        opportunity.close_date.isoformat() if opportunity.close_date else None,
+        opportunity.stage,
+        None if opportunity.amount is None else str(opportunity.amount),
+        opportunity.pipeline,
+        opportunity.contact_role,
+        # Keys in order, values with their type: True and 1 are equal but written apart.
+        tuple((k, type(v), v) for k, v in fields.items()) if fields else (),
+    )
+
+
+#: Deal stand-ins already worked out in one plan, by the deal object's identity (with the
+#: object, which the plan's items keep alive): leads read from lines that differ only in the
+#: lead id share their deal object.
+_DealCache = dict[int, tuple[OpportunityTarget, "tuple[Any, ...] | None"]]
+
+
+def _mass_key_stand_in(
+    conversion: Conversion, deals: _DealCache | None = None
+) -> tuple[Any, ...] | None:
     """The grouping key from the neutral options, without writing a body.
 
     Equal stand-ins always give equal ``_mass_key``s, and different stand-ins different ones:
@@ -237,24 +272,17 @@ def _mass_key_stand_in(conversion: Conversion) -> tuple[Any, ...] | None:
     if conversion.options and conversion.options_for(NAME) is not None:
         return None
     opportunity = conversion.opportunity
-    deal: tuple[Any, ...] | None = None
-    if isinstance(opportunity, CreateOpportunity) and opportunity.name is not None:
-        fields = opportunity.fields
-        if fields and (
-            not _NAMED_DEAL_KEYS.isdisjoint(fields)
-            or not all(type(v) in _PLAIN_TYPES for v in fields.values())
-        ):
-            return None
-        deal = (
-            opportunity.name,
-            opportunity.close_date.isoformat() if opportunity.close_date else None,
-            opportunity.stage,
-            None if opportunity.amount is None else str(opportunity.amount),
-            opportunity.pipeline,
-            opportunity.contact_role,
-            # Keys in order, values with their type: True and 1 are equal but written apart.
-            tuple((k, type(v), v) for k, v in fields.items()) if fields else (),
-        )
+    if deals is None:
+        deal = _deal_stand_in(opportunity)
+    else:
+        cached = deals.get(id(opportunity))
+        if cached is not None and cached[0] is opportunity:
+            deal = cached[1]
+        else:
+            deal = _deal_stand_in(opportunity)
+            deals[id(opportunity)] = (opportunity, deal)
+    if deal is _UNCOVERED:
+        return None
     tags = conversion.carry_over_tags
     return (
         deal,
@@ -333,27 +361,48 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
     # stand-in (Zoho options, unusual deal fields): from then on every group has one, so a
     # lead with a stand-in and one without still share a group when their bodies are equal.
     exact: dict[str, _Group] | None = None
+    deals: _DealCache = {}
     for item in items:
         conversion = item.conversion
         if conversion.converted_status is not None:
             warnings.append(PlanWarning(conversion.lead_id, _STATUS_IGNORED, item.line))
         if version != "v8" and options_of(conversion).add_to_existing_record:
             warnings.append(PlanWarning(conversion.lead_id, _V8_ONLY, item.line))
-        single = [why for _, why in single_only(conversion)]
-        needs_mass = bool(mass_only(conversion))
-        if conversion.move_attachments_to is not None and not needs_mass and not single:
-            setting = MODULE_ID_SETTINGS[conversion.move_attachments_to]
-            if not settings.get(setting):
-                single.append(
-                    f"move_attachments_to without {setting}: mass convert needs the module id"
+        tags = conversion.carry_over_tags
+        if (
+            conversion.owner_id is None
+            or conversion.options
+            or tags.contacts
+            or tags.accounts
+            or tags.deals
+            or conversion.notify_lead_owner
+            or conversion.notify_new_owner
+            or conversion.overwrite_account_name
+            or conversion.move_attachments_to is not None
+            or isinstance(conversion.account, MergeAccount)
+            or isinstance(conversion.contact, MergeContact)
+        ):
+            single = [why for _, why in single_only(conversion)]
+            needs_mass = bool(mass_only(conversion))
+            if conversion.move_attachments_to is not None and not needs_mass and not single:
+                setting = MODULE_ID_SETTINGS[conversion.move_attachments_to]
+                if not settings.get(setting):
+                    single.append(
+                        f"move_attachments_to without {setting}: mass convert needs the module id"
+                    )
+            # Lenient mode may hand us a conflicting conversion (mass-only and single-only
+            # parts): validation warned about its mass-only parts, so it goes single convert,
+            # which does not send them; everything else it asked for is sent.
+            if single:
+                order.append(
+                    _single_call(conversion, version, list(dict.fromkeys(single)), settings)
                 )
-        # Lenient mode may hand us a conflicting conversion (mass-only and single-only parts):
-        # validation warned about its mass-only parts, so it goes single convert, which does
-        # not send them; everything else it asked for is sent.
-        if single:
-            order.append(_single_call(conversion, version, list(dict.fromkeys(single)), settings))
-            continue
-        stand_in = _mass_key_stand_in(conversion)
+                continue
+        else:
+            # Nothing single_only or mass_only looks at: an owner, no flags, merges, tags,
+            # attachments or options (most leads of most files).
+            needs_mass = False
+        stand_in = _mass_key_stand_in(conversion, deals)
         group = None if stand_in is None else groups.get(stand_in)
         if group is None:
             if stand_in is not None and exact is None:
