@@ -86,6 +86,7 @@ _FLUSH_ROWS = 2048
 #: Excel keeps 15 significant digits: longer digit strings, and leading zeros, must be text.
 _NUMBER_LIKE = re.compile(r"^[+-]?(\d{12,}|0\d+)$|^\d+[eE]\d+$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 #: An XLSX cell holds at most 32,767 characters.
 _XLSX_MAX = 32_000
 
@@ -101,9 +102,14 @@ def report_cell(value: Any, *, identifier: bool = False) -> str:
     text = str(value)
     if not text:
         return ""
-    if (identifier and text.isdigit()) or _NUMBER_LIKE.match(text):
+    first = text[0]
+    # Only a text starting with a digit or a sign can be a number (``\d`` and ``isdigit``
+    # accept no character that ``isdigit`` refuses): the others skip the regular expression.
+    if (first.isdigit() or first in "+-") and (
+        (identifier and text.isdigit()) or _NUMBER_LIKE.match(text)
+    ):
         return f'="{text}"'
-    if text.startswith(_FORMULA_START):
+    if first in _FORMULA_FIRST:
         return "'" + text
     return text
 
@@ -352,6 +358,10 @@ class ReportWriter:
                 writer.writerow([*side_inputs, *columns])
                 sides.append((writer, success))
         decode = bool(csv_reports or sides)
+        # Which columns hold ids (kept as text even when all digits), once for every row.
+        side_input_ids = [(c, c.endswith("_id")) for c in side_inputs]
+        success_ids = [(c, c.endswith("_id")) for c in SUCCESS_COLUMNS]
+        error_ids = [(c, c.endswith("_id")) for c in ERROR_COLUMNS]
         cursor = self._db.execute(
             "SELECT r.data, i.data FROM rows r LEFT JOIN inputs i ON i.line = r.line "
             "ORDER BY r.line IS NULL, r.line, r.seq"
@@ -376,16 +386,15 @@ class ReportWriter:
             for writer, success in sides:
                 if succeeded != success:
                     continue
-                columns = SUCCESS_COLUMNS if success else ERROR_COLUMNS
                 given = source or {"lead_id": row["lead_id"]}
                 values = _side_values(row, success)
                 writer.writerow(
-                    [report_cell(given.get(c), identifier=c.endswith("_id")) for c in side_inputs]
+                    [report_cell(given.get(c), identifier=ident) for c, ident in side_input_ids]
                     + [
-                        report_cell(values[c], identifier=c.endswith("_id"))
+                        report_cell(values[c], identifier=ident)
                         if c != "line"
                         else (values[c] or "")
-                        for c in columns
+                        for c, ident in (success_ids if success else error_ids)
                     ]
                 )
 
