@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import cattrs
 import simplejson
+import simplejson.encoder as encoder_module
 from cattrs.gen import make_dict_unstructure_fn
 
 from ._exceptions import InputError, ValidationError
@@ -129,6 +130,61 @@ def dumps_json(value: Any, *, indent: int | None = None) -> str:
     if indent is None:
         return _ENCODER.encode(value)
     return simplejson.dumps(value, use_decimal=True, indent=indent, ensure_ascii=False)
+
+
+def json_writer() -> Callable[[Any], str]:
+    """A ``dumps_json`` (without ``indent``) for one writer that encodes many values in turn.
+
+    ``dumps_json`` sets up simplejson's C encoder anew for every value (``JSONEncoder.iterencode``
+    builds it, with its settings and closures, per call): for a plan document's thousands of
+    small requests that was half the time of writing them. This one builds it once, with
+    ``dumps_json``'s settings, so the text is the same. It keeps state between calls (the
+    circular-reference markers, the key memo), so each writer takes its own and uses it from one
+    thread; a value it cannot encode is encoded again by ``dumps_json``, which raises as it does.
+    """
+    make = getattr(encoder_module, "c_make_encoder", None)
+    if make is None:
+        return dumps_json
+    markers: dict[int, Any] = {}
+    key_memo: dict[Any, str] = {}
+    settings = _ENCODER
+    encode = make(
+        markers,
+        settings.default,
+        encoder_module.encode_basestring,
+        settings.indent,
+        settings.key_separator,
+        settings.item_separator,
+        settings.sort_keys,
+        settings.skipkeys,
+        settings.allow_nan,
+        key_memo,
+        settings.use_decimal,
+        settings.namedtuple_as_object,
+        settings.tuple_as_array,
+        settings.int_as_string_bitcount,
+        settings.item_sort_key,
+        settings.encoding,
+        settings.for_json,
+        settings.ignore_nan,
+        Decimal,
+        settings.iterable_as_array,
+    )
+
+    def write(value: Any) -> str:
+        if isinstance(value, str | bytes):
+            return dumps_json(value)
+        try:
+            chunks = encode(value, 0)
+        except Exception:
+            markers.clear()
+            key_memo.clear()
+            return dumps_json(value)
+        if len(key_memo) > 1024:
+            key_memo.clear()
+        return chunks if isinstance(chunks, str) else "".join(chunks)
+
+    return write
 
 
 def _structure_date(value: Any, _: type) -> dt.date:

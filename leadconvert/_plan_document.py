@@ -24,7 +24,7 @@ from typing import IO, Any
 from attrs import frozen
 
 from ._exceptions import InputError
-from ._json import dumps_json, loads_json
+from ._json import dumps_json, json_writer, loads_json
 from .backend import Backend, BackendPlan, NativeRequest, PlannedCall
 
 __all__ = [
@@ -95,20 +95,20 @@ class PlanDocumentWriter:
         self.warnings = 0
         self._requests = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self._warnings = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        # One encoder for the whole document (dumps_json sets one up per value).
+        self._dumps = json_writer()
 
     def add(self, plan: BackendPlan, notes: Mapping[str, str] | None = None) -> None:
         """Add one window's plan; its ``after`` indexes are renumbered for the whole plan."""
-        base = self.calls
+        backend, dumps, base = self.backend, self._dumps, self.calls
+        write = self._requests.write
         for call in plan.calls:
-            request = call_document(
-                self.backend, call, offset=base, merges=_merges(self.backend, call, notes)
-            )
-            self._requests.write(("\n  " if self.calls == 0 else ",\n  ") + dumps_json(request))
+            merges = _merges(backend, call, notes)
+            request = call_document(backend, call, offset=base, merges=merges)
+            write(("\n  " if self.calls == 0 else ",\n  ") + dumps(request))
             self.calls += 1
         for warning in plan.warnings:
-            self._warnings.write(
-                ("" if self.warnings == 0 else ", ") + dumps_json(warning.to_dict())
-            )
+            self._warnings.write(("" if self.warnings == 0 else ", ") + dumps(warning.to_dict()))
             self.warnings += 1
 
     def finish(self) -> None:

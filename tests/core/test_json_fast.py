@@ -28,7 +28,7 @@ from leadconvert import (
     dumps_json,
     loads_json,
 )
-from leadconvert._json import _quick_conversion, loads_json_line
+from leadconvert._json import _quick_conversion, json_writer, loads_json_line
 from leadconvert._model import FieldError, trusted_constructor
 from leadconvert.testing import conversions
 
@@ -304,3 +304,43 @@ class TestJsonLine:
                 return type(exc).__name__, str(exc)
 
         assert outcome(loads_json_line) == outcome(loads_json)
+
+
+_writable = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.decimals(allow_nan=False)
+    | st.text(max_size=5)
+    | st.just(object()),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.lists(inner, max_size=2).map(tuple)
+    | st.dictionaries(st.text(max_size=3) | st.integers() | st.none(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+class TestJsonWriter:
+    @given(values=st.lists(_writable, min_size=1, max_size=5))
+    def test_same_text_or_same_error(self, values: list[Any]) -> None:
+        """A writer encodes value after value as dumps_json does, errors included."""
+        write = json_writer()
+
+        def outcome(dumps: Any, value: Any) -> tuple[str, str]:
+            try:
+                return "text", dumps(value)
+            except Exception as exc:
+                return type(exc).__name__, str(exc)
+
+        for value in values:
+            assert outcome(write, value) == outcome(dumps_json, value)
+
+    def test_circular_values_refused_every_time(self) -> None:
+        write = json_writer()
+        loop: list[Any] = []
+        loop.append(loop)
+        for _ in range(2):
+            with pytest.raises(ValueError, match="Circular"):
+                write(loop)
+            assert write({"a": [1, 2]}) == '{"a": [1, 2]}'
