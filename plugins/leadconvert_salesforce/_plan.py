@@ -18,7 +18,7 @@ from leadconvert import (
 from leadconvert.backend import BackendPlan, NativeRequest, PlanItem, PlannedCall
 
 from ._options import NAME, SalesforceOptions
-from ._rules import canonical
+from ._rules import canonical, forget_ids
 from ._wire import (
     CONVERT_KIND,
     FOLLOW_UP_KIND,
@@ -144,4 +144,6 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
                     after=convert_index,
                 )
             )
+    # The ids validate kept for these conversions have served.
+    forget_ids()
     return BackendPlan(tuple(calls))
