@@ -15,6 +15,8 @@ from leadconvert import (
     MergeContact,
     MergePersonAccount,
     Module,
+    NoOpportunity,
+    OpportunityTarget,
     Violation,
 )
 from leadconvert.backend import unsupported, violation
@@ -128,26 +130,9 @@ _NAMED_DEAL_FIELDS = frozenset(
 )
 
 
-def validate(conversion: Conversion) -> list[Violation]:
-    """Every Zoho rule ``conversion`` breaks, all at once (pure)."""
+def _deal_violations(opportunity: OpportunityTarget) -> tuple[Violation, ...]:
+    """Every Zoho rule the opportunity of a conversion breaks (pure)."""
     found: list[Violation] = []
-    _check_id(found, "lead_id", conversion.lead_id, "the lead id")
-    _check_id(found, "owner_id", conversion.owner_id, "assign_to (a user id)")
-    account = conversion.account
-    if isinstance(account, MergePersonAccount):
-        found.append(
-            unsupported(
-                "zoho.account.person_account",
-                "account",
-                "Zoho has no person accounts: merge into a business account instead",
-                NAME,
-            )
-        )
-    elif isinstance(account, MergeAccount):
-        _check_id(found, "account.id", account.id, "the account id")
-    if isinstance(conversion.contact, MergeContact):
-        _check_id(found, "contact.id", conversion.contact.id, "the contact id")
-    opportunity = conversion.opportunity
     if isinstance(opportunity, AttachOpportunity):
         found.append(
             unsupported(
@@ -196,6 +181,52 @@ def validate(conversion: Conversion) -> list[Violation]:
                         NAME,
                     )
                 )
+    return tuple(found)
+
+
+#: Deals already checked, by identity (with the object, so an identity is never mistaken):
+#: the core reads equal deals as one object. Bounded; cleared when full.
+_CHECKED_DEALS: dict[int, tuple[OpportunityTarget, tuple[Violation, ...]]] = {}
+_CHECKED_DEALS_MAX = 1024
+
+
+def validate(conversion: Conversion) -> list[Violation]:
+    """Every Zoho rule ``conversion`` breaks, all at once (pure)."""
+    found: list[Violation] = []
+    # Plain ASCII digits (nearly every id) are told here; _check_id tells the rest.
+    lead_id = conversion.lead_id
+    if not (lead_id.isdigit() and lead_id.isascii() and len(lead_id) <= 30):
+        _check_id(found, "lead_id", lead_id, "the lead id")
+    owner_id = conversion.owner_id
+    if owner_id is not None and not (
+        owner_id.isdigit() and owner_id.isascii() and len(owner_id) <= 30
+    ):
+        _check_id(found, "owner_id", owner_id, "assign_to (a user id)")
+    account = conversion.account
+    if isinstance(account, MergePersonAccount):
+        found.append(
+            unsupported(
+                "zoho.account.person_account",
+                "account",
+                "Zoho has no person accounts: merge into a business account instead",
+                NAME,
+            )
+        )
+    elif isinstance(account, MergeAccount):
+        _check_id(found, "account.id", account.id, "the account id")
+    if isinstance(conversion.contact, MergeContact):
+        _check_id(found, "contact.id", conversion.contact.id, "the contact id")
+    opportunity = conversion.opportunity
+    if not isinstance(opportunity, NoOpportunity):
+        checked = _CHECKED_DEALS.get(id(opportunity))
+        if checked is not None and checked[0] is opportunity:
+            problems = checked[1]
+        else:
+            problems = _deal_violations(opportunity)
+            if len(_CHECKED_DEALS) >= _CHECKED_DEALS_MAX:
+                _CHECKED_DEALS.clear()
+            _CHECKED_DEALS[id(opportunity)] = (opportunity, problems)
+        found.extend(problems)
     if conversion.overwrite_lead_source:
         found.append(
             unsupported(

@@ -15,7 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from leadconvert_zoho import _plan
 from leadconvert_zoho._options import ZohoOptions, options_of
-from leadconvert_zoho._rules import ZOHO_ID, _is_zoho_id, mass_only, single_only, tags_all
+from leadconvert_zoho._rules import (
+    ZOHO_ID,
+    _is_zoho_id,
+    mass_only,
+    single_only,
+    tags_all,
+    validate,
+)
 from leadconvert_zoho._wire import (
     CONVERTER,
     MASS_CONVERT_MAX,
@@ -466,3 +473,13 @@ def test_many_leads_in_batches() -> None:
 )
 def test_zoho_ids_are_told_as_the_pattern_tells_them(value: str) -> None:
     assert _is_zoho_id(value) == bool(ZOHO_ID.match(value))
+
+
+@MANY
+@given(conversions(ZOHO))
+def test_deals_checked_once_are_checked_alike(conversion: Conversion) -> None:
+    """validate remembers a deal's problems by the deal object: a copy gives the same answer."""
+    first = validate(conversion)
+    assert validate(conversion) == first
+    copy = evolve(conversion, opportunity=evolve(conversion.opportunity))
+    assert validate(copy) == first
