@@ -14,19 +14,17 @@ import csv
 import difflib
 import enum
 import itertools
-import operator
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-import attrs
 import simplejson
 from attrs import frozen
 
 from ._exceptions import EmptyInputError, InputError
 from ._json import NeutralConverter, dumps_json, loads_json, loads_json_line
-from ._model import _RECORD_ID, Conversion, trusted_constructor
+from ._model import Conversion, trusted_constructor
 from ._results import Violation
 
 __all__ = [
@@ -249,29 +247,10 @@ def _depth(text: str) -> int:
     return deepest
 
 
-# Lines that differ only in their lead id. Input written by a program repeats the same options
-# line after line, with the lead id first, as json.dumps writes a conversion:
-# ``{"lead_id": "<id>", <the rest>}``. When the rest of a line, as text, is that of an earlier
-# line that became a conversion, it is the same JSON and the same conversion but for the lead id,
-# which is taken from the text (when it has no escapes) and checked as ``_record_id`` checks it.
-# A rest is remembered only from a line with no backslash at all whose rest names no "lead_id"
-# (a repeated key would win over the first) and whose conversion has the lead id the text shows;
-# never when the records' sources are wanted, or when the converter's fast path is off.
-_SPACED = '{"lead_id": "'
-_COMPACT = '{"lead_id":"'
-_MEMO_LINES = 1024
-_match_id = _RECORD_ID.match
-_new_conversion = trusted_constructor(Conversion)
-_NAMES = [attribute.name for attribute in attrs.fields(Conversion)]
-assert _NAMES[0] == "lead_id"
-_but_lead_id = operator.attrgetter(*_NAMES[1:])
-
-
 def _read_jsonl(
     lines: _Lines, converter: NeutralConverter, sources: bool = True
 ) -> Iterator[InputRecord]:
     bad_lines = lines.bad
-    memo: dict[str, Conversion] | None = None if sources or not converter._fast else {}
     for text in lines:
         number = lines.number
         if bad_lines:
@@ -280,20 +259,6 @@ def _read_jsonl(
                 rule = "input.encoding" if bad.startswith("not UTF-8") else "input.too_long"
                 yield InputRecord(number, None, (_problem(rule, bad),))
                 continue
-        rest = None
-        start = close = 0
-        if memo is not None:
-            start = 13 if text.startswith(_SPACED) else 12 if text.startswith(_COMPACT) else 0
-            close = text.find('"', start) if start else -1
-            if close > 0:
-                rest = text[close:]
-                template = memo.get(rest)
-                if template is not None:
-                    lead_id = text[start:close]
-                    if "\\" not in lead_id and _match_id(lead_id):
-                        conversion = _new_conversion(lead_id, *_but_lead_id(template))
-                        yield _new_record(number, conversion, (), lead_id, None)
-                        continue
         # A line that starts an object is not blank: only others need the copy strip makes.
         if text[:1] != "{" and not text.strip():
             continue
@@ -315,19 +280,7 @@ def _read_jsonl(
             message = f"nested deeper than {MAX_DEPTH} levels"
             yield InputRecord(number, None, (_problem("input.json", message),))
             continue
-        record = _record(number, data, converter, _json_source(data) if sources else None)
-        if (
-            rest is not None
-            and memo is not None
-            and record.conversion is not None
-            and record.conversion.lead_id == text[start:close]
-            and "\\" not in text
-            and '"lead_id"' not in rest
-        ):
-            if len(memo) >= _MEMO_LINES:
-                memo.clear()
-            memo[rest] = record.conversion
-        yield record
+        yield _record(number, data, converter, _json_source(data) if sources else None)
 
 
 def _json_source(data: Any) -> dict[str, str] | None:
