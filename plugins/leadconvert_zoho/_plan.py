@@ -362,8 +362,12 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
     # lead with a stand-in and one without still share a group when their bodies are equal.
     exact: dict[str, _Group] | None = None
     deals: _DealCache = {}
+    # The groups of leads that need nothing but a deal and an owner: by the deal object's
+    # identity (with the object), then by owner. A stand-in's group never changes once found.
+    plain_groups: dict[int, tuple[OpportunityTarget, dict[str | None, _Group]]] = {}
     for item in items:
         conversion = item.conversion
+        plain = None
         if conversion.converted_status is not None:
             warnings.append(PlanWarning(conversion.lead_id, _STATUS_IGNORED, item.line))
         if version != "v8" and options_of(conversion).add_to_existing_record:
@@ -400,8 +404,18 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
                 continue
         else:
             # Nothing single_only or mass_only looks at: an owner, no flags, merges, tags,
-            # attachments or options (most leads of most files).
+            # attachments or options (most leads of most files). Its group depends on its deal
+            # and owner alone: found again by the deal object and the owner.
             needs_mass = False
+            opportunity = conversion.opportunity
+            plain = plain_groups.get(id(opportunity))
+            if plain is not None and plain[0] is opportunity:
+                group = plain[1].get(conversion.owner_id)
+                if group is not None:
+                    group.lead_ids.append(conversion.lead_id)
+                    continue
+            else:
+                plain = plain_groups[id(opportunity)] = (opportunity, {})
         stand_in = _mass_key_stand_in(conversion, deals)
         group = None if stand_in is None else groups.get(stand_in)
         if group is None:
@@ -422,6 +436,8 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
                 if stand_in is not None:
                     groups[stand_in] = group
         group.lead_ids.append(conversion.lead_id)
+        if plain is not None:
+            plain[1][conversion.owner_id] = group
     calls: list[PlannedCall] = []
     for entry in order:
         if isinstance(entry, PlannedCall):
