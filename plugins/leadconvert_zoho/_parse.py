@@ -22,10 +22,10 @@ from leadconvert import (
 )
 from leadconvert.backend import NativeRequest, PlannedCall
 
+from . import _wire
 from ._options import ModuleRef, PortalUserType, ZohoOptions
 from ._wire import (
     CONVERT_PATH,
-    CONVERTER,
     MASS_CONVERT_MAX,
     MASS_PATH,
     MODULES_BY_API_NAME,
@@ -127,7 +127,8 @@ def from_mass_body(data: Any) -> list[Conversion]:
 
 def _structure(data: Any, cls: type[Any]) -> Any:
     try:
-        return CONVERTER.structure(data, cls)
+        # Looked up at each call: the converter is built on first use.
+        return _wire.CONVERTER.structure(data, cls)
     except Exception as exc:
         problems = "; ".join(cattrs.transform_error(exc, path="$"))
         raise InputError(f"not a Zoho {cls.__name__}: {problems}") from exc

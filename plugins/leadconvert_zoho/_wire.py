@@ -348,5 +348,14 @@ def _structure_deals(value: Any, _: type) -> DealsWire:
     return DealsWire(**named, other=other)
 
 
-#: Built once: writing and reading every Zoho body goes through it.
-CONVERTER: cattrs.Converter = _build()
+#: Reads native Zoho bodies (parse, translate) and writes them from wire objects. Built on
+#: first use (``__getattr__`` below): planning writes bodies as dicts and never needs it.
+CONVERTER: cattrs.Converter
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CONVERTER":
+        converter = _build()
+        globals()[name] = converter  # found directly from now on
+        return converter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
