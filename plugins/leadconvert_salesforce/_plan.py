@@ -17,8 +17,9 @@ from leadconvert import (
 )
 from leadconvert.backend import BackendPlan, NativeRequest, PlanItem, PlannedCall
 
+from ._ids import KEY_PREFIXES, canonical_id
 from ._options import NAME, SalesforceOptions
-from ._rules import canonical, forget_ids
+from ._rules import KEPT_IDS, forget_ids
 from ._wire import (
     CONVERT_KIND,
     FOLLOW_UP_KIND,
@@ -30,6 +31,14 @@ from ._wire import (
 )
 
 __all__ = ["follow_up_body", "lead_convert", "plan"]
+
+
+def _canonical(value: str, obj: str) -> str:
+    """``canonical_id(value, obj)``: as ``validate`` worked it out, when it kept it."""
+    full = KEPT_IDS.get(value)
+    if full is not None and full[:3] == KEY_PREFIXES[obj]:
+        return full
+    return canonical_id(value, obj)
 
 
 def lead_convert(conversion: Conversion, default_status: str | None = None) -> LeadConvert:
@@ -49,26 +58,26 @@ def lead_convert(conversion: Conversion, default_status: str | None = None) -> L
             bypass_contact = options.bypass_contact_dedupe_check
     owner_id = conversion.owner_id
     return LeadConvert(
-        canonical(conversion.lead_id, "Lead"),
+        _canonical(conversion.lead_id, "Lead"),
         conversion.converted_status or default_status,
         isinstance(opportunity, NoOpportunity),
         conversion.overwrite_lead_source,
         conversion.notify_new_owner,
         (
-            canonical(account.id, "Account")
+            _canonical(account.id, "Account")
             if isinstance(account, MergeAccount | MergePersonAccount)
             else None
         ),
         bypass_account,
         bypass_contact,
-        canonical(contact.id, "Contact") if isinstance(contact, MergeContact) else None,
+        _canonical(contact.id, "Contact") if isinstance(contact, MergeContact) else None,
         (
-            canonical(opportunity.id, "Opportunity")
+            _canonical(opportunity.id, "Opportunity")
             if isinstance(opportunity, AttachOpportunity)
             else None
         ),
         opportunity.name if isinstance(opportunity, CreateOpportunity) else None,
-        canonical(owner_id, "User") if owner_id is not None else None,
+        _canonical(owner_id, "User") if owner_id is not None else None,
     )
 
 

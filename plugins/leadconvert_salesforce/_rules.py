@@ -18,14 +18,14 @@ from leadconvert import (
 )
 from leadconvert.backend import unsupported, violation
 
-from ._ids import KEY_PREFIXES, IdError, canonical_id
+from ._ids import IdError, canonical_id
 from ._options import NAME
 from ._wire import CONVERTED_STATUS_PLACEHOLDER, api_version, find_invalid_xml_char
 
 __all__ = [
+    "KEPT_IDS",
     "OPPORTUNITY_NAME_MAX",
     "TYPED_FIELDS",
-    "canonical",
     "check_settings",
     "forget_ids",
     "validate",
@@ -44,24 +44,16 @@ TYPED_FIELDS = {
 
 
 #: The 18-character form of each id ``validate`` found well formed, by the id as given:
-#: ``plan``, which gets the same conversions next, takes it from here (``canonical``) instead of
-#: working it out again, then empties it (``forget_ids``). Emptied too when full, for callers
-#: that validate without planning (a window of 5,000 leads holds at most 20,000 ids).
-_CANONICAL: dict[str, str] = {}
-_CANONICAL_MAX = 1 << 15
-
-
-def canonical(value: str, obj: str) -> str:
-    """``canonical_id(value, obj)``: as ``validate`` worked it out, when it did."""
-    full = _CANONICAL.get(value)
-    if full is not None and full[:3] == KEY_PREFIXES[obj]:
-        return full
-    return canonical_id(value, obj)
+#: ``plan``, which gets the same conversions next, takes it from here instead of working it out
+#: again, then empties it (``forget_ids``). Emptied too when full, for callers that validate
+#: without planning (a window of 5,000 leads holds at most 20,000 ids).
+KEPT_IDS: dict[str, str] = {}
+_KEPT_MAX = 1 << 15
 
 
 def forget_ids() -> None:
-    """Drop the ids ``validate`` kept for ``canonical`` (``plan`` does, once it has used them)."""
-    _CANONICAL.clear()
+    """Drop the ids ``validate`` kept (``plan`` does, once it has used them)."""
+    KEPT_IDS.clear()
 
 
 def _check_id(
@@ -79,9 +71,9 @@ def _check_id(
             rule = "salesforce.id.case_suffix"
         found.append(violation(rule, path, message or str(exc), NAME))
         return
-    if len(_CANONICAL) >= _CANONICAL_MAX:
-        _CANONICAL.clear()
-    _CANONICAL[value] = full
+    if len(KEPT_IDS) >= _KEPT_MAX:
+        KEPT_IDS.clear()
+    KEPT_IDS[value] = full
 
 
 def _check_text(found: list[Violation], value: str | None, path: str) -> None:
