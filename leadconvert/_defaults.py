@@ -45,9 +45,9 @@ DEFAULT_FIELDS: Mapping[str, str] = MappingProxyType(
 )
 
 _FIELD_PREFIX = "opportunity.fields."
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
-_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?\Z")
+_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+\Z")
 
 
 def _typed(path: str, raw: object) -> Any:

@@ -68,8 +68,8 @@ ACTION_TAGS: Mapping[type, str] = {
     AttachOpportunity: "attach",
 }
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?\Z")
 
 
 # Built once, as simplejson builds its own default coders: ``loads(use_decimal=True)`` and

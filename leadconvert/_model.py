@@ -62,7 +62,7 @@ class FieldError(ValidationError, ValueError):
 
 # A record id as users type it. Each backend checks its own id syntax; the core only refuses what
 # no CRM accepts: empty ids and ids with whitespace or control characters.
-_RECORD_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
+_RECORD_ID = re.compile(r"^[^\s\x00-\x1f\x7f]+\Z")
 
 
 def _record_id(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:

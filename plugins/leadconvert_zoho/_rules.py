@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Zoho record and user ids are numeric strings (e.g. ``3652397000000624046``).
-ZOHO_ID = re.compile(r"^[0-9]{1,30}$")
+ZOHO_ID = re.compile(r"^[0-9]{1,30}\Z")
 
 
 def tags_all(tags: CarryOverTags) -> list[Module]:

@@ -122,3 +122,17 @@ class TestViolations:
         assert ("input.invalid_value", "options") in self._rules(
             converter, '{"lead_id": "1", "options": {"nocrm": {}}}'
         )
+
+
+def test_an_id_with_a_trailing_newline_is_refused_when_read(converter: NeutralConverter) -> None:
+    """Read from JSON (the reader's fast path and the detailed one alike), ``"123\\n"`` is not an
+    id: it names the field and the rule, and the conversion is not built."""
+    for data in (
+        {"lead_id": "123\n"},
+        {"lead_id": "123", "owner_id": "9\n"},
+        {"lead_id": "123", "account": {"action": "merge", "id": "7\n"}},
+    ):
+        conversion, violations = converter.violations(data)
+        assert conversion is None, data
+        assert [v.rule for v in violations] == ["input.invalid_value"], violations
+        assert violations[0].path in ("lead_id", "owner_id", "account.id"), violations

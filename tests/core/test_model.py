@@ -51,9 +51,12 @@ class TestConversionDefaults:
 
 
 class TestConversionValidation:
-    @pytest.mark.parametrize("bad", ["", " ", "12 3", "a\x01b"])
+    @pytest.mark.parametrize("bad", ["", " ", "12 3", "a\x01b", "123\n", "\n123"])
     def test_lead_id_must_be_a_record_id(self, bad: str) -> None:
-        """Blank ids and ids with whitespace or control characters are refused."""
+        """Blank ids and ids with whitespace or control characters are refused.
+
+        A trailing newline included: ``$`` would have let it through (it matches before one).
+        """
         with pytest.raises(FieldError) as info:
             Conversion(lead_id=bad)
         assert info.value.field == "lead_id"
