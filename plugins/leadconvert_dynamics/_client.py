@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 import requests
+from requests.utils import get_netrc_auth
 
 from leadconvert import (
     AuthenticationError,
@@ -222,6 +223,7 @@ class _Timeouts(requests.Session):
         self.default_timeout = timeout
         self.verify = verify
         self._environment: dict[Any, Any] = {}
+        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -246,10 +248,39 @@ class _Timeouts(requests.Session):
             settings["verify"] = self.verify
         return settings
 
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        # requests looks for a .netrc (the NETRC variable, two stat calls, then the file) for
+        # every request without auth; its answer for a host is read once here and handed
+        # over, or, when .netrc names nothing for the host, an auth that adds nothing (a URL
+        # with its own user:password@ takes requests' own path: it reads those only then).
+        given = request.auth
+        url = request.url
+        if given or self.auth or not self.trust_env or not isinstance(url, str):
+            return super().prepare_request(request)
+        scheme, _, netloc = (*url.split("/", 3)[:3], "", "")[:3]
+        netloc = netloc.partition("?")[0].partition("#")[0]
+        if "@" in netloc:
+            return super().prepare_request(request)
+        key = (scheme, netloc)
+        try:
+            found = self._netrc[key]
+        except KeyError:
+            found = self._netrc[key] = get_netrc_auth(url)
+        request.auth = found or _adds_nothing
+        try:
+            return super().prepare_request(request)
+        finally:
+            request.auth = given
+
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
+
+
+def _adds_nothing(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """An auth that leaves the request as it is (no .netrc entry for its host)."""
+    return request
 
 
 @attrs.define
