@@ -37,8 +37,12 @@ from ._results import ConversionResult, FollowUp, MatchReport, Violation
 from ._retry import backoff_delay, retry_after
 
 
+_NO_STRINGS: Mapping[str, str] = MappingProxyType({})
+
+
 def _frozen_strings(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping))
+    # Most requests have no query or headers: they share one empty, read-only mapping.
+    return MappingProxyType(dict(mapping)) if mapping else _NO_STRINGS
 
 
 def _frozen_capabilities(mapping: Mapping[str, Capability]) -> Mapping[str, Capability]:
