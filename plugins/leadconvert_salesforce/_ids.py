@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?$")
+_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?\Z")
 
 #: The key prefix (first three characters) of each object the backend sends ids of.
 KEY_PREFIXES: Mapping[str, str] = MappingProxyType(

@@ -33,7 +33,7 @@ __all__ = [
 
 OPPORTUNITY_NAME_MAX = 80
 # Salesforce API names: a letter, then letters, digits and single underscores (custom: __c...).
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
 # The fields the typed follow-up values set; ``fields`` may not set them a second time.
 TYPED_FIELDS = {
     "Name": "name",

@@ -59,7 +59,7 @@ CONVERT_KIND = "convertLead"
 FOLLOW_UP_KIND = "opportunityUpdate"
 #: Stands in the follow-up's path for the id of the Opportunity the conversion creates.
 OPPORTUNITY_ID_PLACEHOLDER = "{convertedOpportunityId}"
-_VERSION = re.compile(r"^\d{2,3}\.0$")
+_VERSION = re.compile(r"^\d{2,3}\.0\Z")
 
 
 def api_version(settings: Mapping[str, str]) -> str:

@@ -1,8 +1,9 @@
-"""canonical_id's inline path for the usual ids gives what the plain implementation gives.
+r"""canonical_id's inline path for the usual ids gives what the plain implementation gives.
 
 ``reference`` is canonical_id as it was before the inline path (commit 5a99253), kept here
 verbatim: every value, well formed or not, must come back the same or fail with the same
-``IdError`` (message and flags), or the same other exception.
+``IdError`` (message and flags), or the same other exception. The reference's pattern ends in
+``\Z`` as the module's does since ids with a trailing newline are refused (``$`` accepted one).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from leadconvert_salesforce._ids import KEY_PREFIXES, IdError, canonical_id, to_18
 
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?$")
+_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-5]{3})?\Z")
 _UPPER_FLAGS = {ch: "1" if "A" <= chr(ch) <= "Z" else "0" for ch in range(128)}
 
 
