@@ -125,6 +125,15 @@ _CHUNK_SUFFIX = {
 _PREFIXES: dict[tuple[str, ...], dict[str, str]] = {}
 
 
+def _prefixes(objects: tuple[str, ...]) -> dict[str, str]:
+    """The key prefix of each of ``objects`` -> the object, worked out once per tuple."""
+    prefixes = _PREFIXES.get(objects)
+    if prefixes is None:
+        prefixes = {KEY_PREFIXES[name]: name for name in objects}
+        _PREFIXES[objects] = prefixes
+    return prefixes
+
+
 def canonical_id(value: str, *objects: str) -> str:
     """``value`` as an 18-character id, checked to belong to one of ``objects`` (by key prefix).
 
@@ -151,10 +160,7 @@ def canonical_id(value: str, *objects: str) -> str:
             )
         full = to_18(value) if len(value) == 15 else _from_18(value)
     if objects:
-        prefixes = _PREFIXES.get(objects)
-        if prefixes is None:
-            prefixes = {KEY_PREFIXES[name]: name for name in objects}
-            _PREFIXES[objects] = prefixes
+        prefixes = _prefixes(objects)
         if full[:3] not in prefixes:
             expected = " or ".join(f"{name} ({prefix}...)" for prefix, name in prefixes.items())
             raise IdError(

@@ -148,3 +148,43 @@ def _ids(draw: st.DrawFn) -> Any:
 @example("00QB00000000000MAA", ("Nothing",))
 def test_canonical_id_matches_the_reference(value: Any, objects: tuple[str, ...]) -> None:
     assert _outcome(canonical_id, value, objects) == _outcome(reference, value, objects)
+
+
+def _check_id_reference(value: Any, objects: tuple[str, ...]) -> tuple[Any, ...]:
+    try:
+        return ("kept", canonical_id(value, *objects))
+    except IdError as exc:
+        return ("refused", str(exc), exc.wrong_object, exc.wrong_suffix)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(_ids(), st.text(_CHARS + "-\n é", max_size=20)),
+    st.lists(st.sampled_from(list(KEY_PREFIXES)), min_size=1, max_size=3).map(tuple),
+)
+@example("00QB00000000000MAA\n", ("Lead",))
+@example("00QB00000000000MAA", ("Account",))
+@example("00qb00000000000maa", ("Lead",))
+def test_rules_check_id_matches_canonical_id(value: Any, objects: tuple[str, ...]) -> None:
+    """validate's inline id check keeps or refuses exactly what canonical_id does."""
+    from leadconvert_salesforce import _rules
+
+    found: list[Any] = []
+    _rules.forget_ids()
+    _rules._check_id(found, value, "path", *objects)
+    expected = _check_id_reference(value, objects)
+    if expected[0] == "kept":
+        assert found == []
+        assert {value: expected[1]} == _rules.KEPT_IDS
+    else:
+        assert not _rules.KEPT_IDS
+        assert len(found) == 1
+        assert found[0].message == expected[1]
+        assert found[0].rule == (
+            "salesforce.id.wrong_object"
+            if expected[2]
+            else "salesforce.id.case_suffix"
+            if expected[3]
+            else "salesforce.id.malformed"
+        )
+    _rules.forget_ids()
