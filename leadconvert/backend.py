@@ -36,7 +36,6 @@ from ._model import BackendOptions, Conversion
 from ._results import ConversionResult, FollowUp, MatchReport, Violation
 from ._retry import backoff_delay, retry_after
 
-
 _NO_STRINGS: Mapping[str, str] = MappingProxyType({})
 
 
