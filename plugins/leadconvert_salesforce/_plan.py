@@ -27,6 +27,7 @@ from ._wire import (
     OPPORTUNITY_ID_PLACEHOLDER,
     LeadConvert,
     api_version,
+    new_lead_convert,
     soap_headers,
 )
 
@@ -57,7 +58,7 @@ def lead_convert(conversion: Conversion, default_status: str | None = None) -> L
             bypass_account = options.bypass_account_dedupe_check
             bypass_contact = options.bypass_contact_dedupe_check
     owner_id = conversion.owner_id
-    return LeadConvert(
+    return new_lead_convert(
         _canonical(conversion.lead_id, "Lead"),
         conversion.converted_status or default_status,
         isinstance(opportunity, NoOpportunity),

@@ -13,10 +13,6 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
-
-import defusedxml.ElementTree as SafeET
 
 from leadconvert import InputError
 from leadconvert.emulation import CONVERT, FOLLOW_UP, Fault, HttpEmulator, json_response, read_seed
@@ -25,12 +21,23 @@ from .._wire import PARTNER_NS, SOAP_NS, XSI_NS, parse_rows
 from ._org import ConvertResult, RestError, SalesforceOrg, SoqlError, canon
 
 if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
+
     from werkzeug.routing import Map
     from werkzeug.wrappers import Request, Response
 
 # werkzeug is imported when the emulator answers, not when it is built (see leadconvert.emulation).
 
 __all__ = ["FAULT_KINDS", "SalesforceEmulator"]
+
+
+def escape(data: str) -> str:
+    """``xml.sax.saxutils.escape``, imported when the emulator answers (it imports urllib.request:
+    ~10 ms of building an emulator that ``plan`` only asks for its settings)."""
+    from xml.sax.saxutils import escape as sax_escape
+
+    return sax_escape(data)
+
 
 FAULT_NS = "urn:fault.partner.soap.sforce.com"
 #: The shorthand fault kinds ``inject`` (and ``{"kind": ...}`` on the admin API) accept.
@@ -347,6 +354,7 @@ class SalesforceEmulator(HttpEmulator):
     # --- SOAP ---------------------------------------------------------------------------------
 
     def _soap_request(self, request: Request, operation: str) -> Response:
+        import defusedxml.ElementTree as SafeET
         from werkzeug.wrappers import Response
 
         if operation != "convertLead":
