@@ -7,6 +7,7 @@ and the pipeline (which drives it) can both use it without importing each other.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from attrs import evolve, frozen
 
@@ -57,7 +58,14 @@ def check(backend: Backend, conversion: Conversion, mode: Mode = Mode.STRICT) ->
         if conversion.options
         else []
     )
-    violations = backend.validate(conversion)
+    return checked(backend, found, backend.validate(conversion), mode)
+
+
+def checked(
+    backend: Backend, found: list[Violation], violations: Sequence[Violation], mode: Mode
+) -> Checked:
+    """``check``'s result from the other-backend options ``found`` and the backend's
+    ``violations`` (for the pipeline, which asks the backend itself on its common path)."""
     if not violations and not found:
         return _CLEAN
     found.extend(v if v.backend else evolve(v, backend=backend.name) for v in violations)

@@ -23,7 +23,7 @@ import simplejson
 from attrs import frozen
 
 from ._exceptions import EmptyInputError, InputError
-from ._json import NeutralConverter, dumps_json, loads_json, loads_json_line
+from ._json import NeutralConverter, _quick_conversion, dumps_json, loads_json, loads_json_line
 from ._model import Conversion, trusted_constructor
 from ._results import Violation
 
@@ -250,9 +250,39 @@ def _depth(text: str) -> int:
 def _read_jsonl(
     lines: _Lines, converter: NeutralConverter, sources: bool = True
 ) -> Iterator[InputRecord]:
+    # ``_Lines.__next__`` and ``_record`` inlined for the common line (valid UTF-8, short
+    # enough, a JSON object whose values take their common shape): the same records, one
+    # Python call per line fewer each. Anything else takes the same steps as theirs.
     bad_lines = lines.bad
-    for text in lines:
-        number = lines.number
+    readline = lines._stream.readline
+    limit = MAX_LINE_BYTES + 1
+    new_record = _new_record
+    quick = _quick_conversion
+    structure_options = converter._quick_options
+    detailed = converter._detailed_violations
+    loads = loads_json_line
+    number = lines.number
+    while True:
+        raw = readline(limit)
+        if not raw:
+            break
+        number += 1
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            # Spreadsheets save a byte-order mark that must not join the first column's name.
+            raw = raw[3:]
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            bad_lines[number] = f"the line is longer than {MAX_LINE_BYTES} bytes"
+            raw = raw[:MAX_LINE_BYTES] + b"\n"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad_lines[number] = (
+                f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
+                "(save the file as UTF-8)"
+            )
+            text = raw.decode("utf-8", "surrogateescape")
         if bad_lines:
             bad = bad_lines.pop(number, None)
             if bad is not None:
@@ -271,7 +301,7 @@ def _read_jsonl(
             )
             continue
         try:
-            data = loads_json_line(text)
+            data = loads(text)
         except simplejson.JSONDecodeError as exc:
             message = f"not valid JSON: {exc.msg} at column {exc.colno}"
             yield InputRecord(number, None, (_problem("input.json", message),))
@@ -280,7 +310,25 @@ def _read_jsonl(
             message = f"nested deeper than {MAX_DEPTH} levels"
             yield InputRecord(number, None, (_problem("input.json", message),))
             continue
-        yield _record(number, data, converter, _json_source(data) if sources else None)
+        conversion = None
+        if type(data) is dict and converter._fast:
+            conversion = quick(data, structure_options)
+        if conversion is not None:
+            # The fast path took the line's lead_id (a str) as the conversion's.
+            yield new_record(
+                number, conversion, (), conversion.lead_id, _json_source(data) if sources else None
+            )
+            continue
+        # What ``_record`` does, without trying the fast path a second time.
+        conversion, problems = detailed(data)
+        lead_id = data.get("lead_id") if type(data) is dict or isinstance(data, Mapping) else None
+        yield new_record(
+            number,
+            conversion,
+            problems,
+            lead_id if isinstance(lead_id, str) else None,
+            _json_source(data) if sources else None,
+        )
 
 
 def _json_source(data: Any) -> dict[str, str] | None:

@@ -481,6 +481,49 @@ def _quick_tags(value: object) -> CarryOverTags | None:
     )
 
 
+#: The field types whose values the options fast path checks itself, as cattrs' hooks here would
+#: (a JSON boolean, a string): the value's exact type, and whether ``None`` is allowed too.
+_SIMPLE_OPTION_TYPES: dict[Any, tuple[type, bool]] = {
+    "bool": (bool, False),
+    "bool | None": (bool, True),
+    "str": (str, False),
+    "str | None": (str, True),
+    bool: (bool, False),
+    bool | None: (bool, True),
+    str: (str, False),
+    str | None: (str, True),
+}
+
+
+#: ``_simple_option_fields`` of each options class met so far (a few classes, one entry each).
+_SIMPLE_OPTION_FIELDS: dict[Any, dict[str, tuple[type, bool]] | None] = {}
+
+
+def _simple_option_fields(option_type: Any) -> dict[str, tuple[type, bool]] | None:
+    if option_type not in _SIMPLE_OPTION_FIELDS:
+        _SIMPLE_OPTION_FIELDS[option_type] = _find_simple_option_fields(option_type)
+    return _SIMPLE_OPTION_FIELDS[option_type]
+
+
+def _find_simple_option_fields(option_type: Any) -> dict[str, tuple[type, bool]] | None:
+    """Each field of an options class as (type, None allowed) when every field is a plain
+    boolean or string that ``__init__`` takes by its own name; None for any other class."""
+    if not attrs.has(option_type):
+        return None
+    out: dict[str, tuple[type, bool]] = {}
+    for attribute in attrs.fields(option_type):
+        simple = _SIMPLE_OPTION_TYPES.get(attribute.type)
+        if (
+            simple is None
+            or not attribute.init
+            or attribute.converter is not None
+            or attribute.alias != attribute.name
+        ):
+            return None
+        out[attribute.name] = simple
+    return out
+
+
 def _quick_conversion(
     data: dict[Any, Any],
     structure_options: Callable[[Any, Any], tuple[BackendOptions, ...]],
@@ -631,6 +674,27 @@ class NeutralConverter:
             out.append(self._conv.structure(raw, option_type))
         return tuple(out)
 
+    def _quick_options(self, value: dict[Any, Any], _: Any = None) -> tuple[BackendOptions, ...]:
+        """``_structure_options`` of a dict whose option sets hold only booleans and strings,
+        each value's type checked here and the options class's ``__init__`` (its validators)
+        called as cattrs would; anything else goes through ``_structure_options`` itself."""
+        out: list[BackendOptions] = []
+        for backend, raw in value.items():
+            option_type = self.option_types.get(backend)
+            if option_type is None or type(raw) is not dict:
+                return self._structure_options(value, BackendOptions)
+            fields = _simple_option_fields(option_type)
+            if fields is None:
+                return self._structure_options(value, BackendOptions)
+            for key, item in raw.items():
+                simple = fields.get(key)
+                if simple is None or (
+                    type(item) is not simple[0] and (item is not None or not simple[1])
+                ):
+                    return self._structure_options(value, BackendOptions)
+            out.append(option_type(**raw))
+        return tuple(out)
+
     def _unstructure_options(self, value: tuple[BackendOptions, ...]) -> dict[str, Any]:
         return {item.backend: self._conv.unstructure(item) for item in value}
 
@@ -657,9 +721,13 @@ class NeutralConverter:
     def violations(self, data: Any) -> tuple[Conversion | None, tuple[Violation, ...]]:
         """Structure ``data``; instead of raising, return every problem as a violation."""
         if type(data) is dict and self._fast:
-            conversion = _quick_conversion(data, self._structure_options)
+            conversion = _quick_conversion(data, self._quick_options)
             if conversion is not None:
                 return conversion, ()
+        return self._detailed_violations(data)
+
+    def _detailed_violations(self, data: Any) -> tuple[Conversion | None, tuple[Violation, ...]]:
+        """``violations`` without the fast path (for data it did not take)."""
         if not isinstance(data, Mapping):
             return None, (
                 Violation(

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from attrs import evolve, field, frozen
 
 from ._check import Checked, Mode, check
+from ._check import checked as checked_by
 from ._defaults import Defaults
 from ._exceptions import BackendError, ConfigurationError, UnreachableError
 from ._input import InputRecord
@@ -159,6 +160,7 @@ class Pipeline:
         invalid: list[InputRecord] = []
         warnings: list[PlanWarning] = []
         backend, mode, defaults = self.backend, self.mode, self.defaults
+        validate, append, new_item = backend.validate, items.append, _new_plan_item
         for record in records:
             conversion = record.conversion
             if conversion is None:
@@ -170,7 +172,15 @@ class Pipeline:
                 warnings.extend(
                     PlanWarning(conversion.lead_id, note, record.line) for note in applied.notes()
                 )
-            checked = check(backend, conversion, mode)
+            if conversion.options:
+                checked = check(backend, conversion, mode)
+            else:
+                # ``check`` inlined for a conversion without options: the backend's rules alone.
+                violations = validate(conversion)
+                if not violations:
+                    append(new_item(conversion, record.line))
+                    continue
+                checked = checked_by(backend, [], violations, mode)
             if checked.errors:
                 invalid.append(evolve(record, violations=checked.errors))
                 continue
@@ -178,7 +188,7 @@ class Pipeline:
                 warnings.extend(
                     PlanWarning(conversion.lead_id, v, record.line) for v in checked.warnings
                 )
-            items.append(_new_plan_item(conversion, record.line))
+            append(new_item(conversion, record.line))
         return CheckedWindow(tuple(items), tuple(invalid), tuple(warnings))
 
     def merge(self, items: Sequence[PlanItem]) -> MergedWindow:
