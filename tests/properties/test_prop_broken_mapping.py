@@ -37,6 +37,9 @@ FIND = settings(
 
 def _break(monkeypatch: pytest.MonkeyPatch, cls: type, attribute: str, key: str) -> None:
     """Write and read ``cls.attribute`` under ``key`` (the converter is built once: rebuild)."""
+    # The converter is built on first use; build the true one before the table is broken, or
+    # monkeypatch would read (and restore after the test) one built from the broken table.
+    assert _wire.CONVERTER is not None
     renames = {c: dict(r) for c, r in _wire.RENAMES.items()}
     renames.setdefault(cls, {})[attribute] = key
     monkeypatch.setattr(_wire, "RENAMES", renames)
