@@ -31,7 +31,6 @@ from typing import Any
 
 import attrs
 import requests
-from requests.utils import get_netrc_auth
 
 from leadconvert import (
     AuthenticationError,
@@ -63,6 +62,7 @@ from leadconvert.backend import (
     backoff_delay,
     retry_after,
 )
+from leadconvert.http import Session
 
 from ._answers import (
     NOT_INSTALLED_MESSAGE,
@@ -215,72 +215,27 @@ class MsalTokens(TokenSource):
         return True
 
 
-class _Timeouts(requests.Session):
+class _Timeouts(Session):
     """A session that puts a timeout on every request (msal's included) and pins ``verify``."""
 
     def __init__(self, timeout: float, verify: str | bool) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.verify = verify
-        self._environment: dict[Any, Any] = {}
-        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
 
-    def merge_environment_settings(
+    def environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> Any:
-        if proxies or not self.trust_env or not isinstance(url, str):
-            return self._merge_environment(url, proxies, stream, verify, cert)
-        # The environment's answer for a host, read once: requests reads os.environ (proxies,
-        # no_proxy, the CA bundle) for every request, about 0.25 ms each time.
-        key = (*url.split("/", 3)[:3], stream, verify, cert, self.verify, *self.proxies.items())
-        known = self._environment.get(key)
-        if known is None:
-            known = self._merge_environment(url, proxies, stream, verify, cert)
-            self._environment[key] = known
-        return {**known, "proxies": dict(known["proxies"])}
-
-    def _merge_environment(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings = super().environment_settings(url, proxies, stream, verify, cert)
         if isinstance(self.verify, str):
             # A CA bundle given as a credential wins over REQUESTS_CA_BUNDLE (psf/requests#3829).
             settings["verify"] = self.verify
         return settings
 
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        # requests looks for a .netrc (the NETRC variable, two stat calls, then the file) for
-        # every request without auth; its answer for a host is read once here and handed
-        # over, or, when .netrc names nothing for the host, an auth that adds nothing (a URL
-        # with its own user:password@ takes requests' own path: it reads those only then).
-        given = request.auth
-        url = request.url
-        if given or self.auth or not self.trust_env or not isinstance(url, str):
-            return super().prepare_request(request)
-        scheme, _, netloc = (*url.split("/", 3)[:3], "", "")[:3]
-        netloc = netloc.partition("?")[0].partition("#")[0]
-        if "@" in netloc:
-            return super().prepare_request(request)
-        key = (scheme, netloc)
-        try:
-            found = self._netrc[key]
-        except KeyError:
-            found = self._netrc[key] = get_netrc_auth(url)
-        request.auth = found or _adds_nothing
-        try:
-            return super().prepare_request(request)
-        finally:
-            request.auth = given
-
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
-
-
-def _adds_nothing(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An auth that leaves the request as it is (no .netrc entry for its host)."""
-    return request
 
 
 @attrs.define

@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 import requests
-from requests.utils import get_netrc_auth
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
@@ -50,6 +49,7 @@ from leadconvert import (
     dumps_json,
 )
 from leadconvert.backend import Client, PlannedCall, Secret, StepRecorder, backoff_delay
+from leadconvert.http import Session
 
 from ._answers import matched_in_rest, read_convert_answer, with_matches
 from ._ids import IdError, canonical_id
@@ -149,92 +149,33 @@ def _boundary(what: str) -> Iterator[None]:
         raise _map_error(exc, what) from exc
 
 
-class _PinnedSession(requests.Session):
-    """A session whose own ``verify`` wins over ``REQUESTS_CA_BUNDLE``.
-
-    requests lets the environment override ``Session.verify`` (psf/requests#3829), and
-    simple-salesforce's login passes no ``verify``: without this, a CA bundle given as a
-    credential would be ignored wherever ``REQUESTS_CA_BUNDLE`` is set.
-    """
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None or verify is True:
-            settings["verify"] = self.verify
-        return settings
-
-
-class _TimeoutSession(_PinnedSession):
-    """A session that puts a timeout on every request that does not carry one.
+class _TimeoutSession(Session):
+    """A session that puts a timeout on every request and whose own ``verify`` wins.
 
     simple-salesforce's login (``soap_login``) posts without a timeout: a login endpoint that
-    never answers would hang the whole run. Every other call passes its own timeout.
+    never answers would hang the whole run; every other call passes its own timeout. requests
+    lets the environment override ``Session.verify`` (psf/requests#3829), and the login passes
+    no ``verify``: without the pin, a CA bundle given as a credential would be ignored wherever
+    ``REQUESTS_CA_BUNDLE`` is set.
     """
 
     def __init__(self, timeout: float, verify: str | bool = True) -> None:
         super().__init__()
         self.default_timeout = timeout
         self.verify = verify
-        self._environment: dict[Any, Any] = {}
-        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
 
-    def merge_environment_settings(
+    def environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> Any:
-        if proxies or not self.trust_env or not isinstance(url, str):
-            return self._merge_environment(url, proxies, stream, verify, cert)
-        # The environment's answer for a host, read once: requests reads os.environ (proxies,
-        # no_proxy, the CA bundle) for every request, about 0.25 ms each time.
-        key = (*url.split("/", 3)[:3], stream, verify, cert, self.verify, *self.proxies.items())
-        known = self._environment.get(key)
-        if known is None:
-            known = self._merge_environment(url, proxies, stream, verify, cert)
-            self._environment[key] = known
-        return {**known, "proxies": dict(known["proxies"])}
-
-    def _merge_environment(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        if isinstance(self.verify, str):
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        # No CA bundle was given: REQUESTS_CA_BUNDLE and friends apply as usual.
-        return requests.Session.merge_environment_settings(self, url, proxies, stream, verify, cert)
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        # requests looks for a .netrc (the NETRC variable, two stat calls, then the file) for
-        # every request without auth; its answer for a host is read once here and handed
-        # over, or, when .netrc names nothing for the host, an auth that adds nothing (a URL
-        # with its own user:password@ takes requests' own path: it reads those only then).
-        given = request.auth
-        url = request.url
-        if given or self.auth or not self.trust_env or not isinstance(url, str):
-            return super().prepare_request(request)
-        scheme, _, netloc = (*url.split("/", 3)[:3], "", "")[:3]
-        netloc = netloc.partition("?")[0].partition("#")[0]
-        if "@" in netloc:
-            return super().prepare_request(request)
-        key = (scheme, netloc)
-        try:
-            found = self._netrc[key]
-        except KeyError:
-            found = self._netrc[key] = get_netrc_auth(url)
-        request.auth = found or _adds_nothing
-        try:
-            return super().prepare_request(request)
-        finally:
-            request.auth = given
+        settings = super().environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str) and (verify is None or verify is True):
+            settings["verify"] = self.verify
+        return settings
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
-
-
-def _adds_nothing(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An auth that leaves the request as it is (no .netrc entry for its host)."""
-    return request
 
 
 @attrs.define

@@ -17,7 +17,6 @@ from typing import Any
 import requests
 from attrs import evolve
 from requests.adapters import HTTPAdapter
-from requests.utils import get_netrc_auth
 from urllib3.util.retry import Retry
 
 from leadconvert import (
@@ -46,6 +45,7 @@ from leadconvert.backend import (
     backoff_delay,
     retry_after,
 )
+from leadconvert.http import Session
 
 from ._answers import parse_body, read_answer, read_lead_states, read_match, unknown
 from ._wire import DATA_CENTRES, ENVIRONMENTS, api_version, endpoints, mass_convert_path
@@ -212,62 +212,6 @@ class _Tokens:
         return self._token
 
 
-class _Session(requests.Session):
-    """A ``requests.Session`` that reads the environment once per host, not once per request.
-
-    requests' ``merge_environment_settings`` reads ``os.environ`` (proxies, ``no_proxy``, the CA
-    bundle) for every request, about 0.25 ms each time; the environment does not change during a
-    run, so its answer for a host is kept. Explicit proxies, or ``trust_env`` off, take requests'
-    own path.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[Any, Any] = {}
-        self._netrc: dict[tuple[str, str], tuple[str, str] | None] = {}
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:
-        if proxies or not self.trust_env or not isinstance(url, str):
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        key = (*url.split("/", 3)[:3], stream, verify, cert, self.verify, *self.proxies.items())
-        known = self._environment.get(key)
-        if known is None:
-            known = super().merge_environment_settings(url, proxies, stream, verify, cert)
-            self._environment[key] = known
-        return {**known, "proxies": dict(known["proxies"])}
-
-    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        # requests looks for a .netrc (the NETRC variable, two stat calls, then the file) for
-        # every request without auth; its answer for a host is read once here and handed
-        # over, or, when .netrc names nothing for the host, an auth that adds nothing (a URL
-        # with its own user:password@ takes requests' own path: it reads those only then).
-        given = request.auth
-        url = request.url
-        if given or self.auth or not self.trust_env or not isinstance(url, str):
-            return super().prepare_request(request)
-        scheme, _, netloc = (*url.split("/", 3)[:3], "", "")[:3]
-        netloc = netloc.partition("?")[0].partition("#")[0]
-        if "@" in netloc:
-            return super().prepare_request(request)
-        key = (scheme, netloc)
-        try:
-            found = self._netrc[key]
-        except KeyError:
-            found = self._netrc[key] = get_netrc_auth(url)
-        request.auth = found or _adds_nothing
-        try:
-            return super().prepare_request(request)
-        finally:
-            request.auth = given
-
-
-def _adds_nothing(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An auth that leaves the request as it is (no .netrc entry for its host)."""
-    return request
-
-
 class ZohoClient(Client):
     """Executes planned Zoho calls; thread-safe, one pooled session and one shared token."""
 
@@ -292,7 +236,7 @@ class ZohoClient(Client):
         self._poll_timeout = _number(settings, "poll_timeout", 600.0)
         self._doubt_wait = _number(settings, "doubt_wait", 60.0)
         self._sleep = sleep
-        self._session = _Session()
+        self._session = Session()
         # Only failures to connect are retried by urllib3: nothing was sent, so even a convert
         # POST is safe to repeat. Everything else is decided here, with the lead's state known.
         retry = Retry(

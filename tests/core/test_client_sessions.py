@@ -13,10 +13,11 @@ import pytest
 import requests
 from leadconvert_dynamics._client import _Timeouts
 from leadconvert_salesforce._client import _TimeoutSession
-from leadconvert_zoho._client import _Session
+
+from leadconvert.http import Session
 
 _SESSIONS = {
-    "zoho": _Session,
+    "zoho": Session,
     "salesforce": lambda: _TimeoutSession(30.0),
     "dynamics": lambda: _Timeouts(30.0, True),
 }
