@@ -172,7 +172,11 @@ def _lead_convert(row: Row) -> str:
 
 def build_envelope(rows: Iterable[Row], session_id: str = SESSION_PLACEHOLDER) -> str:
     """The ``convertLead`` SOAP envelope for ``rows`` with ``session_id`` in its SessionHeader."""
-    body = "".join(_lead_convert(row) for row in rows)
+    return _envelope("".join(_lead_convert(row) for row in rows), session_id)
+
+
+def _envelope(body: str, session_id: str) -> str:
+    """The SOAP envelope around ``body``, the ``<leadConverts>`` of one convertLead call."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns="{PARTNER_NS}">'
@@ -444,12 +448,4 @@ _BOOLEAN = {True: "true", False: "false"}
 
 def render_envelope(converts: Iterable[LeadConvert], session_id: str = SESSION_PLACEHOLDER) -> str:
     """The convertLead envelope for ``converts``, children in WSDL order."""
-    body = "".join([_lead_convert_xml(c) for c in converts])
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<soapenv:Envelope xmlns:soapenv="{SOAP_NS}" xmlns="{PARTNER_NS}">'
-        f"<soapenv:Header><SessionHeader><sessionId>{_text(session_id)}</sessionId>"
-        "</SessionHeader></soapenv:Header>"
-        f"<soapenv:Body><convertLead>{body}</convertLead></soapenv:Body>"
-        "</soapenv:Envelope>"
-    )
+    return _envelope("".join([_lead_convert_xml(c) for c in converts]), session_id)
