@@ -7,7 +7,6 @@ and the pipeline (which drives it) can both use it without importing each other.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 
 from attrs import evolve, frozen
 
@@ -41,32 +40,21 @@ _CLEAN = Checked((), ())
 
 def check(backend: Backend, conversion: Conversion, mode: Mode = Mode.STRICT) -> Checked:
     """Every rule ``conversion`` breaks on ``backend``, split by ``mode``."""
-    found: list[Violation] = (
-        [
-            Violation(
-                rule="options.other_backend",
-                path=f"options.{item.backend}",
-                message=(
-                    f"options for backend {item.backend!r} cannot be expressed on {backend.name!r}"
-                ),
-                backend=backend.name,
-                unsupported=True,
-            )
-            for item in conversion.options
-            if item.backend != backend.name
-        ]
-        if conversion.options
-        else []
-    )
-    return checked(backend, found, backend.validate(conversion), mode)
-
-
-def checked(
-    backend: Backend, found: list[Violation], violations: Sequence[Violation], mode: Mode
-) -> Checked:
-    """``check``'s result from the other-backend options ``found`` and the backend's
-    ``violations`` (for the pipeline, which asks the backend itself on its common path)."""
-    if not violations and not found:
+    violations = backend.validate(conversion)
+    if not conversion.options and not violations:
+        return _CLEAN
+    found: list[Violation] = [
+        Violation(
+            rule="options.other_backend",
+            path=f"options.{item.backend}",
+            message=f"options for backend {item.backend!r} cannot be expressed on {backend.name!r}",
+            backend=backend.name,
+            unsupported=True,
+        )
+        for item in conversion.options
+        if item.backend != backend.name
+    ]
+    if not found and not violations:
         return _CLEAN
     found.extend(v if v.backend else evolve(v, backend=backend.name) for v in violations)
     if mode is Mode.STRICT:

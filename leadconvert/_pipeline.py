@@ -21,7 +21,6 @@ from types import MappingProxyType
 from attrs import evolve, field, frozen
 
 from ._check import Checked, Mode, check
-from ._check import checked as checked_by
 from ._defaults import Defaults
 from ._exceptions import BackendError, ConfigurationError, UnreachableError
 from ._input import InputRecord
@@ -160,7 +159,7 @@ class Pipeline:
         invalid: list[InputRecord] = []
         warnings: list[PlanWarning] = []
         backend, mode, defaults = self.backend, self.mode, self.defaults
-        validate, append, new_item = backend.validate, items.append, _new_plan_item
+        append, new_item = items.append, _new_plan_item
         for record in records:
             conversion = record.conversion
             if conversion is None:
@@ -172,15 +171,7 @@ class Pipeline:
                 warnings.extend(
                     PlanWarning(conversion.lead_id, note, record.line) for note in applied.notes()
                 )
-            if conversion.options:
-                checked = check(backend, conversion, mode)
-            else:
-                # ``check`` inlined for a conversion without options: the backend's rules alone.
-                violations = validate(conversion)
-                if not violations:
-                    append(new_item(conversion, record.line))
-                    continue
-                checked = checked_by(backend, [], violations, mode)
+            checked = check(backend, conversion, mode)
             if checked.errors:
                 invalid.append(evolve(record, violations=checked.errors))
                 continue
