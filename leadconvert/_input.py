@@ -250,39 +250,16 @@ def _depth(text: str) -> int:
 def _read_jsonl(
     lines: _Lines, converter: NeutralConverter, sources: bool = True
 ) -> Iterator[InputRecord]:
-    # ``_Lines.__next__`` and ``_record`` inlined for the common line (valid UTF-8, short
-    # enough, a JSON object whose values take their common shape): the same records, one
-    # Python call per line fewer each. Anything else takes the same steps as theirs.
+    # ``_record`` inlined for the common line (a JSON object whose values take their common
+    # shape): the same records, one Python call per line fewer. Anything else takes its steps.
     bad_lines = lines.bad
-    readline = lines._stream.readline
-    limit = MAX_LINE_BYTES + 1
     new_record = _new_record
     quick = _quick_conversion
     structure_options = converter._quick_options
     detailed = converter._detailed_violations
     loads = loads_json_line
-    number = lines.number
-    while True:
-        raw = readline(limit)
-        if not raw:
-            break
-        number += 1
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            # Spreadsheets save a byte-order mark that must not join the first column's name.
-            raw = raw[3:]
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (rest := readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                pass
-            bad_lines[number] = f"the line is longer than {MAX_LINE_BYTES} bytes"
-            raw = raw[:MAX_LINE_BYTES] + b"\n"
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad_lines[number] = (
-                f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} "
-                "(save the file as UTF-8)"
-            )
-            text = raw.decode("utf-8", "surrogateescape")
+    for text in lines:
+        number = lines.number
         if bad_lines:
             bad = bad_lines.pop(number, None)
             if bad is not None:
