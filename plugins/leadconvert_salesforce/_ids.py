@@ -134,14 +134,13 @@ def _prefixes(objects: tuple[str, ...]) -> dict[str, str]:
     return prefixes
 
 
-def canonical_id(value: str, *objects: str) -> str:
-    """``value`` as an 18-character id, checked to belong to one of ``objects`` (by key prefix).
+def usual_full_id(value: object) -> str | None:
+    """The 18-character form of a usual id, or None for anything else (``canonical_id`` says
+    what is wrong with it).
 
-    Raises ``IdError`` for a malformed id or one of another object.
+    Usual: 15 ASCII letters and digits, or 18 already in their one spelling (the case-safe
+    suffix as the first 15 characters give it). Worked out with two table look-ups, no pattern.
     """
-    full = None
-    # The usual ids first, inline: 15 ASCII letters and digits, or 18 already in their one
-    # spelling (the case-safe suffix as the first 15 characters give it).
     if type(value) is str and value.isascii() and value.isalnum():
         size = len(value)
         if size in (15, 18):
@@ -150,9 +149,18 @@ def canonical_id(value: str, *objects: str) -> str:
                 _CHUNK_SUFFIX[flags[0:5]] + _CHUNK_SUFFIX[flags[5:10]] + _CHUNK_SUFFIX[flags[10:15]]
             )
             if size == 15:
-                full = value + suffix
-            elif value[15:] == suffix:
-                full = value
+                return value + suffix
+            if value[15:] == suffix:
+                return value
+    return None
+
+
+def canonical_id(value: str, *objects: str) -> str:
+    """``value`` as an 18-character id, checked to belong to one of ``objects`` (by key prefix).
+
+    Raises ``IdError`` for a malformed id or one of another object.
+    """
+    full = usual_full_id(value)
     if full is None:
         if not isinstance(value, str) or not _ID.match(value):
             raise IdError(

@@ -18,7 +18,7 @@ from leadconvert import (
 )
 from leadconvert.backend import unsupported, violation
 
-from ._ids import _CHUNK_SUFFIX, _PREFIXES, _UPPER_FLAGS, IdError, _prefixes, canonical_id
+from ._ids import IdError, _prefixes, canonical_id, usual_full_id
 from ._options import NAME
 from ._wire import CONVERTED_STATUS_PLACEHOLDER, api_version, find_invalid_xml_char
 
@@ -61,32 +61,18 @@ def _check_id(
 ) -> None:
     if value is None:
         return
-    # The usual id inline (as canonical_id's own inline path): 15 ASCII letters and digits, or
-    # 18 already in their one spelling, of one of ``objects``; anything else takes canonical_id.
-    if type(value) is str and value.isascii() and value.isalnum():
-        size = len(value)
-        if size in (15, 18):
-            flags = value.translate(_UPPER_FLAGS)
-            suffix = (
-                _CHUNK_SUFFIX[flags[0:5]] + _CHUNK_SUFFIX[flags[5:10]] + _CHUNK_SUFFIX[flags[10:15]]
-            )
-            full = value + suffix if size == 15 else value
-            prefixes = _PREFIXES.get(objects) or _prefixes(objects)
-            if (size == 15 or value[15:] == suffix) and full[:3] in prefixes:
-                if len(KEPT_IDS) >= _KEPT_MAX:
-                    KEPT_IDS.clear()
-                KEPT_IDS[value] = full
-                return
-    try:
-        full = canonical_id(value, *objects)
-    except IdError as exc:
-        rule = "salesforce.id.malformed"
-        if exc.wrong_object:
-            rule = "salesforce.id.wrong_object"
-        elif exc.wrong_suffix:
-            rule = "salesforce.id.case_suffix"
-        found.append(violation(rule, path, message or str(exc), NAME))
-        return
+    full = usual_full_id(value)
+    if full is None or full[:3] not in _prefixes(objects):
+        try:
+            full = canonical_id(value, *objects)
+        except IdError as exc:
+            rule = "salesforce.id.malformed"
+            if exc.wrong_object:
+                rule = "salesforce.id.wrong_object"
+            elif exc.wrong_suffix:
+                rule = "salesforce.id.case_suffix"
+            found.append(violation(rule, path, message or str(exc), NAME))
+            return
     if len(KEPT_IDS) >= _KEPT_MAX:
         KEPT_IDS.clear()
     KEPT_IDS[value] = full
