@@ -314,22 +314,38 @@ def _json_source(data: Any) -> dict[str, str] | None:
     if not isinstance(data, Mapping):
         return None
     out: dict[str, str] = {}
-
-    def add(prefix: str, value: Any) -> None:
-        if len(out) >= 50:
-            return
-        if isinstance(value, Mapping):
-            for key, inner in value.items():
-                add(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif isinstance(value, bool):
-            out[prefix] = str(value).lower()
-        elif isinstance(value, list):
-            out[prefix] = dumps_json(value)
-        elif value is not None:
-            out[prefix] = str(value)
-
-    add("", data)
+    _flatten(out, "", data)
     return out
+
+
+def _flatten(out: dict[str, str], prefix: str, mapping: Mapping[Any, Any]) -> None:
+    # Every line of a run goes through here: exact type checks first (what JSON decoding
+    # gives), the abstract ones (a slow ``isinstance`` against an ABC) only for anything else.
+    for key, value in mapping.items():
+        if len(out) >= _MAX_SOURCE_COLUMNS:
+            return
+        name = f"{prefix}.{key}" if prefix else str(key)
+        kind = type(value)
+        if kind is str:
+            out[name] = value
+        elif kind is dict:
+            _flatten(out, name, value)
+        elif value is None:
+            continue
+        elif kind is bool:
+            out[name] = "true" if value else "false"
+        elif kind is list:
+            out[name] = dumps_json(value)
+        elif isinstance(value, Mapping):
+            _flatten(out, name, value)
+        elif isinstance(value, list):
+            out[name] = dumps_json(value)
+        else:
+            out[name] = str(value)
+
+
+#: Input columns a JSON Lines line gives its report row at most.
+_MAX_SOURCE_COLUMNS = 50
 
 
 #: InputRecord(...) without attrs' __init__ (it has neither converters nor validators).
