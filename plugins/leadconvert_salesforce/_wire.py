@@ -400,23 +400,35 @@ def _lead_convert_xml(convert: LeadConvert) -> str:
     opportunity = convert.opportunity_id
     name = convert.opportunity_name
     owner = convert.owner_id
-    texts = [lead, status]
-    for value in (account, contact, opportunity, name, owner):
-        if value is not None:
-            texts.append(value)
     no_opportunity = convert.do_not_create_opportunity
     overwrite = convert.overwrite_lead_source
     notify = convert.send_notification_email
     bypass_account = convert.bypass_account_dedupe_check
     bypass_contact = convert.bypass_contact_dedupe_check
+    # Every text is checked before any is written: the texts the row holds, then all at once.
+    texts = [lead, status]
+    if account is not None:
+        texts.append(account)
+    if contact is not None:
+        texts.append(contact)
+    if opportunity is not None:
+        texts.append(opportunity)
+    if name is not None:
+        texts.append(name)
+    if owner is not None:
+        texts.append(owner)
+    try:
+        # A value that is not text makes join raise; the checked path says what is wrong.
+        plain = all(texts) and _PLAIN.fullmatch("".join(texts)) is not None
+    except TypeError:
+        plain = False
     if (
-        not all(type(text) is str and text for text in texts)
+        not plain
         or type(no_opportunity) is not bool
         or type(overwrite) is not bool
         or type(notify) is not bool
         or not (bypass_account is None or type(bypass_account) is bool)
         or not (bypass_contact is None or type(bypass_contact) is bool)
-        or not _PLAIN.fullmatch("".join(texts))
     ):
         return _lead_convert(to_row(convert))
     xml = "<leadConverts>"
