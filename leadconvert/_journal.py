@@ -237,6 +237,8 @@ class Journal:
         self.backend = backend
         self.org = org
         self._in_batch = False
+        #: Whether the open transaction is fsync'd at its commit (see ``batch``).
+        self._durable = True
         # The runner's thread and the clients' (which journal job ids) share one connection.
         self._lock = threading.RLock()
         if not path.exists():
@@ -418,6 +420,7 @@ class Journal:
         now = time.time()
         planned = follow_ups or {}
         with self._transaction():
+            self._marking()
             self._db.executemany(
                 "INSERT INTO leads (lead_id, line, state, call_id, attempts, run_id, updated_at,"
                 " call_kind, sent_at, follow_ups) VALUES (?, ?, 'sending', ?, 1, ?, ?, ?, ?, ?)"
@@ -434,8 +437,13 @@ class Journal:
 
     @_guarded
     def set_job(self, lead_ids: Sequence[str], job_id: str) -> None:
-        """Record, durably, the CRM job that will convert these leads (before it is polled)."""
-        with self._transaction():
+        """Record the CRM job that will convert these leads (before it is polled).
+
+        Written at once and not fsync'd on its own (``batch(durable=False)``): the run's next
+        durable commit takes it to disk. A job id lost to a power cut leaves its leads
+        ``sending``, which a resumed run checks against the CRM like any call cut off.
+        """
+        with self._transaction(durable=False):
             self._db.executemany(
                 "UPDATE leads SET job_id = ?, updated_at = ? WHERE lead_id = ?",
                 [(job_id, time.time(), lead_id) for lead_id in lead_ids],
@@ -453,6 +461,7 @@ class Journal:
     def mark_step(self, lead_id: str, seq: int, kind: str) -> None:
         """Record that follow-up ``seq`` of the lead is about to leave."""
         with self._transaction():
+            self._marking()
             self._db.execute(
                 "INSERT INTO steps (lead_id, seq, kind, state, updated_at)"
                 " VALUES (?, ?, ?, 'sending', ?) ON CONFLICT (lead_id, seq) DO UPDATE SET"
@@ -527,17 +536,29 @@ class Journal:
             )
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Make every mark and record inside one transaction: one commit, one fsync."""
+    def batch(self, *, durable: bool = True) -> Iterator[None]:
+        """Make every mark and record inside one transaction: one commit, one fsync.
+
+        ``durable=False`` is for a transaction that marks nothing (outcomes, a job id): its
+        commit is written but not fsync'd. It survives the process being killed at once, like
+        every commit, and power loss from the next durable commit on (that commit's fsync of the
+        write-ahead log covers every transaction before it). Lost to a power cut, what it held
+        is what a resumed run establishes again by asking the CRM about leads left ``sending``;
+        a mark, which must be on disk before its call leaves, always gets its fsync.
+        """
         with self._lock:
             if self._in_batch:
                 yield
                 return
             try:
+                if not durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
             except (sqlite3.Error, OSError) as exc:
+                self._restore_sync(durable)
                 raise self.failure(exc) from exc
             self._in_batch = True
+            self._durable = durable
             try:
                 yield
             except BaseException:
@@ -547,15 +568,30 @@ class Journal:
             else:
                 try:
                     self._db.execute("COMMIT")
+                    if not durable and self._durable:
+                        # A mark joined it after all (``_marking``): on disk, WAL and database,
+                        # before its call can leave.
+                        self._db.execute("PRAGMA wal_checkpoint(FULL)")
                 except (sqlite3.Error, OSError) as exc:
                     with contextlib.suppress(sqlite3.Error):
                         self._db.execute("ROLLBACK")
                     raise self.failure(exc) from exc
             finally:
                 self._in_batch = False
+                self._durable = True
+                self._restore_sync(durable)
 
-    def _transaction(self) -> contextlib.AbstractContextManager[None]:
-        return self.batch()
+    def _marking(self) -> None:
+        """Called inside the transaction of every mark: it is fsync'd at its commit."""
+        self._durable = True
+
+    def _restore_sync(self, durable: bool) -> None:
+        if not durable:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    def _transaction(self, *, durable: bool = True) -> contextlib.AbstractContextManager[None]:
+        return self.batch(durable=durable)
 
 
 def _sync_directory(directory: Path) -> None:

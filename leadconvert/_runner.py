@@ -506,8 +506,13 @@ class Runner:
                     with _shielded():
                         launch = []
                         # One journal transaction (one fsync) records the calls that finished and
-                        # marks the ones about to leave; the marks are on disk before they do.
-                        with self.journal.batch():
+                        # marks the ones about to leave; the marks are on disk before they do. A
+                        # pass with nothing it could launch (the window's tail) only records
+                        # outcomes: its commit needs no fsync of its own (Journal.batch).
+                        may_mark = self._stop is None and (
+                            bool(ready) or any(dependents.get(running[f][0]) for f in done)
+                        )
+                        with self.journal.batch(durable=may_mark):
                             collected = _Collected()
                             for future in done:
                                 position, index = running.pop(future)

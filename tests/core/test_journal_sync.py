@@ -1,0 +1,72 @@
+"""Which journal commits are fsync'd: every one holding a mark, and only those need to be.
+
+Outcomes and job ids are committed without an fsync of their own (they survive a killed
+process at once and power loss from the next durable commit on); a mark is on disk, in the
+database file itself if need be, before its call can leave.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from leadconvert import ConversionResult, Outcome
+from leadconvert._journal import Journal
+
+FULL, NORMAL = 2, 1
+
+
+def _journal(tmp_path: Path) -> Journal:
+    return Journal(tmp_path / "run.journal.sqlite", "memory", "run-1", org="org")
+
+
+def _statements(journal: Journal) -> list[str]:
+    seen: list[str] = []
+    journal._db.set_trace_callback(seen.append)
+    return seen
+
+
+def _synchronous(journal: Journal) -> int:
+    return int(journal._db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_marks_are_committed_with_full_sync(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    seen = _statements(journal)
+    journal.mark_sending([("L1", 1)], "1")
+    journal.mark_step("L1", 0, "update")
+    assert not any("synchronous=NORMAL" in s for s in seen)
+    assert _synchronous(journal) == FULL
+
+
+def test_outcomes_and_job_ids_skip_the_fsync_then_full_sync_is_back(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    journal.mark_sending([("L1", 1), ("L2", 2)], "1")
+    seen = _statements(journal)
+    journal.set_job(["L1", "L2"], "job-7")
+    with journal.batch(durable=False):
+        assert _synchronous(journal) == NORMAL
+        journal.record([(ConversionResult("L1", Outcome.CONVERTED, job_id="job-7"), 1)])
+    assert seen.count("PRAGMA synchronous=NORMAL") == 2
+    assert _synchronous(journal) == FULL
+    entry = journal.get("L2")
+    assert entry is not None and entry.job_id == "job-7"
+    done = journal.get("L1")
+    assert done is not None and done.outcome is Outcome.CONVERTED
+
+
+def test_a_mark_inside_a_transaction_opened_without_fsync_still_reaches_the_disk(
+    tmp_path: Path,
+) -> None:
+    journal = _journal(tmp_path)
+    with journal.batch(durable=False):
+        journal.record([(ConversionResult("L0", Outcome.CONVERTED), 1)])
+        journal.mark_sending([("L1", 2)], "1")
+    # The database file alone, without its write-ahead log: the mark was checkpointed into it
+    # (a commit only appends to the log).
+    alone = tmp_path / "alone.sqlite"
+    shutil.copyfile(journal.path, alone)
+    row = sqlite3.connect(alone).execute("SELECT state FROM leads WHERE lead_id = 'L1'").fetchone()
+    assert row == ("sending",)
+    assert _synchronous(journal) == FULL
