@@ -210,6 +210,19 @@ def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
+#: Lead ids looked up in one statement (SQLite allows 32,766 parameters).
+_LOOKUP_CHUNK = 500
+#: What ``get_many`` reads, with one ``?`` per lead id in place of ``%s``.
+_LEADS_IN = (
+    "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id, error_code,"
+    " backend_code, message, call_id, job_id, attempts, run_id, call_kind, sent_at, follow_ups"
+    " FROM leads WHERE lead_id IN (%s)"
+)
+_STEPS_IN = (
+    "SELECT lead_id, seq, kind, state, action, succeeded, error_code, backend_code, message,"
+    " updated_at FROM steps WHERE lead_id IN (%s) ORDER BY lead_id, seq"
+)
+
 #: Below this much free space, an I/O error on the journal is taken for a full disk.
 _LOW_SPACE = 1 << 20
 
@@ -388,21 +401,31 @@ class Journal:
     @_guarded
     def get(self, lead_id: str) -> JournalEntry | None:
         """What the journal knows of ``lead_id``."""
+        return self.get_many([lead_id]).get(lead_id)
+
+    @_guarded
+    def get_many(self, lead_ids: Sequence[str]) -> dict[str, JournalEntry]:
+        """What the journal knows of each of ``lead_ids`` it has seen, by lead id.
+
+        A window's leads are looked up a few hundred at a time: one statement for what a
+        fresh journal does not hold, instead of one per lead.
+        """
+        found: dict[str, JournalEntry] = {}
         with self._lock:
-            row = self._db.execute(
-                "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id,"
-                " error_code, backend_code, message, call_id, job_id, attempts, run_id,"
-                " call_kind, sent_at, follow_ups FROM leads WHERE lead_id = ?",
-                (lead_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            steps = self._db.execute(
-                "SELECT seq, kind, state, action, succeeded, error_code, backend_code, message,"
-                " updated_at FROM steps WHERE lead_id = ? ORDER BY seq",
-                (lead_id,),
-            ).fetchall()
-        return _entry(row, [_step(s) for s in steps])
+            for start in range(0, len(lead_ids), _LOOKUP_CHUNK):
+                chunk = tuple(lead_ids[start : start + _LOOKUP_CHUNK])
+                rows = self._db.execute(_LEADS_IN % ", ".join("?" * len(chunk)), chunk).fetchall()
+                if not rows:
+                    continue
+                ids = tuple(str(row[0]) for row in rows)
+                steps: dict[str, list[StepEntry]] = {lead_id: [] for lead_id in ids}
+                for lead_id, *step in self._db.execute(
+                    _STEPS_IN % ", ".join("?" * len(ids)), ids
+                ):
+                    steps[lead_id].append(_step(tuple(step)))
+                for row in rows:
+                    found[str(row[0])] = _entry(row, steps[str(row[0])])
+        return found
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -253,9 +253,12 @@ class Runner:
         in_doubt: list[PlanItem] = []
         seen: dict[str, int | None] = {}
         seen_before: list[tuple[ConversionResult, int | None]] = []
-        for item in checked.items:
-            lead_id = self.backend.canonical_id(item.conversion.lead_id)
-            entry = self.journal.get(lead_id)
+        canonical = self.backend.canonical_id
+        ids = [canonical(item.conversion.lead_id) for item in checked.items]
+        # The whole window in a few statements; nothing below writes what it read.
+        known = self.journal.get_many(ids)
+        for item, lead_id in zip(checked.items, ids, strict=True):
+            entry = known.get(lead_id)
             if lead_id in seen or (entry is not None and entry.run_id == self.journal.run_id):
                 earlier = seen.get(lead_id, entry.line if entry else None)
                 self._invalid_record(
