@@ -290,7 +290,12 @@ class Runner:
             self._finish(refusal.result, refusal.item.line)
         if merged.items and self._stop is None:
             plan = self.pipeline.plan(merged.items)
-            lines = {self.backend.canonical_id(i.conversion.lead_id): i.line for i in merged.items}
+            # Each lead's canonical id as worked out above (merging keeps the lead id).
+            spelled = dict(zip((i.conversion.lead_id for i in checked.items), ids, strict=True))
+            lines: dict[str, int | None] = {}
+            for i in merged.items:
+                raw = i.conversion.lead_id
+                lines[spelled.get(raw) or canonical(raw)] = i.line
             self._execute(plan.calls, lines)
 
     def _reconcile(self, items: Sequence[PlanItem]) -> Iterator[PlanItem]:
@@ -456,6 +461,8 @@ class Runner:
         to run; their conversion calls are not sent again.
         """
         canonical = self.backend.canonical_id
+        # Each call's leads in their one spelling, worked out once for the whole run of calls.
+        call_ids = [[canonical(i) for i in call.lead_ids] for call in calls]
         dependents: dict[int, list[int]] = {}
         ready: deque[int] = deque()
         # Follow-up steps are numbered per lead in plan order: the journal's step keys.
@@ -466,8 +473,7 @@ class Runner:
                 ready.append(position)
                 continue
             seqs[position] = {}
-            for lead in call.lead_ids:
-                lead_id = canonical(lead)
+            for lead_id in call_ids[position]:
                 seqs[position][lead_id] = planned[lead_id]
                 planned[lead_id] += 1
             dependents.setdefault(call.after, []).append(position)
@@ -519,22 +525,21 @@ class Runner:
                             collected = _Collected()
                             for future in done:
                                 position, index = running.pop(future)
-                                follow = [calls[d] for d in dependents.get(position, ())]
+                                follow = dependents.get(position, ())
                                 self._collect(
                                     calls[position],
+                                    call_ids[position],
                                     index,
                                     future,
                                     lines,
                                     held,
                                     waiting,
-                                    follow,
+                                    Counter(i for d in follow for i in call_ids[d]),
                                     seqs.get(position, {}),
                                     collected,
                                 )
                                 ready.extend(
-                                    d
-                                    for d in dependents.get(position, ())
-                                    if any(canonical(i) in held for i in calls[d].lead_ids)
+                                    d for d in follow if any(i in held for i in call_ids[d])
                                 )
                             collected.finish(self)
                             done = []
@@ -545,7 +550,7 @@ class Runner:
                             ):
                                 position = ready.popleft()
                                 call = calls[position]
-                                ids = [canonical(i) for i in call.lead_ids]
+                                ids = call_ids[position]
                                 if call.after is None:
                                     index = next(self._calls)
                                     self.journal.mark_sending(
@@ -611,19 +616,20 @@ class Runner:
                                     ),
                                     lines.get(lead),
                                 )
-                                for lead in (canonical(i) for i in call.lead_ids)
+                                for lead in call_ids[position]
                             ]
                         )
                     collected = _Collected()
                     for future, (position, index) in running.items():
                         self._collect(
                             calls[position],
+                            call_ids[position],
                             index,
                             future,
                             lines,
                             held,
                             waiting,
-                            [],
+                            Counter(),
                             seqs.get(position, {}),
                             collected,
                         )
@@ -656,21 +662,21 @@ class Runner:
     def _collect(
         self,
         call: PlannedCall,
+        ids: Sequence[str],
         index: int,
         future: Future[list[ConversionResult]],
         lines: dict[str, int | None],
         held: dict[str, ConversionResult],
         waiting: Counter[str],
-        follow: Sequence[PlannedCall],
+        followed: Counter[str],
         steps: dict[str, int],
         collected: _Collected,
     ) -> None:
-        canonical = self.backend.canonical_id
-        ids = [canonical(i) for i in call.lead_ids]
+        """Take in a finished call's results; ``ids`` are its leads' canonical ids and
+        ``followed`` how many follow-up steps each of them has after it."""
         if call.after is not None:
             self._collect_follow_up(call, ids, future, lines, held, waiting, steps, collected)
             return
-        followed: Counter[str] = Counter(canonical(i) for f in follow for i in f.lead_ids)
         converted_first: list[tuple[ConversionResult, int | None]] = []
         for lead_id, result in zip(ids, self._results(ids, index, future), strict=True):
             if followed[lead_id] and result.outcome is Outcome.CONVERTED:
@@ -695,7 +701,7 @@ class Runner:
         collected: _Collected,
     ) -> None:
         try:
-            answers = {self.backend.canonical_id(r.lead_id): r for r in future.result()}
+            answers = self._by_lead(future.result(), ids)
             failure = None
         except Exception as exc:
             answers, failure = (
@@ -719,6 +725,15 @@ class Runner:
             if waiting[lead_id] <= 0:
                 del waiting[lead_id]
                 collected.rows.append((held.pop(lead_id), lines.get(lead_id)))
+
+    def _by_lead(
+        self, results: Sequence[ConversionResult], ids: Sequence[str]
+    ) -> dict[str, ConversionResult]:
+        """``results`` by their lead's canonical id. A result naming its lead as the call did
+        (already canonical: ``canonical_id`` gives a canonical id back) is taken as it is."""
+        canonical = self.backend.canonical_id
+        wanted = set(ids)
+        return {r.lead_id if r.lead_id in wanted else canonical(r.lead_id): r for r in results}
 
     def _results(
         self, ids: Sequence[str], index: int, future: Future[list[ConversionResult]]
@@ -756,7 +771,7 @@ class Runner:
         except Exception as exc:
             message = f"the backend failed: {type(exc).__name__}: {exc}"
             return [evolve(_unknown(i, message), call=index) for i in ids]
-        by_id = {self.backend.canonical_id(r.lead_id): r for r in results}
+        by_id = self._by_lead(results, ids)
         out = []
         for lead_id in ids:
             result = by_id.get(lead_id)
