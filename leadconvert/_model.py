@@ -367,22 +367,36 @@ def trusted_constructor(cls: type[_T]) -> Callable[..., _T]:
 
     It takes every field, positionally and in order, and runs no converter and no validator:
     it is for readers that check each value once themselves (``_json``'s fast path), so a value
-    is not checked again by attrs. ``cls(...)`` itself still validates. Each field is set through
-    its slot's descriptor, as attrs' own ``__init__`` sets a frozen instance's fields; nothing
-    global changes (``attrs.validators.set_disabled`` would, for every thread).
+    is not checked again by attrs. ``cls(...)`` itself still validates. It builds a true ``cls``
+    instance, every field set; nothing global changes (``attrs.validators.set_disabled`` would,
+    for every thread).
     """
     names = [attribute.name for attribute in attrs.fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    params = [f"v{index}" for index in range(len(names))]
-    body = ["    self = _new(_cls)"]
-    for index, name in enumerate(names):
-        descriptor = cls.__dict__.get(name)
-        if not isinstance(descriptor, types.MemberDescriptorType):
+    for name in names:
+        if not isinstance(cls.__dict__.get(name), types.MemberDescriptorType):
             raise TypeError(f"{cls.__name__}.{name} is not a slot of its own")
-        namespace[f"_set{index}"] = descriptor.__set__
-        body.append(f"    _set{index}(self, v{index})")
+    # Setting a frozen instance's slots through their descriptors (as attrs' __init__ does) is
+    # one generic call per field, most of building a conversion while reading a line. The fields
+    # are set instead on an instance of a subclass that adds no slot and keeps object's own
+    # __setattr__ and __delattr__, so that each is a plain attribute store, which the
+    # interpreter specialises; then the instance becomes the ``cls`` it has the layout of.
+    filling = type(
+        f"_Filling{cls.__name__}",
+        (cls,),
+        {
+            "__slots__": (),
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            "__module__": cls.__module__,
+        },
+    )
+    namespace: dict[str, Any] = {"_new": object.__new__, "_filling": filling, "_cls": cls}
+    params = [f"v{index}" for index in range(len(names))]
+    body = ["    self = _new(_filling)"]
+    body.extend(f"    self.{name} = v{index}" for index, name in enumerate(names))
+    body.append("    self.__class__ = _cls")
     source = "\n".join([f"def trusted({', '.join(params)}):", *body, "    return self"])
-    # Generated as attrs generates its own __init__: one call per field, no loop.
+    # Generated as attrs generates its own __init__: one statement per field, no loop.
     code = compile(source, f"<trusted constructor of {cls.__qualname__}>", "exec")
     exec(code, namespace)  # noqa: S102 - the source is built here from the class's own fields
     built: Callable[..., _T] = namespace["trusted"]
