@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -55,8 +56,11 @@ class IdError(ValueError):
         self.wrong_suffix = wrong_suffix
 
 
-# Upper-case letters -> "1", every other character -> "0" (ids are ASCII letters and digits).
-_UPPER_FLAGS = {ch: "1" if "A" <= chr(ch) <= "Z" else "0" for ch in range(128)}
+# Upper-case letters -> "1", lower-case letters and digits -> "0": the characters of an id. Any
+# other character is left as it is (so that ``usual_full_id`` finds no suffix for it).
+_UPPER_FLAGS = {
+    ord(ch): "1" if ch.isupper() else "0" for ch in string.ascii_letters + string.digits
+}
 
 
 def _suffix(id15: str) -> str:
@@ -121,6 +125,13 @@ def _from_18(value: str) -> str:
 _CHUNK_SUFFIX = {
     format(bits, "05b")[::-1]: _SUFFIX_ALPHABET[bits] for bits in range(len(_SUFFIX_ALPHABET))
 }
+# The same for two chunks at once (the first 10 characters' flags -> two suffix characters): one
+# slice and one look-up fewer for each id.
+_PAIR_SUFFIX = {
+    first + second: _CHUNK_SUFFIX[first] + _CHUNK_SUFFIX[second]
+    for first in _CHUNK_SUFFIX
+    for second in _CHUNK_SUFFIX
+}
 #: The key prefixes of each tuple of objects ``canonical_id`` was asked about, worked out once.
 _PREFIXES: dict[tuple[str, ...], dict[str, str]] = {}
 
@@ -141,13 +152,16 @@ def usual_full_id(value: object) -> str | None:
     Usual: 15 ASCII letters and digits, or 18 already in their one spelling (the case-safe
     suffix as the first 15 characters give it). Worked out with two table look-ups, no pattern.
     """
-    if type(value) is str and value.isascii() and value.isalnum():
+    if type(value) is str:
         size = len(value)
         if size in (15, 18):
             flags = value.translate(_UPPER_FLAGS)
-            suffix = (
-                _CHUNK_SUFFIX[flags[0:5]] + _CHUNK_SUFFIX[flags[5:10]] + _CHUNK_SUFFIX[flags[10:15]]
-            )
+            try:
+                suffix = _PAIR_SUFFIX[flags[:10]] + _CHUNK_SUFFIX[flags[10:15]]
+            except KeyError:
+                # One of the first 15 characters is not an ASCII letter or digit: translate left
+                # it as it was. (The last 3 of 18 must equal the suffix, letters and digits.)
+                return None
             if size == 15:
                 return value + suffix
             if value[15:] == suffix:
