@@ -32,7 +32,7 @@ from attrs import field, frozen
 
 from ._exceptions import ConfigurationError, PluginError
 from ._logging import remember_secret
-from ._model import BackendOptions, Conversion
+from ._model import BackendOptions, Conversion, trusted_constructor
 from ._results import ConversionResult, FollowUp, MatchReport, Violation
 from ._retry import backoff_delay, retry_after
 
@@ -68,6 +68,7 @@ __all__ = [
     "Support",
     "backoff_delay",
     "retry_after",
+    "trusted_constructor",
     "unsupported",
     "violation",
 ]

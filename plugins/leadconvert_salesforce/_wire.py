@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import cattrs
-from attrs import fields, frozen
+from attrs import frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from leadconvert import ConfigurationError, InputError
+from leadconvert.backend import trusted_constructor
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
@@ -281,25 +282,9 @@ class LeadConvert:
     owner_id: str | None = None
 
 
-def _trusted_lead_convert() -> Any:
-    # LeadConvert has no converters or validators: its attrs __init__ only sets each field (through
-    # the frozen class's setattr path). This sets them through the slots' descriptors directly,
-    # positionally in field order, generated as attrs generates its own __init__.
-    names = [attribute.name for attribute in fields(LeadConvert)]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": LeadConvert}
-    body = ["    self = _new(_cls)"]
-    for index, name in enumerate(names):
-        namespace[f"_set{index}"] = LeadConvert.__dict__[name].__set__
-        body.append(f"    _set{index}(self, v{index})")
-    params = ", ".join(f"v{index}" for index in range(len(names)))
-    source = "\n".join([f"def trusted({params}):", *body, "    return self"])
-    exec(compile(source, "<trusted constructor of LeadConvert>", "exec"), namespace)  # noqa: S102
-    return namespace["trusted"]
-
-
 #: ``LeadConvert(...)`` with every field given positionally, for the planner's hot loop: the
-#: same object (LeadConvert checks nothing), without attrs' frozen ``__setattr__`` path.
-new_lead_convert: Callable[..., LeadConvert] = _trusted_lead_convert()
+#: same object (LeadConvert checks nothing), built without attrs' frozen ``__setattr__`` path.
+new_lead_convert: Callable[..., LeadConvert] = trusted_constructor(LeadConvert)
 
 
 #: Python attribute -> WSDL element name: the explicit rename table.

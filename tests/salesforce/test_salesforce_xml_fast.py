@@ -110,3 +110,40 @@ def test_usual_row() -> None:
         "<overwriteLeadSource>false</overwriteLeadSource><ownerId>005x</ownerId>"
         "<sendNotificationEmail>false</sendNotificationEmail></leadConverts>"
     )
+
+
+@given(
+    lead=_texts,
+    status=st.one_of(st.none(), _texts),
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    bypass=st.tuples(st.one_of(st.none(), st.booleans()), st.one_of(st.none(), st.booleans())),
+    ids=st.tuples(*[st.one_of(st.none(), _texts)] * 5),
+)
+def test_new_lead_convert_is_the_class_own(
+    lead: str,
+    status: str | None,
+    flags: tuple[bool, bool, bool],
+    bypass: tuple[bool | None, bool | None],
+    ids: tuple[str | None, ...],
+) -> None:
+    """The planner's LeadConvert (leadconvert.backend.trusted_constructor) is LeadConvert(...)."""
+    account, contact, opportunity, name, owner = ids
+    built = new_lead_convert(
+        lead, status, *flags, account, *bypass, contact, opportunity, name, owner
+    )
+    expected = LeadConvert(
+        lead,
+        converted_status=status,
+        do_not_create_opportunity=flags[0],
+        overwrite_lead_source=flags[1],
+        send_notification_email=flags[2],
+        account_id=account,
+        bypass_account_dedupe_check=bypass[0],
+        bypass_contact_dedupe_check=bypass[1],
+        contact_id=contact,
+        opportunity_id=opportunity,
+        opportunity_name=name,
+        owner_id=owner,
+    )
+    assert type(built) is LeadConvert
+    assert built == expected and hash(built) == hash(expected) and repr(built) == repr(expected)
