@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 import json
 import os
 import re
@@ -151,6 +152,7 @@ class ReportWriter:
         self.error_codes: Counter[str] = Counter()
         self._input_columns: dict[str, None] = {}
         self._lock = threading.Lock()
+        self._cells = _CellText()
         self._seq = 0
         self._flushed = 0
         self._closed = False
@@ -166,7 +168,9 @@ class ReportWriter:
         # A throwaway file: no journal, no fsync; it is deleted whatever happens.
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE rows (line INTEGER, seq INTEGER, data TEXT);"
+            # side: the row's own cells of its success or error file, rendered as it is spooled
+            # (the input's cells, known in full only at the end, go before them).
+            "CREATE TABLE rows (line INTEGER, seq INTEGER, data TEXT, success INTEGER, side TEXT);"
             "CREATE TABLE inputs (line INTEGER PRIMARY KEY, data TEXT);"
             "BEGIN;"
         )
@@ -204,15 +208,16 @@ class ReportWriter:
         with self._lock:
             for result, line in results:
                 row = _row(result, line)
+                success = result.outcome in SUCCESS
                 self.outcomes[result.outcome.value] += 1
-                if result.outcome not in SUCCESS:
+                if not success:
                     code = row["error_code"] or "none"
                     self.error_codes[code] += 1
                 self._seq += 1
-                spooled.append((line, self._seq, _encode(row)))
+                spooled.append((line, self._seq, _encode(row), success, self._side(row, success)))
             if spooled:
                 try:
-                    self._db.executemany("INSERT INTO rows VALUES (?, ?, ?)", spooled)
+                    self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", spooled)
                 except sqlite3.Error as exc:
                     raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
 
@@ -228,6 +233,16 @@ class ReportWriter:
             self._flushed = self._seq
             self._execute("COMMIT")
             self._execute("BEGIN")
+
+    def _side(self, row: Mapping[str, Any], success: bool) -> str:
+        """The row's cells of its success or error file, as CSV text (``_CellText``)."""
+        values = _side_values(row, success)
+        return self._cells.after(
+            [
+                report_cell(values[c], identifier=ident) if c != "line" else (values[c] or "")
+                for c, ident in (_SUCCESS_IDS if success else _ERROR_IDS)
+            ]
+        )
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
@@ -294,7 +309,10 @@ class ReportWriter:
             self.error_codes[code] += 1
             self._seq += 1
             # The same encoder as every other row: the report copies spooled rows as they are.
-            self._db.execute("INSERT INTO rows VALUES (?, ?, ?)", (line, self._seq, _encode(row)))
+            self._db.execute(
+                "INSERT INTO rows VALUES (?, ?, ?, ?, ?)",
+                (line, self._seq, _encode(row), False, self._side(row, False)),
+            )
 
     def _rows(self) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
         cursor = self._db.execute(
@@ -343,7 +361,7 @@ class ReportWriter:
         side_inputs = inputs or ["lead_id"]
         jsonl: list[IO[str]] = []
         csv_reports: list[Any] = []
-        sides: list[tuple[Any, bool]] = []
+        sides: list[tuple[IO[str], bool]] = []
         for stream, kind in streams:
             if kind == "jsonl":
                 jsonl.append(stream)
@@ -356,47 +374,40 @@ class ReportWriter:
                 success = kind == "success"
                 columns = SUCCESS_COLUMNS if success else ERROR_COLUMNS
                 writer.writerow([*side_inputs, *columns])
-                sides.append((writer, success))
-        decode = bool(csv_reports or sides)
-        # Which columns hold ids (kept as text even when all digits), once for every row.
+                sides.append((stream, success))
+        # Which input columns hold ids (kept as text even when all digits), once for every row.
         side_input_ids = [(c, c.endswith("_id")) for c in side_inputs]
-        success_ids = [(c, c.endswith("_id")) for c in SUCCESS_COLUMNS]
-        error_ids = [(c, c.endswith("_id")) for c in ERROR_COLUMNS]
         cursor = self._db.execute(
-            "SELECT r.data, i.data FROM rows r LEFT JOIN inputs i ON i.line = r.line "
-            "ORDER BY r.line IS NULL, r.line, r.seq"
+            "SELECT r.data, i.data, r.success, r.side FROM rows r LEFT JOIN inputs i"
+            " ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
         )
-        for row_text, source_text in cursor:
+        cells = self._cells
+        for row_text, source_text, succeeded, side in cursor:
             for stream in jsonl:
                 # The row as spooled, with its input appended: the same text as encoding
                 # {**row, "input": source} again (one encoder, same settings, keys in order).
                 stream.write(f'{row_text[:-1]}, "input": {source_text or "{}"}}}\n')
-            if not decode:
-                continue
-            row = json.loads(row_text)
-            source = json.loads(source_text) if source_text else {}
-            for writer in csv_reports:
-                writer.writerow(
-                    [_csv_report_cell(c, row[c]) for c in REPORT_COLUMNS]
-                    + [report_cell(source.get(c)) for c in inputs]
-                )
+            if csv_reports:
+                row = json.loads(row_text)
+                source = json.loads(source_text) if source_text else {}
+                for writer in csv_reports:
+                    writer.writerow(
+                        [_csv_report_cell(c, row[c]) for c in REPORT_COLUMNS]
+                        + [report_cell(source.get(c)) for c in inputs]
+                    )
             if not sides:
                 continue
-            succeeded = row["outcome"] in _SUCCESS_VALUES
-            for writer, success in sides:
-                if succeeded != success:
-                    continue
-                given = source or {"lead_id": row["lead_id"]}
-                values = _side_values(row, success)
-                writer.writerow(
-                    [report_cell(given.get(c), identifier=ident) for c, ident in side_input_ids]
-                    + [
-                        report_cell(values[c], identifier=ident)
-                        if c != "line"
-                        else (values[c] or "")
-                        for c, ident in (success_ids if success else error_ids)
-                    ]
-                )
+            targets = [stream for stream, success in sides if bool(succeeded) == success]
+            if not targets:
+                continue
+            given = json.loads(source_text) if source_text else {}
+            if not given:
+                given = {"lead_id": json.loads(row_text)["lead_id"]}
+            # The input's cells, then the row's own, rendered when it was spooled: the same
+            # text as csv writing the whole row (_CellText).
+            line = f"{cells.before(_input_cells(given, side_input_ids))},{side}\r\n"
+            for stream in targets:
+                stream.write(line)
 
     def _write_xlsx(self, path: Path) -> None:
         # Loaded only for an XLSX report; the library has no type information.
@@ -456,6 +467,59 @@ class ReportWriter:
 
 
 _SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
+#: The success and error files' own columns, with whether each holds ids.
+_SUCCESS_IDS = [(c, c.endswith("_id")) for c in SUCCESS_COLUMNS]
+_ERROR_IDS = [(c, c.endswith("_id")) for c in ERROR_COLUMNS]
+#: A cell's first character that ``report_cell`` looks at twice: digits aside, these.
+_CHECKED_FIRST = frozenset("+-") | _FORMULA_FIRST
+
+
+def _input_cells(source: Mapping[str, Any], columns: Sequence[tuple[str, bool]]) -> list[str]:
+    """``report_cell`` of each of ``columns`` in ``source`` (the input's values are text)."""
+    out = []
+    for column, identifier in columns:
+        value = source.get(column)
+        # The common cases at once: no value, and text that can be neither a number nor a
+        # formula.
+        if value is None:
+            out.append("")
+        elif (
+            type(value) is str
+            and value
+            and value[0] not in _CHECKED_FIRST
+            and not value[0].isdigit()
+        ):
+            out.append(value)
+        else:
+            out.append(report_cell(value, identifier=identifier))
+    return out
+
+
+class _CellText:
+    """Cells as the CSV text ``csv.writer`` gives them within a longer row.
+
+    csv quotes each field on its own, but for one rule: a row of a single empty field is
+    written ``""``. A sentinel field beside the cells keeps every part at two fields or more,
+    so that parts joined with commas are the text of the whole row.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer)
+
+    def _text(self, cells: list[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(cells)
+        return self._buffer.getvalue()
+
+    def before(self, cells: list[str]) -> str:
+        """The cells, to be followed by a comma and more cells."""
+        return self._text([*cells, "x"])[: -len(",x\r\n")]
+
+    def after(self, cells: list[str]) -> str:
+        """The cells, to follow other cells and a comma."""
+        return self._text(["x", *cells])[len("x,") : -len("\r\n")]
 #: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call.
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 

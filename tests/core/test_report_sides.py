@@ -1,0 +1,91 @@
+"""The success and error files are written from parts rendered at different times (the row's
+own cells as it is spooled, the input's at the end): the text is that of csv writing each
+whole row, whatever the cells hold."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leadconvert import ConversionError, ConversionResult, ErrorCode, Outcome
+from leadconvert._input import InputRecord
+from leadconvert._report import (
+    ERROR_COLUMNS,
+    SUCCESS_COLUMNS,
+    ReportWriter,
+    _CellText,
+    report_cell,
+)
+
+#: Texts csv treats specially: separators, quotes, line breaks, nothing at all.
+_TEXT = st.one_of(
+    st.sampled_from(["", ",", '"', "a,b", 'say "hi"', "x\ny", "\r", " ", "=1+2", "-3", "007"]),
+    st.text(max_size=6),
+)
+
+
+def _csv_row(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()
+
+
+@given(st.lists(_TEXT, min_size=1, max_size=4), st.lists(_TEXT, min_size=1, max_size=4))
+def test_parts_joined_with_a_comma_are_the_whole_row(before: list[str], after: list[str]) -> None:
+    cells = _CellText()
+    assert f"{cells.before(before)},{cells.after(after)}\r\n" == _csv_row(before + after)
+
+
+def test_side_files_hold_each_whole_row_as_csv_writes_it(tmp_path: Path) -> None:
+    report = tmp_path / "run.report.jsonl"
+    writer = ReportWriter.open(report)
+    sources = [
+        {"lead_id": "L1", "company": "Acme, Inc.", "note": 'He said "no"'},
+        {"lead_id": "L2", "company": "", "note": "=HYPERLINK()"},
+        {},
+        {"lead_id": "L4", "phone": "0044123", "note": "two\nlines"},
+    ]
+    records = [
+        InputRecord(n, None, (), s.get("lead_id") or None, s) for n, s in enumerate(sources, 1)
+    ]
+    list(writer.tap(records))
+    error = ConversionError(ErrorCode.LOCKED, "row, locked", backend_code="UNABLE_TO_LOCK_ROW")
+    writer.write_all(
+        [
+            (ConversionResult("L1", Outcome.CONVERTED, account_id="5725767000000524157"), 1),
+            (ConversionResult("L2", Outcome.FAILED, error=error), 2),
+            (ConversionResult("L3", Outcome.CONVERTED, contact_id="-1"), 3),
+            (ConversionResult("L4", Outcome.FAILED, error=error), 4),
+        ]
+    )
+    writer.close()
+    inputs = ["lead_id", "company", "note", "phone"]
+    success, errors = (tmp_path / "run.report.success.csv", tmp_path / "run.report.errors.csv")
+    assert success.read_bytes().decode() == "".join(
+        [
+            _csv_row([*inputs, *SUCCESS_COLUMNS]),
+            _csv_row(
+                [report_cell(v) for v in ("L1", "Acme, Inc.", 'He said "no"', None)]
+                + ["converted", '="5725767000000524157"', "", "", "", "", "1"]
+            ),
+            # No input columns of its own: the lead id alone.
+            _csv_row(["L3", "", "", "", "converted", "", "'-1", "", "", "", "3"]),
+        ]
+    )
+    assert errors.read_bytes().decode() == "".join(
+        [
+            _csv_row([*inputs, *ERROR_COLUMNS]),
+            _csv_row(
+                ["L2", "", "'=HYPERLINK()", "", "failed", "locked"]
+                + ["UNABLE_TO_LOCK_ROW", "row, locked", "", "2"]
+            ),
+            _csv_row(
+                ["L4", "", "two\nlines", '="0044123"', "failed", "locked"]
+                + ["UNABLE_TO_LOCK_ROW", "row, locked", "", "4"]
+            ),
+        ]
+    )
