@@ -44,6 +44,8 @@ from ._plugins import lazy_registry
 from ._translate_cli import translate as translate_command
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ._input import InputRecord
     from ._json import NeutralConverter
     from ._pipeline import MergePolicy
@@ -543,15 +545,36 @@ def _client(
         emulator = session.emulator
         if emulator is not None:
             names = ", ".join(env_name(backend, n) for n in backend.credential_names) or "none"
-            from rich.console import Console
-
-            Console(stderr=True).print(
-                f"[bold yellow]NO CREDENTIALS GIVEN: using the {backend.name} EMULATOR at "
-                f"{emulator.base_url}; nothing is sent to a real CRM.[/]\n"
-                f"Set {names} (or --config) to use your CRM.",
-                highlight=False,
+            notice = (
+                f"NO CREDENTIALS GIVEN: using the {backend.name} EMULATOR at "
+                f"{emulator.base_url}; nothing is sent to a real CRM."
             )
+            advice = f"Set {names} (or --config) to use your CRM."
+            console = _terminal_console()
+            if console is None:
+                click.echo(f"{notice}\n{advice}", err=True)
+            else:
+                console.print(f"[bold yellow]{notice}[/]\n{advice}", highlight=False)
         yield session.client, dict(session.settings)
+
+
+def _terminal_console() -> Console | None:
+    """A rich console on stderr when stderr is a terminal (or ``FORCE_COLOR`` asks for one, as
+    rich itself decides); None for a log or a pipe, which get plain lines and no rich import."""
+    if os.environ.get("FORCE_COLOR") is None and not _isatty(sys.stderr):
+        return None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else None
+
+
+def _isatty(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except ValueError:  # a closed stream
+        return False
 
 
 def _count_records(path: Path) -> int | None:
@@ -634,12 +657,10 @@ def convert(
             file=file,
         )
         return
-    from rich.console import Console
-
     from ._config import resolve_defaults
     from ._merge import OnAmbiguous, OnMatch
     from ._pipeline import Mode
-    from ._progress import PlainProgress, RichProgress, print_summary
+    from ._progress import PlainProgress, RichProgress, print_plain_summary, print_summary
     from ._runner import RunOptions, convert_file, default_paths
 
     state = _state(ctx)
@@ -655,7 +676,7 @@ def convert(
         defaults=resolve_defaults(backend, flags=defaults, config=config),
     )
     records = _records(state, file, fmt)
-    console = Console(stderr=True)
+    console = _terminal_console()
 
     def on_invalid(record: InputRecord) -> None:
         _report_invalid(sys.stderr, file, record)
@@ -666,7 +687,7 @@ def convert(
             total = _count_records(file)
             progress: RichProgress | PlainProgress = (
                 RichProgress(console, total)
-                if console.is_terminal
+                if console is not None
                 else PlainProgress(sys.stderr, total)
             )
             with progress:
@@ -683,7 +704,10 @@ def convert(
                 )
     finally:
         signal.signal(signal.SIGTERM, previous)
-    print_summary(console, summary, str(report_path), str(journal_path))
+    if console is not None:
+        print_summary(console, summary, str(report_path), str(journal_path))
+    else:
+        print_plain_summary(sys.stderr, summary, str(report_path), str(journal_path))
     if summary.interrupted:
         code = EXIT_INTERRUPTED
     elif summary.aborted:
@@ -693,7 +717,7 @@ def convert(
     if wants_json():
         echo_json(run_summary_json(summary, report_path, journal_path, code))
     if summary.interrupted:
-        console.print("interrupted: run the same command again to resume", highlight=False)
+        click.echo("interrupted: run the same command again to resume", err=True)
     elif summary.aborted:
         _fail(summary.aborted, code)
     ctx.exit(code)

@@ -1,35 +1,39 @@
-"""Progress for long runs: a rich bar on a terminal, plain lines in logs and pipes."""
+"""Progress for long runs: a rich bar on a terminal, plain lines in logs and pipes.
+
+rich is imported only for a terminal: a run whose output goes to a log or a pipe (every
+scheduled migration) does not pay for it at start.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from pathlib import Path
-from typing import IO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+from typing import IO, TYPE_CHECKING
 
 from ._report import SUCCESS, side_paths
 from ._results import Outcome
 from ._runner import RunSummary
 
-__all__ = ["PlainProgress", "RichProgress", "print_summary"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["PlainProgress", "RichProgress", "print_plain_summary", "print_summary"]
 
 
 class RichProgress:
     """A progress bar with done, failed, rate and ETA."""
 
     def __init__(self, console: Console, total: int | None) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             TextColumn("[bold]converting"),
             BarColumn(),
@@ -41,7 +45,7 @@ class RichProgress:
             console=console,
             transient=False,
         )
-        self._task: TaskID = self._progress.add_task("convert", total=total, failed=0, rate=0.0)
+        self._task = self._progress.add_task("convert", total=total, failed=0, rate=0.0)
         self._failed = 0
         self._done = 0
         self._start = time.monotonic()
@@ -95,31 +99,67 @@ class PlainProgress:
         self._stream.flush()
 
 
-def print_summary(console: Console, summary: RunSummary, report: str, journal: str) -> None:
-    """The end-of-run table: leads by outcome, and where the report and journal are."""
-    table = Table(title="leadconvert: summary")
-    table.add_column("outcome")
-    table.add_column("leads", justify="right")
+def _outcome_rows(summary: RunSummary) -> list[tuple[str, int]]:
+    rows = []
     for outcome in Outcome:
         count = summary.counts.get(outcome, 0)
         if count:
             label = outcome.value
             if outcome is Outcome.NOT_ATTEMPTED and summary.invalid:
                 label += f" ({summary.invalid} invalid)"
-            table.add_row(label, str(count))
+            rows.append((label, count))
+    return rows
+
+
+def _code_rows(summary: RunSummary) -> list[tuple[str, int]]:
+    codes = getattr(summary, "error_codes", None) or {}
+    # Why leads were not converted, the first thing a migration team asks: most first.
+    return sorted(codes.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _paths(report: str, journal: str) -> list[str]:
+    success, errors = side_paths(Path(report))
+    return [
+        f"report:  {report}",
+        f"success: {success}",
+        f"errors:  {errors}",
+        f"journal: {journal}",
+    ]
+
+
+def print_plain_summary(stream: IO[str], summary: RunSummary, report: str, journal: str) -> None:
+    """The end-of-run summary as plain lines, for logs and pipes: what ``print_summary`` shows."""
+    rows = [*_outcome_rows(summary), ("total", summary.total)]
+    lines = ["leadconvert: summary"]
+    width = max(len(label) for label, _ in rows)
+    lines += [f"  {label:<{width}}  {count:>7}" for label, count in rows]
+    codes = _code_rows(summary)
+    if codes:
+        lines.append("not converted, by error code")
+        width = max(len(code) for code, _ in codes)
+        lines += [f"  {code:<{width}}  {count:>7}" for code, count in codes]
+    stream.write("\n".join([*lines, *_paths(report, journal)]) + "\n")
+    stream.flush()
+
+
+def print_summary(console: Console, summary: RunSummary, report: str, journal: str) -> None:
+    """The end-of-run table: leads by outcome, and where the report and journal are."""
+    from rich.table import Table
+
+    table = Table(title="leadconvert: summary")
+    table.add_column("outcome")
+    table.add_column("leads", justify="right")
+    for label, count in _outcome_rows(summary):
+        table.add_row(label, str(count))
     table.add_row("[bold]total", f"[bold]{summary.total}")
     console.print(table)
-    codes = getattr(summary, "error_codes", None) or {}
+    codes = _code_rows(summary)
     if codes:
-        # Why leads were not converted, the first thing a migration team asks.
         by_code = Table(title="not converted, by error code")
         by_code.add_column("error code")
         by_code.add_column("leads", justify="right")
-        for code, count in sorted(codes.items(), key=lambda item: (-item[1], item[0])):
+        for code, count in codes:
             by_code.add_row(code, str(count))
         console.print(by_code)
-    success, errors = side_paths(Path(report))
-    console.print(f"report:  {report}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"success: {success}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"errors:  {errors}", highlight=False, markup=False, soft_wrap=True)
-    console.print(f"journal: {journal}", highlight=False, markup=False, soft_wrap=True)
+    for line in _paths(report, journal):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -8,6 +8,7 @@ run of the command (`leadconvert --help` was 0.5 s of CPU when it imported every
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,33 @@ def test_plan_of_one_backend_imports_no_other_backend(tmp_path: Path) -> None:
     assert not _under(modules, "leadconvert_zoho._client", "leadconvert_zoho._parse")
     # Without credentials the emulator is built (unstarted) for its settings: no werkzeug.
     assert not _under(modules, "werkzeug")
+
+
+def test_convert_into_a_log_imports_no_rich_and_sums_up_in_plain_lines(tmp_path: Path) -> None:
+    """Scheduled migrations write to logs and pipes: there a run gets plain lines (no terminal
+    codes, no box drawing) and does not pay for importing rich."""
+    src = tmp_path / "one.jsonl"
+    src.write_text(json.dumps({"lead_id": "5000000000000001000"}) + "\n")
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), "convert", "--backend", "zoho", str(src)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "FORCE_COLOR"},
+    )
+    data = json.loads(out.read_text())
+    assert data["code"] == 0, proc.stderr
+    assert not _under(set(data["modules"]), "rich")
+    assert "NO CREDENTIALS GIVEN: using the zoho EMULATOR" in proc.stderr
+    lines = proc.stderr.splitlines()
+    summary = lines.index("leadconvert: summary")
+    assert lines[summary + 1].split() == ["converted", "1"]
+    assert lines[summary + 2].split() == ["total", "1"]
+    assert lines[summary + 3] == f"report:  {tmp_path / 'one.report.jsonl'}"
+    assert "\x1b" not in proc.stderr and "┃" not in proc.stderr
 
 
 def test_import_leadconvert_imports_nothing_else() -> None:
