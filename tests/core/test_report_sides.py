@@ -80,12 +80,54 @@ def test_side_files_hold_each_whole_row_as_csv_writes_it(tmp_path: Path) -> None
         [
             _csv_row([*inputs, *ERROR_COLUMNS]),
             _csv_row(
-                ["L2", "", "'=HYPERLINK()", "", "failed", "locked"]
-                + ["UNABLE_TO_LOCK_ROW", "row, locked", "", "2"]
+                [
+                    "L2", "", "'=HYPERLINK()", "",
+                    "failed",
+                    "locked",
+                    "UNABLE_TO_LOCK_ROW",
+                    "row, locked",
+                    "",
+                    "2",
+                ]
             ),
             _csv_row(
-                ["L4", "", "two\nlines", '="0044123"', "failed", "locked"]
-                + ["UNABLE_TO_LOCK_ROW", "row, locked", "", "4"]
+                [
+                    "L4", "", "two\nlines", '="0044123"',
+                    "failed",
+                    "locked",
+                    "UNABLE_TO_LOCK_ROW",
+                    "row, locked",
+                    "",
+                    "4",
+                ]
             ),
         ]
     )
+
+
+def test_the_plain_summary_says_what_the_table_says() -> None:
+    from leadconvert._progress import print_plain_summary
+    from leadconvert._runner import RunSummary
+
+    summary = RunSummary(
+        counts={Outcome.CONVERTED: 7, Outcome.FAILED: 2, Outcome.NOT_ATTEMPTED: 1},
+        invalid=1,
+        error_codes={"locked": 1, "duplicate": 1, "invalid_data": 1},
+    )
+    out = io.StringIO()
+    print_plain_summary(out, summary, "run.report.jsonl", "run.journal.sqlite")
+    assert [line.split() for line in out.getvalue().splitlines()] == [
+        ["leadconvert:", "summary"],
+        ["converted", "7"],
+        ["failed", "2"],
+        ["not_attempted", "(1", "invalid)", "1"],
+        ["total", "10"],
+        ["not", "converted,", "by", "error", "code"],
+        ["duplicate", "1"],
+        ["invalid_data", "1"],
+        ["locked", "1"],
+        ["report:", "run.report.jsonl"],
+        ["success:", "run.report.success.csv"],
+        ["errors:", "run.report.errors.csv"],
+        ["journal:", "run.journal.sqlite"],
+    ]
