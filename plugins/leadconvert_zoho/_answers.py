@@ -203,9 +203,10 @@ def read_answer(
 
 
 def read_lead_states(
-    lead_ids: Sequence[str], body: Any, job_id: str | None = None
+    lead_ids: Sequence[str], body: Any, job_id: str | None = None, call: int | None = None
 ) -> list[ConversionResult]:
-    """What Get Records says of each lead: converted (and into what) or not.
+    """What Get Records says of each lead: converted (and into what) or not; each result
+    carries ``job_id`` and ``call`` (the job and the call that asked).
 
     [I] Get Records on Leads with ``converted=both`` returns converted leads too; each record
     carries ``$converted`` (bool) and ``$converted_detail`` whose ``account``, ``contact`` and
@@ -224,7 +225,9 @@ def read_lead_states(
             error = ConversionError(
                 ErrorCode.UNKNOWN, "Zoho did not say whether the lead is converted"
             )
-            out.append(ConversionResult(lead, Outcome.UNKNOWN, error=error, job_id=job_id))
+            out.append(
+                ConversionResult(lead, Outcome.UNKNOWN, error=error, call=call, job_id=job_id)
+            )
         elif record["$converted"]:
             detail = record.get("$converted_detail") or {}
             if not isinstance(detail, Mapping):
@@ -236,11 +239,12 @@ def read_lead_states(
                     account_id=_ref_id(detail.get("account")),
                     contact_id=_ref_id(detail.get("contact")),
                     opportunity_id=_ref_id(detail.get("deal")),
+                    call=call,
                     job_id=job_id,
                 )
             )
         else:
-            out.append(ConversionResult(lead, Outcome.NOT_ATTEMPTED, job_id=job_id))
+            out.append(ConversionResult(lead, Outcome.NOT_ATTEMPTED, call=call, job_id=job_id))
     return out
 
 

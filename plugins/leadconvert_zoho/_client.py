@@ -413,6 +413,12 @@ class ZohoClient(Client):
         includes converted leads, and every record carries ``$converted`` and
         ``$converted_detail``; ``fields`` is mandatory from v8 on.
         """
+        return self._lookup(lead_ids)
+
+    def _lookup(
+        self, lead_ids: Sequence[str], job_id: str | None = None, call: int | None = None
+    ) -> list[ConversionResult]:
+        """``lookup``, each result carrying the job and the call that asked."""
         out: list[ConversionResult] = []
         for start in range(0, len(lead_ids), _LOOKUP_CHUNK):
             chunk = list(lead_ids[start : start + _LOOKUP_CHUNK])
@@ -426,7 +432,7 @@ class ZohoClient(Client):
             body = parse_body(answer.body) if answer.status != 204 else None
             if answer.status != 204 and body is None:
                 raise ProtocolError("Zoho's Get Records answer is not JSON")
-            out.extend(read_lead_states(chunk, body))
+            out.extend(read_lead_states(chunk, body, job_id, call))
         return out
 
     def match(self, lead_id: str) -> MatchReport:
@@ -610,7 +616,7 @@ class ZohoClient(Client):
     ) -> list[ConversionResult]:
         status = self._wait_for_job(job_id, steps)
         try:
-            states = self.lookup(lead_ids)
+            states = self._lookup(lead_ids, job_id, index)
         except BackendError as exc:
             return [
                 ConversionResult(
@@ -651,7 +657,7 @@ class ZohoClient(Client):
                     )
                 )
             else:
-                out.append(evolve(state, call=index, job_id=job_id))
+                out.append(state)
         return out
 
     def job_status(self, job_id: str) -> Mapping[str, Any]:
