@@ -278,8 +278,8 @@ def _structure_fields(value: Any, _: type) -> Mapping[str, Any]:
 # key, a value of another type, a value that breaks a rule) returns None, and the record goes the
 # detailed way, which alone says what is wrong: messages, paths and rules are the detailed path's.
 #
-# Frozen values that repeat from line to line (valid ids, dates, amounts, opportunities given
-# only as text) are remembered. Only text (and None) is used as a key: a str equals nothing but
+# Frozen values that repeat from line to line (dates, amounts, opportunities given only as
+# text) are remembered. Only text (and None) is used as a key: a str equals nothing but
 # a str, so a hit can never be a value of another type that merely compares equal (1 == True ==
 # Decimal("1.0")) and would have been structured or refused differently.
 
@@ -300,7 +300,6 @@ _TAG_MODULES = ("contacts", "accounts", "deals")
 
 #: How many values each memo holds before it starts again (a few hundred KB at most).
 _MEMO_SIZE = 4096
-_valid_ids: set[str] = set()
 _dates: dict[str, dt.date] = {}
 _amounts: dict[str, Decimal] = {}
 _opportunities: dict[tuple[tuple[str, Any], ...], CreateOpportunity] = {}
@@ -310,14 +309,11 @@ def _is_id(value: object) -> bool:
     """``value`` passes the model's record id rule (``_record_id``)."""
     if type(value) is not str:
         return False
-    if value in _valid_ids:
+    # Printable text without a space holds no whitespace and no control character: it passes
+    # the rule, told by two C scans; the pattern is tried only for anything else.
+    if value and value.isprintable() and " " not in value:
         return True
-    if not _match_id(value):
-        return False
-    if len(_valid_ids) >= _MEMO_SIZE:
-        _valid_ids.clear()
-    _valid_ids.add(value)
-    return True
+    return _match_id(value) is not None
 
 
 def _is_text(value: object) -> bool:
@@ -540,7 +536,7 @@ def _quick_conversion(
     options: tuple[BackendOptions, ...] = ()
     for key, value in data.items():
         if key == "lead_id":
-            if type(value) is not str or not _match_id(value):
+            if not _is_id(value):
                 return None
             lead_id = value
         elif key == "opportunity":
