@@ -10,16 +10,14 @@ from leadconvert import (
     AttachOpportunity,
     Conversion,
     CreateOpportunity,
-    MergeAccount,
     MergeContact,
-    MergePersonAccount,
     NoOpportunity,
 )
 from leadconvert.backend import BackendPlan, NativeRequest, PlanItem, PlannedCall
 
 from ._ids import KEY_PREFIXES, canonical_id
 from ._options import NAME, SalesforceOptions
-from ._rules import KEPT_IDS, forget_ids
+from ._rules import KEPT_IDS, MERGED_ACCOUNTS, forget_ids
 from ._wire import (
     CONVERT_KIND,
     FOLLOW_UP_KIND,
@@ -64,11 +62,7 @@ def lead_convert(conversion: Conversion, default_status: str | None = None) -> L
         isinstance(opportunity, NoOpportunity),
         conversion.overwrite_lead_source,
         conversion.notify_new_owner,
-        (
-            _canonical(account.id, "Account")
-            if isinstance(account, MergeAccount | MergePersonAccount)
-            else None
-        ),
+        (_canonical(account.id, "Account") if isinstance(account, MERGED_ACCOUNTS) else None),
         bypass_account,
         bypass_contact,
         _canonical(contact.id, "Contact") if isinstance(contact, MergeContact) else None,

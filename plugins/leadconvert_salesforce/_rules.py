@@ -24,6 +24,7 @@ from ._wire import CONVERTED_STATUS_PLACEHOLDER, api_version, find_invalid_xml_c
 
 __all__ = [
     "KEPT_IDS",
+    "MERGED_ACCOUNTS",
     "OPPORTUNITY_NAME_MAX",
     "TYPED_FIELDS",
     "check_settings",
@@ -93,6 +94,11 @@ def _check_text(found: list[Violation], value: str | None, path: str) -> None:
         )
 
 
+#: The account targets that name an existing account. A tuple built once: ``A | B`` in an
+#: ``isinstance`` builds its union again at each call, once or twice for every conversion.
+MERGED_ACCOUNTS = (MergeAccount, MergePersonAccount)
+
+
 def validate(conversion: Conversion) -> list[Violation]:
     """Every Salesforce rule ``conversion`` breaks, all at once (pure)."""
     found: list[Violation] = []
@@ -100,7 +106,7 @@ def validate(conversion: Conversion) -> list[Violation]:
     account = conversion.account
     contact = conversion.contact
     opportunity = conversion.opportunity
-    if isinstance(account, MergeAccount | MergePersonAccount):
+    if isinstance(account, MERGED_ACCOUNTS):
         _check_id(found, account.id, "account.id", "Account")
     if isinstance(contact, MergeContact):
         _check_id(found, contact.id, "contact.id", "Contact")
@@ -211,16 +217,18 @@ def validate(conversion: Conversion) -> list[Violation]:
                 NAME,
             )
         )
-    _check_text(found, conversion.converted_status, "converted_status")
-    if conversion.converted_status == CONVERTED_STATUS_PLACEHOLDER:
-        found.append(
-            violation(
-                "salesforce.converted_status.reserved",
-                "converted_status",
-                "is the placeholder the backend uses for a discovered status",
-                NAME,
+    status = conversion.converted_status
+    if status is not None:
+        _check_text(found, status, "converted_status")
+        if status == CONVERTED_STATUS_PLACEHOLDER:
+            found.append(
+                violation(
+                    "salesforce.converted_status.reserved",
+                    "converted_status",
+                    "is the placeholder the backend uses for a discovered status",
+                    NAME,
+                )
             )
-        )
     if conversion.notify_lead_owner:
         found.append(
             unsupported(
