@@ -272,8 +272,10 @@ class StepRecorder:
     """The runner's journal, as a client sees it while it carries out one call.
 
     A client calls ``job_scheduled`` as soon as the CRM names the job that will convert the
-    call's leads, before it polls the job: the id is on disk when the method returns, so a run
-    killed while the job runs polls that job on resume instead of sending its leads again.
+    call's leads, before it polls the job: the id is in the journal when the method returns
+    (written, and fsync'd with the run's next mark), so a run killed while the job runs polls
+    that job on resume instead of sending its leads again (a power cut before that fsync
+    leaves the leads in doubt: the resumed run asks the CRM about them).
     ``stopping`` turns true when the run is interrupted (Ctrl-C, SIGTERM): a client polling a
     journaled job then returns at once with the leads ``SCHEDULED`` (and the job id), and the
     next run picks the job up with ``Client.resume_job``. Thread-safe. This base class records
@@ -281,7 +283,7 @@ class StepRecorder:
     """
 
     def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
-        """The CRM scheduled job ``job_id`` to convert ``lead_ids`` (journaled durably)."""
+        """The CRM scheduled job ``job_id`` to convert ``lead_ids`` (journaled at once)."""
 
     @property
     def stopping(self) -> bool:
