@@ -8,6 +8,8 @@ answers commands on stdin, one a line, each with one JSON line:
 * ``log``: the CRM requests received since the last reset, counted by method and operation
   (admin requests are not counted), so the benchmark can check that leadconvert and the bare
   loop made the same calls;
+* ``span``: when the first and the last of those requests arrived (``time.time()``), so the
+  benchmark can tell a client's start and end from its calls;
 * end of input: stop.
 
 A separate process keeps the emulator's memory and CPU out of the measured processes. The Zoho
@@ -80,6 +82,10 @@ def main() -> None:
                         for r in emulator.requests  # type: ignore[attr-defined]
                     )
                     print(json.dumps(dict(sorted(log.items()))), flush=True)
+                elif command == "span":
+                    times = [r.received_at for r in emulator.requests]  # type: ignore[attr-defined]
+                    span = {"first": min(times), "last": max(times)} if times else {}
+                    print(json.dumps(span), flush=True)
                 else:
                     print(json.dumps({"error": f"unknown command {command!r}"}), flush=True)
         finally:

@@ -72,6 +72,11 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+#: What a measured run reports: its wall and CPU seconds and peak RSS; a convert run also how
+#: long it took to reach the CRM and how long it ran after its last call.
+_MEASURES = ("wall", "cpu", "peak_rss_mb", "to_first", "after_last")
+
+
 def paired(
     pairs: int, ours: Callable[[], dict[str, Any]], theirs: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
@@ -87,8 +92,8 @@ def paired(
         runs.append((a, b))
     return {
         "pairs": pairs,
-        "ours": {k: median([a[k] for a, _ in runs]) for k in ("wall", "cpu", "peak_rss_mb")},
-        "theirs": {k: median([b[k] for _, b in runs]) for k in ("wall", "cpu", "peak_rss_mb")},
+        "ours": {k: median([a[k] for a, _ in runs]) for k in _MEASURES if k in runs[0][0]},
+        "theirs": {k: median([b[k] for _, b in runs]) for k in _MEASURES if k in runs[0][1]},
         "cpu_ratio": median([a["cpu"] / b["cpu"] for a, b in runs]),
         "wall_ratio": median([a["wall"] / b["wall"] for a, b in runs]),
         "cpu_ratios": [a["cpu"] / b["cpu"] for a, b in runs],
@@ -208,15 +213,28 @@ def convert_vs_bare(tmp: Path, workload: str, n: int, pairs: int, workers: int) 
     logs: dict[str, Any] = {}
     count = {"lc": 0}
 
+    def spanned(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``run``, with how long its process took to make its first CRM request and how long
+        it ran after its last (the emulator's clock: the same machine's)."""
+        started = time.time()
+        result = run()
+        ended = time.time()
+        span = emulator.command("span")
+        result["to_first"] = span["first"] - started
+        result["after_last"] = ended - span["last"]
+        return result
+
     def ours() -> dict[str, Any]:
         emulator.command("reset")
         count["lc"] += 1
         report = tmp / f"convert-{workload}-{count['lc']}.report.jsonl"
         journal = tmp / f"convert-{workload}-{count['lc']}.journal.db"
-        result = run_measured(
-            [*LEADCONVERT, "convert", "--backend", backend, "--report", str(report),
-             "--journal", str(journal), str(source)],
-            env=emulator.env(),
+        result = spanned(
+            lambda: run_measured(
+                [*LEADCONVERT, "convert", "--backend", backend, "--report", str(report),
+                 "--journal", str(journal), str(source)],
+                env=emulator.env(),
+            )
         )  # fmt: skip
         logs["ours"] = emulator.command("log")
         with report.open(encoding="utf-8") as stream:
@@ -231,10 +249,12 @@ def convert_vs_bare(tmp: Path, workload: str, n: int, pairs: int, workers: int) 
         emulator.command("reset")
         out = tmp / "bare.out"
         with out.open("w", encoding="utf-8") as stream:
-            result = run_measured(
-                [*PYTHON, "-m", "benchmarks._bare", backend, str(plan), str(emulator.hello_path),
-                 str(workers)],
-                stdout=stream,
+            result = spanned(
+                lambda: run_measured(
+                    [*PYTHON, "-m", "benchmarks._bare", backend, str(plan),
+                     str(emulator.hello_path), str(workers)],
+                    stdout=stream,
+                )
             )  # fmt: skip
         logs["theirs"] = emulator.command("log")
         converted = json.loads(out.read_text(encoding="utf-8"))["converted"]

@@ -157,8 +157,13 @@ def table(r: dict[str, Any]) -> str:
         )
     lines.append("convert against the emulator: leadconvert vs the bare requests loop (medians)")
     lines.append(
+        "  (first: from the process's start to its first CRM request; last: from its last CRM"
+        " request to its exit)"
+    )
+    lines.append(
         f"  {'workload':<18} {'leads':>6} {'wall':>7} {'bare':>7} {'ratio':>6} {'CPU':>7} "
-        f"{'bare':>7} {'ratio':>6}  calls leadconvert made beyond the bare loop's"
+        f"{'bare':>7} {'ratio':>6} {'first':>6} {'bare':>6} {'last':>6} {'bare':>6}"
+        "  calls beyond the bare loop's"
     )
     for workload, m in r["convert"].items():
         ours, theirs = m["ours"], m["theirs"]
@@ -166,7 +171,8 @@ def table(r: dict[str, Any]) -> str:
         lines.append(
             f"  {workload:<18} {m['leads']:>6,} {ours['wall']:>6.2f}s {theirs['wall']:>6.2f}s "
             f"{m['wall_ratio']:>5.2f}x {ours['cpu']:>6.2f}s {theirs['cpu']:>6.2f}s "
-            f"{m['cpu_ratio']:>5.2f}x  {extra}"
+            f"{m['cpu_ratio']:>5.2f}x {ours['to_first']:>5.2f}s {theirs['to_first']:>5.2f}s "
+            f"{ours['after_last']:>5.2f}s {theirs['after_last']:>5.2f}s  {extra}"
         )
     lines.append("start-up (median; CPU and wall)")
     for name, s in r["startup"].items():

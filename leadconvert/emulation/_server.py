@@ -53,6 +53,9 @@ class RequestRecord(NamedTuple):
     method: str
     path: str
     operation: str
+    #: When it arrived (``time.time()``): how a client paced its calls, when its first and
+    #: last reached the CRM.
+    received_at: float = 0.0
 
 
 class _Dropped(ConnectionResetError):
@@ -390,7 +393,9 @@ class HttpEmulator(Emulator):
             return self._admin_answer(request)(environ, start_response)
         operation = self.operation(request)
         with self.lock:
-            self._requests.append(RequestRecord(request.method, request.path, operation))
+            self._requests.append(
+                RequestRecord(request.method, request.path, operation, time.time())
+            )
         fault = self._faults.take(
             request.method,
             request.path,
