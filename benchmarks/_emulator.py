@@ -8,8 +8,8 @@ answers commands on stdin, one a line, each with one JSON line:
 * ``log``: the CRM requests received since the last reset, counted by method and operation
   (admin requests are not counted), so the benchmark can check that leadconvert and the bare
   loop made the same calls;
-* ``span``: when the first and the last of those requests arrived (``time.time()``), so the
-  benchmark can tell a client's start and end from its calls;
+* ``span``: when the first of those requests of each operation and the last of them all
+  arrived (``time.time()``), so the benchmark can tell a client's start and end from its calls;
 * end of input: stop.
 
 A separate process keeps the emulator's memory and CPU out of the measured processes. The Zoho
@@ -83,9 +83,12 @@ def main() -> None:
                     )
                     print(json.dumps(dict(sorted(log.items()))), flush=True)
                 elif command == "span":
-                    times = [r.received_at for r in emulator.requests]  # type: ignore[attr-defined]
-                    span = {"first": min(times), "last": max(times)} if times else {}
-                    print(json.dumps(span), flush=True)
+                    first: dict[str, float] = {}
+                    last = 0.0
+                    for r in emulator.requests:  # type: ignore[attr-defined]
+                        first.setdefault(r.operation, r.received_at)
+                        last = max(last, r.received_at)
+                    print(json.dumps({"first": first, "last": last}), flush=True)
                 else:
                     print(json.dumps({"error": f"unknown command {command!r}"}), flush=True)
         finally:

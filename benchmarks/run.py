@@ -157,8 +157,8 @@ def table(r: dict[str, Any]) -> str:
         )
     lines.append("convert against the emulator: leadconvert vs the bare requests loop (medians)")
     lines.append(
-        "  (first: from the process's start to its first CRM request; last: from its last CRM"
-        " request to its exit)"
+        "  (first: from the process's start to its first conversion request; last: from its"
+        " last request to its exit)"
     )
     lines.append(
         f"  {'workload':<18} {'leads':>6} {'wall':>7} {'bare':>7} {'ratio':>6} {'CPU':>7} "
