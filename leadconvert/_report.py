@@ -466,7 +466,6 @@ class ReportWriter:
         }
 
 
-_SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
 #: The success and error files' own columns, with whether each holds ids.
 _SUCCESS_IDS = [(c, c.endswith("_id")) for c in SUCCESS_COLUMNS]
 _ERROR_IDS = [(c, c.endswith("_id")) for c in ERROR_COLUMNS]
