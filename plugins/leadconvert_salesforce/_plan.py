@@ -4,6 +4,7 @@ of each created Opportunity with what convertLead cannot carry."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from leadconvert import (
@@ -13,7 +14,13 @@ from leadconvert import (
     MergeContact,
     NoOpportunity,
 )
-from leadconvert.backend import BackendPlan, NativeRequest, PlanItem, PlannedCall
+from leadconvert.backend import (
+    BackendPlan,
+    NativeRequest,
+    PlanItem,
+    PlannedCall,
+    trusted_constructor,
+)
 
 from ._ids import KEY_PREFIXES, canonical_id
 from ._options import NAME, SalesforceOptions
@@ -92,11 +99,20 @@ def follow_up_body(conversion: Conversion) -> dict[str, Any] | None:
     return body or None
 
 
+# A follow-up is planned for each created opportunity with fields to set (one lead in ten of a
+# mixed input): its request and call are built without attrs' __init__, whose converters would
+# freeze the query and headers it has none of, from values of the right types and form.
+_NO_STRINGS: Mapping[str, str] = MappingProxyType({})
+_new_request = trusted_constructor(NativeRequest)
+_new_call = trusted_constructor(PlannedCall)
+
+
 def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
     """convertLead calls of up to 100 leads, each followed by its opportunity updates."""
     version = api_version(settings)
     default_status = settings.get("converted_status") or None
     batch = MAX_BATCH
+    follow_up_path = f"/services/data/v{version}/sobjects/Opportunity/{OPPORTUNITY_ID_PLACEHOLDER}"
     calls: list[PlannedCall] = []
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
@@ -132,12 +148,10 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
             if body is None:
                 continue
             calls.append(
-                PlannedCall(
-                    NativeRequest(
-                        "PATCH",
-                        f"/services/data/v{version}/sobjects/Opportunity/"
-                        f"{OPPORTUNITY_ID_PLACEHOLDER}",
-                        json=body,
+                _new_call(
+                    # method, path, query, json, body, headers, content
+                    _new_request(
+                        "PATCH", follow_up_path, _NO_STRINGS, body, None, _NO_STRINGS, None
                     ),
                     (item.conversion.lead_id,),
                     FOLLOW_UP_KIND,
@@ -145,7 +159,7 @@ def plan(items: Sequence[PlanItem], settings: Mapping[str, str]) -> BackendPlan:
                     + ", ".join(body)
                     + f"; they are set on the Opportunity created for lead "
                     f"{item.conversion.lead_id}",
-                    after=convert_index,
+                    convert_index,
                 )
             )
     # The ids validate kept for these conversions have served.
