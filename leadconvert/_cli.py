@@ -12,7 +12,9 @@ Exit codes (documented in docs/cli.md):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import gc
 import itertools
 import os
@@ -813,12 +815,26 @@ def main(argv: list[str] | None = None) -> None:
     threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    _freeze_at_exit()
     try:
         _run(argv)
     finally:
         # main() called in a process of its own leaves it on sys.exit; tests call it in theirs.
         gc.set_threshold(*threshold)
         gc.unfreeze()
+
+
+@functools.cache
+def _freeze_at_exit() -> None:
+    """At the interpreter's exit, leave everything to reference counting.
+
+    Exiting, Python runs one last cyclic collection over every object left (every module's
+    functions, classes and constants: about 25 ms of a command's CPU, more than its own start
+    for a small plan). Frozen objects are skipped; they are freed as the modules are cleared,
+    as they always are, and the command has closed its files itself. Registered once, when
+    the command line first runs (never by the library).
+    """
+    atexit.register(gc.freeze)
 
 
 def _run(argv: list[str] | None) -> None:
