@@ -252,6 +252,8 @@ class Journal:
         self._in_batch = False
         #: Whether the open transaction is fsync'd at its commit (see ``batch``).
         self._durable = True
+        #: Whether the connection is at synchronous=FULL between transactions.
+        self._full_sync = True
         # The runner's thread and the clients' (which journal job ids) share one connection.
         self._lock = threading.RLock()
         if not path.exists():
@@ -576,6 +578,10 @@ class Journal:
             try:
                 if not durable:
                     self._db.execute("PRAGMA synchronous=NORMAL")
+                elif not self._full_sync:
+                    # Putting it back failed after the last transaction: now, or no mark.
+                    self._db.execute("PRAGMA synchronous=FULL")
+                    self._full_sync = True
                 self._db.execute("BEGIN IMMEDIATE")
             except (sqlite3.Error, OSError) as exc:
                 self._restore_sync(durable)
@@ -609,9 +615,15 @@ class Journal:
         self._durable = True
 
     def _restore_sync(self, durable: bool) -> None:
-        if not durable:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("PRAGMA synchronous=FULL")
+        if durable:
+            return
+        try:
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error:
+            # Tried again, and its failure raised, before the next durable transaction.
+            self._full_sync = False
+        else:
+            self._full_sync = True
 
     def _transaction(self, *, durable: bool = True) -> contextlib.AbstractContextManager[None]:
         return self.batch(durable=durable)

@@ -70,3 +70,34 @@ def test_a_mark_inside_a_transaction_opened_without_fsync_still_reaches_the_disk
     row = sqlite3.connect(alone).execute("SELECT state FROM leads WHERE lead_id = 'L1'").fetchone()
     assert row == ("sending",)
     assert _synchronous(journal) == FULL
+
+
+class _FailingOnce:
+    """An SQLite connection whose first ``PRAGMA synchronous=FULL`` fails (a disk error)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.failed = False
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "PRAGMA synchronous=FULL" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._db, name)
+
+
+def test_full_sync_that_could_not_be_put_back_is_before_the_next_mark(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    db = journal._db
+    failing = _FailingOnce(db)
+    journal._db = failing  # type: ignore[assignment]
+    journal.set_job(["L1"], "job-1")
+    assert failing.failed
+    assert int(db.execute("PRAGMA synchronous").fetchone()[0]) == NORMAL
+    seen = _statements(journal)
+    journal.mark_sending([("L1", 1)], "1")
+    assert seen.index("PRAGMA synchronous=FULL") < seen.index("BEGIN IMMEDIATE")
+    assert int(db.execute("PRAGMA synchronous").fetchone()[0]) == FULL
