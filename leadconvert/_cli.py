@@ -561,9 +561,11 @@ def _client(
 
 
 def _terminal_console() -> Console | None:
-    """A rich console on stderr when stderr is a terminal (or ``FORCE_COLOR`` asks for one, as
-    rich itself decides); None for a log or a pipe, which get plain lines and no rich import."""
-    if os.environ.get("FORCE_COLOR") is None and not _isatty(sys.stderr):
+    """A rich console on stderr when stderr is a terminal (or ``FORCE_COLOR`` or
+    ``TTY_COMPATIBLE=1`` asks for one: rich itself decides then); None for a log or a pipe,
+    which get plain lines and no rich import."""
+    asked = os.environ.get("FORCE_COLOR") is not None or os.environ.get("TTY_COMPATIBLE") == "1"
+    if not asked and not _isatty(sys.stderr):
         return None
     from rich.console import Console
 
