@@ -8,18 +8,17 @@ float: JSON is parsed with ``parse_float=Decimal``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 import simplejson
 import simplejson.encoder as encoder_module
-from cattrs.gen import make_dict_unstructure_fn
 
 from ._exceptions import InputError, ValidationError
 from ._model import (
@@ -48,6 +47,9 @@ from ._model import (
     trusted_constructor,
 )
 from ._results import Violation
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "ACTION_TAGS",
@@ -233,6 +235,8 @@ def _structure_str(value: Any, _: type) -> str:
 
 
 def _register_tagged_union(conv: cattrs.Converter, union: Any) -> None:
+    from cattrs.gen import make_dict_unstructure_fn
+
     members: tuple[type, ...] = typing.get_args(union)
     by_tag = {ACTION_TAGS[member]: member for member in members}
     expected = ", ".join(by_tag)
@@ -586,6 +590,16 @@ class NeutralConverter:
 
     def __init__(self, option_types: Mapping[str, type[BackendOptions]]) -> None:
         self.option_types = dict(option_types)
+        # The fast path knows the hooks the cattrs converter gets; a caller that takes the
+        # converter may register others, which only the detailed path would then follow.
+        self._fast = True
+
+    @functools.cached_property
+    def _conv(self) -> cattrs.Converter:
+        """The cattrs converter, built (and cattrs imported: 10 ms or so) when first needed: a
+        run whose lines all take the fast path never needs it."""
+        import cattrs
+
         conv = cattrs.Converter(omit_if_default=True, forbid_extra_keys=True)
         conv.register_structure_hook(dt.date, _structure_date)
         conv.register_unstructure_hook(dt.date, dt.date.isoformat)
@@ -606,10 +620,7 @@ class NeutralConverter:
         conv.register_structure_hook(str, _structure_str)
         for union in (AccountTarget, ContactTarget, OpportunityTarget):
             _register_tagged_union(conv, union)
-        self._conv = conv
-        # The fast path knows the hooks registered above; a caller that takes the cattrs
-        # converter may register others, which only the detailed path would then follow.
-        self._fast = True
+        return conv
 
     @property
     def cattrs(self) -> cattrs.Converter:
@@ -702,6 +713,8 @@ class NeutralConverter:
 
 
 def _violations_from(exc: BaseException) -> list[Violation]:
+    import cattrs
+
     out: list[Violation] = []
     for text in cattrs.transform_error(exc, path="$", format_exception=_format_exception):
         message, _, path = text.rpartition(" @ ")
@@ -723,6 +736,8 @@ _FIELD_MARK = "\x00"
 
 
 def _format_exception(exc: BaseException, type_: type | None) -> str:
+    import cattrs
+
     if isinstance(exc, FieldError):
         return f"{exc.field}{_FIELD_MARK}{exc.detail}"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import cattrs
 from attrs import define, field, validators
 
 from .._exceptions import InputError
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = ["Fault", "FaultQueue"]
 
@@ -87,7 +90,7 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         """The fault as the admin API shows it (a bytes body as text)."""
-        shown: dict[str, Any] = _converter.unstructure(self)
+        shown: dict[str, Any] = _converter().unstructure(self)
         if isinstance(self.body, bytes):
             shown["body"] = self.body.decode("utf-8", errors="replace")
         return shown
@@ -102,8 +105,10 @@ class Fault:
             raise InputError(
                 f"unknown fault key(s) {', '.join(unknown)}; known: {', '.join(sorted(_FIELDS))}"
             )
+        import cattrs
+
         try:
-            return _converter.structure(dict(data), cls)
+            return _converter().structure(dict(data), cls)
         except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
             messages = (
                 cattrs.transform_error(exc)
@@ -114,8 +119,14 @@ class Fault:
 
 
 _FIELDS = frozenset(a.name for a in Fault.__attrs_attrs__) - {"hits"}
-_converter = cattrs.Converter(forbid_extra_keys=True)
-_converter.register_structure_hook(Any, lambda value, _: value)
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """Built on first use: an emulator built only for its settings never reads a fault."""
+    import cattrs
+
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(Any, lambda value, _: value)
+    return converter
 
 
 class FaultQueue:

@@ -8,17 +8,19 @@ Everything is pure.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import cattrs
 from attrs import field, frozen
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from leadconvert import dumps_json, loads_json
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -169,7 +171,12 @@ def _structure_status(value: Any, _: type) -> Status:
     raise TypeError(f"Status is an Int32 statuscode, got {value!r}")
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """Built on first use, so that cattrs is imported only when a body goes through it."""
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv = cattrs.Converter(omit_if_default=True, forbid_extra_keys=True)
     conv.register_unstructure_hook(EntityRef, _unstructure_ref)
     conv.register_structure_hook(EntityRef, _structure_ref)
@@ -191,12 +198,9 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
-_CONVERTER = _make_converter()
-
-
 def qualify_to_wire(body: QualifyLeadBody) -> dict[str, Any]:
     """The JSON body of QualifyLead, parameters named as Dataverse names them."""
-    data: dict[str, Any] = _CONVERTER.unstructure(body)
+    data: dict[str, Any] = _converter().unstructure(body)
     return data
 
 
@@ -208,8 +212,10 @@ def qualify_from_wire(data: Any) -> QualifyLeadBody:
     if missing:
         raise ValueError(f"QualifyLead needs {', '.join(missing)}")
     try:
-        body: QualifyLeadBody = _CONVERTER.structure(dict(data), QualifyLeadBody)
+        body: QualifyLeadBody = _converter().structure(dict(data), QualifyLeadBody)
     except Exception as exc:
+        import cattrs
+
         text = "; ".join(cattrs.transform_error(exc, path="QualifyLead"))
         # Name the parameters as the user wrote them, not as Python does.
         for name, wire in RENAMES.items():

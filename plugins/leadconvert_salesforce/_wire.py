@@ -11,19 +11,20 @@ A *row* is one ``LeadConvert`` as element name -> text, holding only the element
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import cattrs
 from attrs import frozen
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from leadconvert import ConfigurationError, InputError
 from leadconvert.backend import trusted_constructor
 
 if TYPE_CHECKING:
     from xml.etree.ElementTree import Element
+
+    import cattrs
 
 __all__ = [
     "CONVERTED_STATUS_PLACEHOLDER",
@@ -323,6 +324,9 @@ def _structure_str(value: object, _: type) -> str:
 
 
 def _build() -> cattrs.Converter:
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(str, _structure_str)
@@ -337,14 +341,27 @@ def _build() -> cattrs.Converter:
     return conv
 
 
-#: Built once: every LeadConvert is written and read through it.
-CONVERTER: cattrs.Converter = _build()
+#: Writes and reads every LeadConvert that is not written directly (``_lead_convert_xml``).
+#: Built on first use (``__getattr__`` below), so that cattrs is imported only when needed:
+#: a plan of plain rows never needs it.
+CONVERTER: cattrs.Converter
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    return _build()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CONVERTER":
+        return _converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_row(convert: LeadConvert) -> dict[str, str]:
     """``convert`` as the elements it sends, by WSDL name (unset nillable children left out)."""
     row: dict[str, str] = {}
-    for key, value in CONVERTER.unstructure(convert).items():
+    for key, value in _converter().unstructure(convert).items():
         if value is None:
             if key == "convertedStatus":
                 row[key] = CONVERTED_STATUS_PLACEHOLDER
@@ -363,8 +380,10 @@ def from_row(row: Mapping[str, Any]) -> LeadConvert:
     if data.get("convertedStatus") == CONVERTED_STATUS_PLACEHOLDER:
         del data["convertedStatus"]
     try:
-        convert: LeadConvert = CONVERTER.structure(data, LeadConvert)
+        convert: LeadConvert = _converter().structure(data, LeadConvert)
     except Exception as exc:
+        import cattrs
+
         problems = "; ".join(cattrs.transform_error(exc, path="LeadConvert"))
         raise InputError(f"not a LeadConvert: {problems}") from exc
     return convert

@@ -10,14 +10,15 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 from attrs import field, frozen
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from leadconvert import ConfigurationError, Module
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "API_VERSIONS",
@@ -293,6 +294,9 @@ def _structure_bool(value: Any, _: type) -> bool:
 
 
 def _build() -> cattrs.Converter:
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
     conv = cattrs.Converter(omit_if_default=True, forbid_extra_keys=True)
     # Amounts stay Decimal: dumps_json writes them as exact JSON numbers.
     conv.register_unstructure_hook(Decimal, lambda d: d)
