@@ -281,7 +281,11 @@ def _structure_fields(value: Any, _: type) -> Mapping[str, Any]:
 # builds the objects with trusted constructors. Anything it does not take as it is (an unknown
 # key, a value of another type, a value that breaks a rule) returns None, and the record goes the
 # detailed way, which alone says what is wrong: messages, paths and rules are the detailed path's.
-# Nothing is remembered from one line to the next: every line's values are checked and built.
+#
+# Frozen values that repeat from line to line (dates, amounts, opportunities given only as
+# text) are remembered. Only text (and None) is used as a key: a str equals nothing but
+# a str, so a hit can never be a value of another type that merely compares equal (1 == True ==
+# Decimal("1.0")) and would have been structured or refused differently.
 
 _new_conversion = trusted_constructor(Conversion)
 _new_create_opportunity = trusted_constructor(CreateOpportunity)
@@ -297,6 +301,12 @@ _NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 _MODULES = {module.value: module for module in Module}
 _match_id = _RECORD_ID.match
 _TAG_MODULES = ("contacts", "accounts", "deals")
+
+#: How many values each memo holds before it starts again (a few hundred KB at most).
+_MEMO_SIZE = 4096
+_dates: dict[str, dt.date] = {}
+_amounts: dict[str, Decimal] = {}
+_opportunities: dict[tuple[tuple[str, Any], ...], CreateOpportunity] = {}
 
 
 def _is_id(value: object) -> bool:
@@ -318,17 +328,32 @@ def _is_text(value: object) -> bool:
 def _quick_date(value: object) -> dt.date | None:
     if type(value) is not str:
         return None
-    try:
-        return _structure_date(value, dt.date)
-    except Exception:
-        return None
+    date = _dates.get(value)
+    if date is None:
+        try:
+            date = _structure_date(value, dt.date)
+        except Exception:
+            return None
+        if len(_dates) >= _MEMO_SIZE:
+            _dates.clear()
+        _dates[value] = date
+    return date
 
 
 def _quick_amount(value: object) -> Decimal | None:
+    if type(value) is str:
+        amount = _amounts.get(value)
+        if amount is not None:
+            return amount
     try:
-        return _structure_decimal(value, Decimal)
+        amount = _structure_decimal(value, Decimal)
     except Exception:
         return None
+    if type(value) is str:
+        if len(_amounts) >= _MEMO_SIZE:
+            _amounts.clear()
+        _amounts[value] = amount
+    return amount
 
 
 def _quick_create_opportunity(value: dict[Any, Any]) -> CreateOpportunity | None:
@@ -382,7 +407,19 @@ def _quick_opportunity(value: object) -> OpportunityTarget | None:
         return None
     action = value.get("action")
     if action == "create":
-        return _quick_create_opportunity(value)
+        try:
+            key = tuple(value.items())
+            known = _opportunities.get(key)
+        except TypeError:  # a list or an object among the values: not remembered
+            return _quick_create_opportunity(value)
+        if known is not None:
+            return known
+        built = _quick_create_opportunity(value)
+        if built is not None and all(type(v) is str or v is None for v in value.values()):
+            if len(_opportunities) >= _MEMO_SIZE:
+                _opportunities.clear()
+            _opportunities[key] = built
+        return built
     if action == "none":
         return _NO_OPPORTUNITY if len(value) == 1 else None
     if action == "attach" and len(value) == 2:
