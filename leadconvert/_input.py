@@ -15,7 +15,7 @@ import difflib
 import enum
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -296,16 +296,8 @@ def _read_jsonl(
                 number, conversion, (), conversion.lead_id, _json_source(data) if sources else None
             )
             continue
-        # What ``_record`` does, without trying the fast path a second time.
-        conversion, problems = detailed(data)
-        lead_id = data.get("lead_id") if type(data) is dict or isinstance(data, Mapping) else None
-        yield new_record(
-            number,
-            conversion,
-            problems,
-            lead_id if isinstance(lead_id, str) else None,
-            _json_source(data) if sources else None,
-        )
+        # The detailed path alone: the fast path was tried above.
+        yield _record(number, data, detailed, _json_source(data) if sources else None)
 
 
 def _json_source(data: Any) -> dict[str, str] | None:
@@ -328,15 +320,11 @@ def _flatten(out: dict[str, str], prefix: str, mapping: Mapping[Any, Any]) -> No
         kind = type(value)
         if kind is str:
             out[name] = value
-        elif kind is dict:
-            _flatten(out, name, value)
         elif value is None:
             continue
         elif kind is bool:
             out[name] = "true" if value else "false"
-        elif kind is list:
-            out[name] = dumps_json(value)
-        elif isinstance(value, Mapping):
+        elif kind is dict or (kind is not list and isinstance(value, Mapping)):
             _flatten(out, name, value)
         elif isinstance(value, list):
             out[name] = dumps_json(value)
@@ -353,9 +341,13 @@ _new_record = trusted_constructor(InputRecord)
 
 
 def _record(
-    number: int, data: Any, converter: NeutralConverter, source: Mapping[str, str] | None
+    number: int,
+    data: Any,
+    violations: Callable[[Any], tuple[Conversion | None, tuple[Violation, ...]]],
+    source: Mapping[str, str] | None,
 ) -> InputRecord:
-    conversion, problems = converter.violations(data)
+    """The record of ``data``: what ``violations`` (a ``NeutralConverter``'s) makes of it."""
+    conversion, problems = violations(data)
     lead_id = data.get("lead_id") if type(data) is dict or isinstance(data, Mapping) else None
     return _new_record(
         number,
@@ -489,7 +481,7 @@ def _read_csv(
         if problems:
             yield InputRecord(start, None, tuple(problems), data.get("lead_id"), named)
         else:
-            yield _record(start, data, converter, named if sources else None)
+            yield _record(start, data, converter.violations, named if sources else None)
 
 
 def _unwrap(cell: str) -> str:
