@@ -153,11 +153,10 @@ class ReportWriter:
         self.outcomes: Counter[str] = Counter()
         self.error_codes: Counter[str] = Counter()
         self._input_columns: dict[str, None] = {}
-        #: The input columns with whether each holds ids, in order (the side files' first cells).
-        self._side_columns: list[tuple[str, bool]] = []
         #: Tapped inputs not yet in the spool (written in batches: one statement per batch).
-        self._pending_inputs: list[tuple[int, str, str | None, int]] = []
+        self._pending_inputs: list[tuple[int, str]] = []
         self._lock = threading.Lock()
+        self._cells = _CellText()
         self._seq = 0
         self._flushed = 0
         self._closed = False
@@ -176,10 +175,7 @@ class ReportWriter:
             # side: the row's own cells of its success or error file, rendered as it is spooled
             # (the input's cells, known in full only at the end, go before them).
             "CREATE TABLE rows (line INTEGER, seq INTEGER, data TEXT, success INTEGER, side TEXT);"
-            # side_in: the input's cells of the success or error file, rendered when tapped
-            # under the first ``columns`` input columns (columns seen later are empty in it).
-            "CREATE TABLE inputs (line INTEGER PRIMARY KEY, data TEXT, side_in TEXT,"
-            " columns INTEGER);"
+            "CREATE TABLE inputs (line INTEGER PRIMARY KEY, data TEXT);"
             "BEGIN;"
         )
 
@@ -194,7 +190,6 @@ class ReportWriter:
     def tap(self, records: Iterable[InputRecord]) -> Iterator[InputRecord]:
         """Yield ``records`` unchanged, keeping each one's input columns for its report row."""
         columns = self._input_columns
-        side_columns = self._side_columns
         pending = self._pending_inputs
         for record in records:
             with self._lock:
@@ -205,12 +200,9 @@ class ReportWriter:
                     source = {"lead_id": record.lead_id}
                 if not columns.keys() >= source.keys():
                     for name in source:
-                        if len(columns) < _MAX_INPUT_COLUMNS and name not in columns:
-                            columns[name] = None
-                            side_columns.append((name, name.endswith("_id")))
-                # No columns of its own: its side rows get the lead id at the end.
-                side_in = _cells_text(_input_cells(source, side_columns)) if source else None
-                pending.append((record.line, _encode(source), side_in, len(side_columns)))
+                        if len(columns) < _MAX_INPUT_COLUMNS:
+                            columns.setdefault(name, None)
+                pending.append((record.line, _encode(source)))
                 if len(pending) >= _INPUT_BATCH:
                     self._spool_inputs()
             yield record
@@ -220,7 +212,7 @@ class ReportWriter:
         if self._pending_inputs:
             try:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?)", self._pending_inputs
+                    "INSERT OR REPLACE INTO inputs VALUES (?, ?)", self._pending_inputs
                 )
             except sqlite3.Error as exc:
                 raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
@@ -263,30 +255,15 @@ class ReportWriter:
             self._execute("COMMIT")
             self._execute("BEGIN")
 
-    @staticmethod
-    def _side(row: Mapping[str, Any], success: bool) -> str:
-        """The row's cells of its success or error file, as CSV text (``_cells_text``)."""
-        line = row["line"]
-        if success:
-            cells = [
-                row["outcome"],
-                _id_cell(row["account_id"]),
-                _id_cell(row["contact_id"]),
-                _id_cell(row["opportunity_id"]),
-                _id_cell(row["job_id"]),
-                report_cell(row["merge"]),
-                str(line) if line else "",
+    def _side(self, row: Mapping[str, Any], success: bool) -> str:
+        """The row's cells of its success or error file, as CSV text (``_CellText``)."""
+        values = _side_values(row, success)
+        return self._cells.after(
+            [
+                report_cell(values[c], identifier=ident) if c != "line" else (values[c] or "")
+                for c, ident in (_SUCCESS_IDS if success else _ERROR_IDS)
             ]
-        else:
-            cells = [
-                row["outcome"],
-                report_cell(row["error_code"]),
-                report_cell(row["backend_code"]),
-                report_cell(row["message"]),
-                report_cell(row["matched_ids"]),
-                str(line) if line else "",
-            ]
-        return _cells_text(cells)
+        )
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
@@ -422,12 +399,12 @@ class ReportWriter:
                 sides.append((stream, success))
         # Which input columns hold ids (kept as text even when all digits), once for every row.
         side_input_ids = [(c, c.endswith("_id")) for c in side_inputs]
-        width = len(side_inputs)
         cursor = self._db.execute(
-            "SELECT r.data, i.data, r.success, r.side, i.side_in, i.columns FROM rows r"
-            " LEFT JOIN inputs i ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
+            "SELECT r.data, i.data, r.success, r.side FROM rows r LEFT JOIN inputs i"
+            " ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
         )
-        for row_text, source_text, succeeded, side, tapped, known in cursor:
+        cells = self._cells
+        for row_text, source_text, succeeded, side in cursor:
             for stream in jsonl:
                 # The row as spooled, with its input appended: the same text as encoding
                 # {**row, "input": source} again (one encoder, same settings, keys in order).
@@ -445,19 +422,12 @@ class ReportWriter:
             targets = [stream for stream, success in sides if bool(succeeded) == success]
             if not targets:
                 continue
-            if tapped is None or not inputs:
-                given = json.loads(source_text) if source_text else {}
-                if not given:
-                    given = {"lead_id": json.loads(row_text)["lead_id"]}
-                side_in = _cells_text(_input_cells(given, side_input_ids))
-            elif known < width:
-                # Columns first seen after this input was tapped: empty cells in its row.
-                side_in = tapped + "," * (width - known)
-            else:
-                side_in = tapped
-            # The input's cells, then the row's own, both rendered earlier: the same text as
-            # csv writing the whole row (_cells_text).
-            line = f"{side_in},{side}\r\n"
+            given = json.loads(source_text) if source_text else {}
+            if not given:
+                given = {"lead_id": json.loads(row_text)["lead_id"]}
+            # The input's cells, then the row's own, rendered when it was spooled: the same
+            # text as csv writing the whole row (_CellText).
+            line = f"{cells.before(_input_cells(given, side_input_ids))},{side}\r\n"
             for stream in targets:
                 stream.write(line)
 
@@ -518,6 +488,9 @@ class ReportWriter:
         }
 
 
+#: The success and error files' own columns, with whether each holds ids.
+_SUCCESS_IDS = [(c, c.endswith("_id")) for c in SUCCESS_COLUMNS]
+_ERROR_IDS = [(c, c.endswith("_id")) for c in ERROR_COLUMNS]
 #: A cell's first character that ``report_cell`` looks at twice: digits aside, these.
 _CHECKED_FIRST = frozenset("+-") | _FORMULA_FIRST
 
@@ -543,18 +516,6 @@ def _input_cells(source: Mapping[str, Any], columns: Sequence[tuple[str, bool]])
     return out
 
 
-def _cells_text(cells: list[str]) -> str:
-    """Cells as the CSV text ``csv.writer`` gives them within a row of more cells than these.
-
-    Text holding none of csv's special characters (the comma, the quote, a line break) is
-    written as it is, joined with commas; any other is left to csv itself (``_CellText``).
-    """
-    text = ",".join(cells)
-    if text.count(",") == len(cells) - 1 and _CSV_SPECIAL.search(text) is None:
-        return text
-    return _CSV_CELLS.part(cells)
-
-
 class _CellText:
     """Cells as the CSV text ``csv.writer`` gives them within a longer row.
 
@@ -566,27 +527,20 @@ class _CellText:
     def __init__(self) -> None:
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer)
-        self._lock = threading.Lock()
 
-    def part(self, cells: list[str]) -> str:
-        """The cells, to be joined with others by commas."""
-        with self._lock:
-            self._buffer.seek(0)
-            self._buffer.truncate()
-            self._writer.writerow([*cells, "x"])
-            return self._buffer.getvalue()[: -len(",x\r\n")]
+    def _text(self, cells: list[str]) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(cells)
+        return self._buffer.getvalue()
 
+    def before(self, cells: list[str]) -> str:
+        """The cells, to be followed by a comma and more cells."""
+        return self._text([*cells, "x"])[: -len(",x\r\n")]
 
-#: Characters csv's minimal quoting looks for in a field (besides the comma): the quote, line
-#: breaks, and NUL (left to csv, whatever it does with it).
-_CSV_SPECIAL = re.compile('["\r\n\x00]')
-_CSV_CELLS = _CellText()
-
-
-def _id_cell(value: Any) -> str:
-    return "" if value is None else report_cell(value, identifier=True)
-
-
+    def after(self, cells: list[str]) -> str:
+        """The cells, to follow other cells and a comma."""
+        return self._text(["x", *cells])[len("x,") : -len("\r\n")]
 #: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call.
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -628,6 +582,27 @@ def _csv_report_cell(column: str, value: Any) -> str:
     if column in ("line", "call"):
         return "" if value is None else str(value)
     return report_cell(value, identifier=column.endswith("_id"))
+
+
+def _side_values(row: Mapping[str, Any], success: bool) -> dict[str, Any]:
+    if success:
+        return {
+            "outcome": row["outcome"],
+            "converted_account_id": row["account_id"],
+            "converted_contact_id": row["contact_id"],
+            "converted_opportunity_id": row["opportunity_id"],
+            "job_id": row["job_id"],
+            "merge": row["merge"],
+            "line": row["line"],
+        }
+    return {
+        "outcome": row["outcome"],
+        "error_code": row["error_code"],
+        "backend_code": row["backend_code"],
+        "error": row["message"],
+        "matched_ids": row["matched_ids"],
+        "line": row["line"],
+    }
 
 
 def _new_file(final: Path) -> Path:

@@ -62,6 +62,25 @@ class TestOrderAndColumns:
         assert rows[0]["input"] == {"lead_id": "L1", "opportunity_name": "First"}
         assert (rows[0]["error_code"], rows[0]["backend_code"]) == ("locked", "NATIVE_X")
 
+    def test_every_input_is_kept_across_spool_batches(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """Inputs reach the spool in batches: each row still gets its own, the last partial
+        batch and a lead given no outcome (not_attempted) included."""
+        rows_in = [f"L{n},Deal {n}" for n in range(1, 1203)]
+        records = _csv_input(tmp_path, converter, rows_in)
+        report = tmp_path / "out.jsonl"
+        writer = ReportWriter.open(report)
+        for record in writer.tap(records):  # type: ignore[arg-type]
+            if record.line != 1203:  # type: ignore[attr-defined]
+                writer.write(_converted(f"L{record.line - 1}"), record.line)  # type: ignore[attr-defined]
+        writer.close(unreached="stopped")
+        rows = [json.loads(line) for line in report.read_text().splitlines()]
+        assert [r["input"]["opportunity_name"] for r in rows] == [
+            f"Deal {n}" for n in range(1, 1203)
+        ]
+        assert rows[-1]["outcome"] == "not_attempted"
+
     def test_csv_report_carries_input_columns(
         self, tmp_path: Path, converter: NeutralConverter
     ) -> None:

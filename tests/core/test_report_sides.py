@@ -1,6 +1,6 @@
-"""The success and error files are written from parts rendered at different times (the
-input's cells as it is read, the row's own as it is spooled, empty cells for input columns
-first seen later): the text is that of csv writing each whole row, whatever the cells hold."""
+"""The success and error files are written from parts rendered at different times (the row's
+own cells as it is spooled, the input's at the end): the text is that of csv writing each
+whole row, whatever the cells hold."""
 
 from __future__ import annotations
 
@@ -17,15 +17,13 @@ from leadconvert._report import (
     ERROR_COLUMNS,
     SUCCESS_COLUMNS,
     ReportWriter,
-    _cells_text,
+    _CellText,
     report_cell,
 )
 
-#: Texts csv treats specially: separators, quotes, line breaks, NUL, nothing at all.
+#: Texts csv treats specially: separators, quotes, line breaks, nothing at all.
 _TEXT = st.one_of(
-    st.sampled_from(
-        ["", ",", '"', "a,b", 'say "hi"', "x\ny", "\r", " ", "=1+2", "-3", "007", "a\x00b"]
-    ),
+    st.sampled_from(["", ",", '"', "a,b", 'say "hi"', "x\ny", "\r", " ", "=1+2", "-3", "007"]),
     st.text(max_size=6),
 )
 
@@ -38,7 +36,8 @@ def _csv_row(cells: list[str]) -> str:
 
 @given(st.lists(_TEXT, min_size=1, max_size=4), st.lists(_TEXT, min_size=1, max_size=4))
 def test_parts_joined_with_a_comma_are_the_whole_row(before: list[str], after: list[str]) -> None:
-    assert f"{_cells_text(before)},{_cells_text(after)}\r\n" == _csv_row(before + after)
+    cells = _CellText()
+    assert f"{cells.before(before)},{cells.after(after)}\r\n" == _csv_row(before + after)
 
 
 def test_side_files_hold_each_whole_row_as_csv_writes_it(tmp_path: Path) -> None:
