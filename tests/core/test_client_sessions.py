@@ -177,3 +177,19 @@ def test_the_clients_requests_are_plain(method: str, url: str, params: Any) -> N
             )
         )
     )
+
+
+def test_a_netrc_entry_sends_the_request_down_requests_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests adds a .netrc entry's basic auth while preparing: such a request is not plain."""
+    path = tmp_path / "netrc"
+    path.write_text("machine www.zohoapis.com login someone password pw\n")
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    session = Session()
+    url = "https://www.zohoapis.com/crm/v8/org"
+    assert session._prepare_plain("GET", url, None, None, None) is None
+    assert session._prepare_plain("GET", "https://accounts.zoho.com/x", None, None, None)
+    session.trust_env = False  # requests reads no .netrc then: plain again
+    assert session._prepare_plain("GET", url, None, None, None) is not None
