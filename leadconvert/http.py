@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 import requests
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
-from requests.utils import check_header_validity, get_netrc_auth, super_len
+from requests.utils import check_header_validity, get_netrc_auth
 
 __all__ = ["Session"]
 
@@ -44,6 +44,8 @@ __all__ = ["Session"]
 _PLAIN_URL = re.compile(
     r"https?://[a-z0-9][a-z0-9.\-]*(?::(?P<port>[1-9][0-9]{0,4}))?/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*"
 )
+#: How requests measures a body (typed ``Any``: some versions of its stubs leave it untyped).
+_body_length: Any = requests.utils.super_len
 #: Path segments ``requests`` would remove (``.`` and ``..``).
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
 
@@ -191,7 +193,7 @@ class Session(requests.Session):
         method = method.upper()
         if data:
             # As requests counts it: a str is sent as UTF-8 by urllib3 2 (latin-1 by 1.x).
-            sent["Content-Length"] = str(super_len(data))
+            sent["Content-Length"] = str(_body_length(data))
         elif method not in ("GET", "HEAD") and sent.get("Content-Length") is None:
             sent["Content-Length"] = "0"
         prepared = requests.PreparedRequest()
