@@ -11,7 +11,8 @@ they do in ``requests``. Explicit proxies, a request or session auth, a URL with
 ``user:password@`` and ``trust_env = False`` take ``requests``' own path.
 
 A plain request (a URL of plain characters, ``str`` parameters and headers, a ``bytes`` or
-``str`` body or none; no cookies, files, hooks, auth or proxies of its own or the session's) is
+``str`` body or none; no cookies, files, hooks, auth or proxies of its own, and none of those or
+default parameters on the session) is
 prepared here rather than by ``requests.Session.prepare_request``: the same ``PreparedRequest``
 (method, URL, headers, body; ``tests/core/test_client_sessions.py`` compares them for any such
 request), without parsing, re-quoting and merging it step by step, which was about 30% of the
@@ -148,6 +149,7 @@ class Session(requests.Session):
             or not isinstance(url, str)
             or not (data is None or type(data) is bytes or type(data) is str)
             or self.auth
+            or self.params
             or self.hooks != {"response": []}
             or len(self.cookies)
         ):

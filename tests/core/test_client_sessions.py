@@ -123,15 +123,25 @@ def _as_prepared(prepared: requests.PreparedRequest) -> tuple[Any, ...]:
     return (prepared.method, prepared.url, list(prepared.headers.items()), prepared.body)
 
 
-@given(_plain_or_not(), st.booleans())
+@given(_plain_or_not(), st.booleans(), st.sampled_from(["", "params", "hook", "cookie", "auth"]))
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_plain_request_is_prepared_as_requests_prepares_it(
-    request_: tuple[str, str, Any, Any, Any], trust_env: bool
+    request_: tuple[str, str, Any, Any, Any], trust_env: bool, session_has: str
 ) -> None:
-    """Whatever the session prepares itself is exactly what ``requests`` prepares."""
+    """Whatever the session prepares itself is exactly what ``requests`` prepares, whatever
+    the session itself carries (default parameters, hooks, cookies, auth)."""
     method, url, params, headers, data = request_
     ours, plain = Session(), requests.Session()
     ours.trust_env = plain.trust_env = trust_env
+    for session in (ours, plain):
+        if session_has == "params":
+            session.params = {"lang": "en"}
+        elif session_has == "hook":
+            session.hooks["response"].append(lambda r, *a, **k: r)
+        elif session_has == "cookie":
+            session.cookies.set("sid", "1")
+        elif session_has == "auth":
+            session.auth = ("user", "pw")
     try:
         got: Any = ours._prepare_plain(method, url, params, data, headers)
     except requests.RequestException as exc:
