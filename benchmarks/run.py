@@ -1,12 +1,15 @@
 """Run every benchmark, print one table, write the results as JSON.
 
     python -m benchmarks [--out benchmarks/results.json] [--quick] [--sdk]
+    python -m benchmarks --instructions [--quick] [--out FILE]
 
 Measures on this machine, side by side in one run, every side a command from the same input
 file: ``leadconvert plan`` against a same-work floor (``_floor.py``) for each workload,
 ``leadconvert convert`` against a bare requests loop making the same calls to the same emulator
 (``_bare.py``), the peak RSS of ``plan`` as the input grows, and start-up time. CPU seconds of
-each command's own process, medians of paired runs. See docs/performance.md.
+each command's own process, medians of paired runs. ``--instructions`` counts the instructions
+of the same commands under valgrind instead (``_instructions.py``): it repeats where CPU seconds
+do not. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ QUICK: dict[str, Any] = {
     "convert_pairs": 1,
     "startup_runs": 3,
 }
+#: Sizes of ``--instructions`` (valgrind runs a command about fifty times slower).
+INSTRUCTIONS = {"plan_lines": 100_000, "convert_leads": 5_000}
+INSTRUCTIONS_QUICK = {"plan_lines": 20_000, "convert_leads": 1_000}
 #: Workloads ``convert`` is measured on (every workload), with the calls ``convert`` keeps in
 #: flight (each backend's ``limits.max_concurrency``), given to the bare loop too.
 CONVERT = {
@@ -208,7 +214,14 @@ def main(argv: list[str] | None = None) -> None:
         "--sdk", action="store_true",
         help="also build Zoho bodies with the official SDK (needs the bench extra)",
     )  # fmt: skip
+    parser.add_argument(
+        "--instructions", action="store_true",
+        help="count instructions under valgrind instead of timing (about fifteen minutes)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.instructions:
+        _count_instructions(args)
+        return
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="leadconvert-bench-") as tmp:
@@ -233,6 +246,29 @@ def main(argv: list[str] | None = None) -> None:
     print(f"total {results['seconds']:.0f} s; load average {os.getloadavg()[0]:.1f}; "
           f"results written to {args.out}")  # fmt: skip
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def _count_instructions(args: argparse.Namespace) -> None:
+    from benchmarks import _instructions
+
+    if not _instructions.available():
+        raise SystemExit("--instructions needs valgrind on PATH (e.g. apt install valgrind)")
+    sizes = INSTRUCTIONS_QUICK if args.quick else INSTRUCTIONS
+    _compile_bytecode()
+    names, concurrency = _installed()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="leadconvert-bench-") as tmp:
+        results = _instructions.measure(
+            Path(tmp), sizes["plan_lines"], sizes["convert_leads"], concurrency, names, CONVERT
+        )
+    results["sizes"] = sizes
+    results["seconds"] = time.perf_counter() - started
+    print(_instructions.table(results))
+    out = args.out
+    if out == Path(__file__).resolve().parent / "results.json":
+        out = out.with_name("instructions.json")
+    print(f"total {results['seconds']:.0f} s; results written to {out}")
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
