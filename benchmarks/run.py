@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--instructions", action="store_true",
-        help="count instructions under valgrind instead of timing (about fifteen minutes)",
+        help="count instructions under valgrind instead of timing (about eight minutes)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.instructions:
