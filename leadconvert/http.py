@@ -10,15 +10,15 @@ keeps each per host: proxies, ``no_proxy``, ``REQUESTS_CA_BUNDLE`` and ``.netrc`
 they do in ``requests``. Explicit proxies, a request or session auth, a URL with its own
 ``user:password@`` and ``trust_env = False`` take ``requests``' own path.
 
-A plain request (a URL of plain characters, ``str`` parameters and headers, a ``bytes`` or
-``str`` body or none; no cookies, files, hooks, auth or proxies of its own, and none of those or
-default parameters on the session) is
-prepared here rather than by ``requests.Session.prepare_request``: the same ``PreparedRequest``
-(method, URL, headers, body; ``tests/core/test_client_sessions.py`` compares them for any such
-request), without parsing, re-quoting and merging it step by step, which was about 30% of the
-instructions of each POST the clients send. It is sent by ``requests.Session.send`` as any
-other: redirects, cookies the server sets, hooks and errors are ``requests``' own. Anything
-else takes ``requests``' own path.
+A plain request is prepared here rather than by ``requests.Session.prepare_request``: a URL of
+characters that need no quoting, ``str`` parameters and headers, a ``bytes`` or ``str`` body or
+none, no cookies, files, hooks, auth or proxies of its own, and no cookies, hooks, auth or
+default parameters on the session. It is the same ``PreparedRequest`` (method, URL, headers,
+body; ``tests/core/test_client_sessions.py`` compares them for any such request), made without
+parsing, re-quoting and merging it step by step, which was about 30% of the instructions of
+each POST the clients send. It is sent by ``requests.Session.send`` like any other: redirects,
+cookies the server sets, hooks and errors are ``requests``' own. Anything else takes
+``requests``' own path.
 
 Subclass it to adjust what the environment gives (override :meth:`Session.environment_settings`,
 e.g. to let a CA bundle given as a credential win over ``REQUESTS_CA_BUNDLE``) or to put a
