@@ -203,3 +203,20 @@ def test_a_netrc_entry_sends_the_request_down_requests_path(
     assert session._prepare_plain("GET", "https://accounts.zoho.com/x", None, None, None)
     session.trust_env = False  # requests reads no .netrc then: plain again
     assert session._prepare_plain("GET", url, None, None, None) is not None
+
+
+@pytest.mark.parametrize("session", [Session, requests.Session])
+def test_a_plain_request_still_goes_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch, session: type[requests.Session]
+) -> None:
+    """Prepared by the session or by requests, the request is sent as requests sends it: here
+    to the proxy named by HTTP_PROXY (which refuses the connection), never straight on."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = session()
+    url = "http://crm.example.invalid/crm/v8/org"
+    if isinstance(client, Session):
+        assert client._prepare_plain("GET", url, None, None, None) is not None
+    with pytest.raises(requests.exceptions.ProxyError):
+        client.request("GET", url, timeout=5)
