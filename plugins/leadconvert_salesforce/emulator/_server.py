@@ -7,7 +7,6 @@ import copy
 import functools
 import json
 import re
-import secrets
 import time
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -419,6 +418,10 @@ class SalesforceEmulator(HttpEmulator):
                     "Invalid username, password, security token; or user locked out.",
                 )
             org_id = self.org.org_id
+            # Imported here: secrets brings hmac and OpenSSL's hashlib, which a plan that builds
+            # the emulator only for its settings never needs.
+            import secrets
+
             session_id = f"{org_id[:15]}!{secrets.token_urlsafe(24)}"
             self._sessions[session_id] = (user["Id"], time.monotonic() + self.org.session_lifetime)
         _, args = _urls().bind_to_environ(request.environ).match()
