@@ -419,14 +419,13 @@ class Journal:
                 rows = self._db.execute(_LEADS_IN % ", ".join("?" * len(chunk)), chunk).fetchall()
                 if not rows:
                     continue
-                ids = tuple(str(row[0]) for row in rows)
-                steps: dict[str, list[StepEntry]] = {lead_id: [] for lead_id in ids}
+                steps: dict[str, list[StepEntry]] = {str(row[0]): [] for row in rows}
                 for lead_id, *step in self._db.execute(
-                    _STEPS_IN % ", ".join("?" * len(ids)), ids
+                    _STEPS_IN % ", ".join("?" * len(steps)), tuple(steps)
                 ):
                     steps[lead_id].append(_step(tuple(step)))
-                for row in rows:
-                    found[str(row[0])] = _entry(row, steps[str(row[0])])
+                for row, (lead_id, lead_steps) in zip(rows, steps.items(), strict=True):
+                    found[lead_id] = _entry(row, lead_steps)
         return found
 
     # --- writing ---------------------------------------------------------------------------

@@ -119,6 +119,8 @@ class Fault:
 
 
 _FIELDS = frozenset(a.name for a in Fault.__attrs_attrs__) - {"hits"}
+
+
 @functools.cache
 def _converter() -> cattrs.Converter:
     """Built on first use: an emulator built only for its settings never reads a fault."""
