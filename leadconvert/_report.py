@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import importlib
-import io
 import json
 import os
 import re
@@ -29,7 +28,7 @@ import tempfile
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -153,10 +152,11 @@ class ReportWriter:
         self.outcomes: Counter[str] = Counter()
         self.error_codes: Counter[str] = Counter()
         self._input_columns: dict[str, None] = {}
+        #: The input columns in order, with whether each holds ids (kept as text if digits).
+        self._input_ids: list[tuple[str, bool]] = []
         #: Tapped inputs not yet in the spool (written in batches: one statement per batch).
-        self._pending_inputs: list[tuple[int, str]] = []
+        self._pending_inputs: list[tuple[int, str, str | None, int]] = []
         self._lock = threading.Lock()
-        self._cells = _CellText()
         self._seq = 0
         self._flushed = 0
         self._closed = False
@@ -175,7 +175,8 @@ class ReportWriter:
             # side: the row's own cells of its success or error file, rendered as it is spooled
             # (the input's cells, known in full only at the end, go before them).
             "CREATE TABLE rows (line INTEGER, seq INTEGER, data TEXT, success INTEGER, side TEXT);"
-            "CREATE TABLE inputs (line INTEGER PRIMARY KEY, data TEXT);"
+            # cells: the input's cells of its success or error row for the first ncols columns.
+            "CREATE TABLE inputs (line INTEGER PRIMARY KEY, data TEXT, cells TEXT, ncols INTEGER);"
             "BEGIN;"
         )
 
@@ -190,6 +191,7 @@ class ReportWriter:
     def tap(self, records: Iterable[InputRecord]) -> Iterator[InputRecord]:
         """Yield ``records`` unchanged, keeping each one's input columns for its report row."""
         columns = self._input_columns
+        ids = self._input_ids
         pending = self._pending_inputs
         for record in records:
             with self._lock:
@@ -200,9 +202,13 @@ class ReportWriter:
                     source = {"lead_id": record.lead_id}
                 if not columns.keys() >= source.keys():
                     for name in source:
-                        if len(columns) < _MAX_INPUT_COLUMNS:
-                            columns.setdefault(name, None)
-                pending.append((record.line, _encode(source)))
+                        if len(columns) < _MAX_INPUT_COLUMNS and name not in columns:
+                            columns[name] = None
+                            ids.append((name, name.endswith("_id")))
+                # The input's cells of its success or error row, for the columns known now:
+                # any column found later is not in this input (close pads the row for it).
+                cells = _csv_join(_input_cells(source, ids)) if source else None
+                pending.append((record.line, _encode(source), cells, len(ids)))
                 if len(pending) >= _INPUT_BATCH:
                     self._spool_inputs()
             yield record
@@ -212,7 +218,7 @@ class ReportWriter:
         if self._pending_inputs:
             try:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO inputs VALUES (?, ?)", self._pending_inputs
+                    "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?)", self._pending_inputs
                 )
             except sqlite3.Error as exc:
                 raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
@@ -228,13 +234,14 @@ class ReportWriter:
         with self._lock:
             for result, line in results:
                 row = _row(result, line)
-                success = result.outcome in SUCCESS
-                self.outcomes[result.outcome.value] += 1
+                outcome = row["outcome"]
+                success = outcome in _SUCCESS_VALUES
+                self.outcomes[outcome] += 1
                 if not success:
                     code = row["error_code"] or "none"
                     self.error_codes[code] += 1
                 self._seq += 1
-                spooled.append((line, self._seq, _encode(row), success, self._side(row, success)))
+                spooled.append((line, self._seq, _encode(row), success, _side(row, success)))
             if spooled:
                 try:
                     self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", spooled)
@@ -254,16 +261,6 @@ class ReportWriter:
             self._spool_inputs()
             self._execute("COMMIT")
             self._execute("BEGIN")
-
-    def _side(self, row: Mapping[str, Any], success: bool) -> str:
-        """The row's cells of its success or error file, as CSV text (``_CellText``)."""
-        values = _side_values(row, success)
-        return self._cells.after(
-            [
-                report_cell(values[c], identifier=ident) if c != "line" else (values[c] or "")
-                for c, ident in (_SUCCESS_IDS if success else _ERROR_IDS)
-            ]
-        )
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         try:
@@ -333,7 +330,7 @@ class ReportWriter:
             # The same encoder as every other row: the report copies spooled rows as they are.
             self._db.execute(
                 "INSERT INTO rows VALUES (?, ?, ?, ?, ?)",
-                (line, self._seq, _encode(row), False, self._side(row, False)),
+                (line, self._seq, _encode(row), False, _side(row, False)),
             )
 
     def _rows(self) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
@@ -400,11 +397,10 @@ class ReportWriter:
         # Which input columns hold ids (kept as text even when all digits), once for every row.
         side_input_ids = [(c, c.endswith("_id")) for c in side_inputs]
         cursor = self._db.execute(
-            "SELECT r.data, i.data, r.success, r.side FROM rows r LEFT JOIN inputs i"
-            " ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
+            "SELECT r.data, i.data, r.success, r.side, i.cells, i.ncols FROM rows r LEFT JOIN"
+            " inputs i ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
         )
-        cells = self._cells
-        for row_text, source_text, succeeded, side in cursor:
+        for row_text, source_text, succeeded, side, cells, known in cursor:
             for stream in jsonl:
                 # The row as spooled, with its input appended: the same text as encoding
                 # {**row, "input": source} again (one encoder, same settings, keys in order).
@@ -422,12 +418,17 @@ class ReportWriter:
             targets = [stream for stream, success in sides if bool(succeeded) == success]
             if not targets:
                 continue
-            given = json.loads(source_text) if source_text else {}
-            if not given:
-                given = {"lead_id": json.loads(row_text)["lead_id"]}
+            if cells is not None and inputs:
+                # Rendered when it was tapped; the columns found since are empty in it.
+                before = cells + "," * (len(inputs) - known)
+            else:
+                given = json.loads(source_text) if source_text else {}
+                if not given:
+                    given = {"lead_id": json.loads(row_text)["lead_id"]}
+                before = _csv_join(_input_cells(given, side_input_ids))
             # The input's cells, then the row's own, rendered when it was spooled: the same
-            # text as csv writing the whole row (_CellText).
-            line = f"{cells.before(_input_cells(given, side_input_ids))},{side}\r\n"
+            # text as csv writing the whole row (_csv_join).
+            line = f"{before},{side}\r\n"
             for stream in targets:
                 stream.write(line)
 
@@ -488,9 +489,25 @@ class ReportWriter:
         }
 
 
-#: The success and error files' own columns, with whether each holds ids.
-_SUCCESS_IDS = [(c, c.endswith("_id")) for c in SUCCESS_COLUMNS]
-_ERROR_IDS = [(c, c.endswith("_id")) for c in ERROR_COLUMNS]
+#: The success and error files' own columns (``line`` aside): the row's key for each, and
+#: whether it holds ids.
+_SUCCESS_FROM = (
+    ("outcome", False),
+    ("account_id", True),
+    ("contact_id", True),
+    ("opportunity_id", True),
+    ("job_id", True),
+    ("merge", False),
+)
+_ERROR_FROM = (
+    ("outcome", False),
+    ("error_code", False),
+    ("backend_code", False),
+    ("message", False),
+    ("matched_ids", False),
+)
+#: Outcomes that count as success, by their text (no ``Enum`` hash per row).
+_SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
 #: A cell's first character that ``report_cell`` looks at twice: digits aside, these.
 _CHECKED_FIRST = frozenset("+-") | _FORMULA_FIRST
 
@@ -516,33 +533,69 @@ def _input_cells(source: Mapping[str, Any], columns: Sequence[tuple[str, bool]])
     return out
 
 
-class _CellText:
-    """Cells as the CSV text ``csv.writer`` gives them within a longer row.
+def _csv_cell(text: str) -> str:
+    """``text`` as ``csv.writer`` writes it in a row of two cells or more.
 
-    csv quotes each field on its own, but for one rule: a row of a single empty field is
-    written ``""``. A sentinel field beside the cells keeps every part at two fields or more,
-    so that parts joined with commas are the text of the whole row.
+    The excel dialect quotes a cell holding its delimiter, its quote or a line break, and
+    doubles the quotes inside; nothing else. (A row of one empty cell is the one other case,
+    and no row here has fewer than two.) csv's writer looks up every character of every cell in
+    turn: for a report's rows that was a fifth of writing them.
     """
+    if '"' in text or "," in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
-    def __init__(self) -> None:
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer)
 
-    def _text(self, cells: list[str]) -> str:
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        self._writer.writerow(cells)
-        return self._buffer.getvalue()
+def _csv_join(cells: Iterable[str]) -> str:
+    """Cells as csv writes them within a row of two cells or more, without the line end: parts
+    joined with commas are the text of the whole row."""
+    return ",".join([_csv_cell(c) for c in cells])
 
-    def before(self, cells: list[str]) -> str:
-        """The cells, to be followed by a comma and more cells."""
-        return self._text([*cells, "x"])[: -len(",x\r\n")]
 
-    def after(self, cells: list[str]) -> str:
-        """The cells, to follow other cells and a comma."""
-        return self._text(["x", *cells])[len("x,") : -len("\r\n")]
-#: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+def _side(row: Mapping[str, Any], success: bool) -> str:
+    """The row's own cells of its success or error file, as CSV text (``_csv_join``)."""
+    line = row["line"]
+    return _csv_join(
+        [
+            *(
+                report_cell(row[key], identifier=ident)
+                for key, ident in (_SUCCESS_FROM if success else _ERROR_FROM)
+            ),
+            str(line) if line else "",
+        ]
+    )
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False)``, its C encoder built once.
+
+    ``JSONEncoder.encode`` builds the C encoder anew for every value; rows and inputs are
+    encoded one per lead. Without circular-reference markers the encoder keeps no state between
+    calls, so threads may share it (a report's values are flat: nothing refers to itself).
+    """
+    settings = json.JSONEncoder(ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return settings.encode
+    encode = make(
+        None,
+        settings.default,
+        json.encoder.encode_basestring,
+        None,
+        settings.key_separator,
+        settings.item_separator,
+        False,
+        False,
+        True,
+    )
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_encode = _json_encoder()
 
 
 def _row(result: ConversionResult, line: int | None) -> dict[str, Any]:
@@ -582,27 +635,6 @@ def _csv_report_cell(column: str, value: Any) -> str:
     if column in ("line", "call"):
         return "" if value is None else str(value)
     return report_cell(value, identifier=column.endswith("_id"))
-
-
-def _side_values(row: Mapping[str, Any], success: bool) -> dict[str, Any]:
-    if success:
-        return {
-            "outcome": row["outcome"],
-            "converted_account_id": row["account_id"],
-            "converted_contact_id": row["contact_id"],
-            "converted_opportunity_id": row["opportunity_id"],
-            "job_id": row["job_id"],
-            "merge": row["merge"],
-            "line": row["line"],
-        }
-    return {
-        "outcome": row["outcome"],
-        "error_code": row["error_code"],
-        "backend_code": row["backend_code"],
-        "error": row["message"],
-        "matched_ids": row["matched_ids"],
-        "line": row["line"],
-    }
 
 
 def _new_file(final: Path) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from pathlib import Path
 
 from hypothesis import given
@@ -17,13 +18,16 @@ from leadconvert._report import (
     ERROR_COLUMNS,
     SUCCESS_COLUMNS,
     ReportWriter,
-    _CellText,
+    _csv_join,
     report_cell,
 )
 
 #: Texts csv treats specially: separators, quotes, line breaks, nothing at all.
 _TEXT = st.one_of(
-    st.sampled_from(["", ",", '"', "a,b", 'say "hi"', "x\ny", "\r", " ", "=1+2", "-3", "007"]),
+    st.sampled_from(
+        ["", ",", '"', '""', "a,b", 'say "hi"', "x\ny", "\r", "a\r\nb", " ", "\t", "'",
+         "=1+2", "-3", "007", "5725767000000524157"]
+    ),  # fmt: skip
     st.text(max_size=6),
 )
 
@@ -36,8 +40,75 @@ def _csv_row(cells: list[str]) -> str:
 
 @given(st.lists(_TEXT, min_size=1, max_size=4), st.lists(_TEXT, min_size=1, max_size=4))
 def test_parts_joined_with_a_comma_are_the_whole_row(before: list[str], after: list[str]) -> None:
-    cells = _CellText()
-    assert f"{cells.before(before)},{cells.after(after)}\r\n" == _csv_row(before + after)
+    assert f"{_csv_join(before)},{_csv_join(after)}\r\n" == _csv_row(before + after)
+
+
+_OUTCOMES = st.sampled_from([Outcome.CONVERTED, Outcome.FAILED, Outcome.ALREADY_CONVERTED])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from(["lead_id", "company", "owner_id", "note"]), _TEXT),
+            _OUTCOMES,
+            _TEXT,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_side_rows_are_whole_csv_rows_whatever_columns_later_lines_bring(
+    leads: list[tuple[dict[str, str], Outcome, str]],
+) -> None:
+    """Each input's cells are rendered as it is read, for the columns known then; columns that
+    later lines bring are empty in it, and every row is still csv's text of the whole row."""
+    with tempfile.TemporaryDirectory() as directory:
+        report = Path(directory) / "run.report.jsonl"
+        writer = ReportWriter.open(report)
+        records = [
+            InputRecord(n, None, (), s.get("lead_id") or None, s)
+            for n, (s, _o, _t) in enumerate(leads, 1)
+        ]
+        list(writer.tap(records))
+        error = ConversionError(ErrorCode.LOCKED, "locked", backend_code="LOCKED")
+        writer.write_all(
+            [
+                (
+                    ConversionResult(
+                        f"L{n}",
+                        outcome,
+                        account_id=text or None,
+                        error=None if outcome is not Outcome.FAILED else error,
+                    ),
+                    n,
+                )
+                for n, (_s, outcome, text) in enumerate(leads, 1)
+            ]
+        )
+        writer.close()
+        success = (Path(directory) / "run.report.success.csv").read_bytes().decode()
+        errors = (Path(directory) / "run.report.errors.csv").read_bytes().decode()
+    columns: list[str] = []
+    for source, _outcome, _text in leads:
+        columns.extend(c for c in source if c not in columns)
+    given = columns or ["lead_id"]
+    want_success, want_errors = [_csv_row([*given, *SUCCESS_COLUMNS])], [
+        _csv_row([*given, *ERROR_COLUMNS])
+    ]
+    for n, (source, outcome, text) in enumerate(leads, 1):
+        cells = [
+            report_cell(source.get(c), identifier=c.endswith("_id"))
+            for c in given
+        ] if source else [f"L{n}" if c == "lead_id" else "" for c in given]  # fmt: skip
+        if outcome is Outcome.FAILED:
+            want_errors.append(
+                _csv_row([*cells, "failed", "locked", "LOCKED", "locked", "", str(n)])
+            )
+        else:
+            ident = report_cell(text, identifier=True)
+            want_success.append(_csv_row([*cells, outcome.value, ident, "", "", "", "", str(n)]))
+    assert success == "".join(want_success)
+    assert errors == "".join(want_errors)
 
 
 def test_side_files_hold_each_whole_row_as_csv_writes_it(tmp_path: Path) -> None:
