@@ -179,15 +179,19 @@ class Runner:
     ) -> None:
         """Record outcomes: one journal transaction (one fsync) for all of them, then report."""
         with _shielded():
-            self._record_and_report(rows, journal=journal, also_journal=also_journal)
+            self._report(self._record(rows, journal=journal, also_journal=also_journal))
 
-    def _record_and_report(
+    def _record(
         self,
         rows: Sequence[tuple[ConversionResult, int | None]],
         *,
         journal: bool,
         also_journal: Sequence[tuple[ConversionResult, int | None]],
-    ) -> None:
+    ) -> list[tuple[ConversionResult, int | None]]:
+        """Journal the outcomes (and ``also_journal``); the rows as they are to be reported.
+
+        ``--fail-fast`` stops the run here, before another call can be launched.
+        """
         noted = []
         for given, line in rows:
             note = self._notes.pop(given.lead_id, None)
@@ -195,13 +199,22 @@ class Runner:
         to_journal = [*also_journal, *noted] if journal else list(also_journal)
         if to_journal:
             self.journal.record(to_journal)
+        if self.options.fail_fast and self._stop is None:
+            for result, _line in noted:
+                if result.outcome not in SUCCESS:
+                    self._stop = (
+                        f"lead {result.lead_id} ended {result.outcome.value} (--fail-fast)"
+                    )
+                    break
+        return noted
+
+    def _report(self, noted: Sequence[tuple[ConversionResult, int | None]]) -> None:
+        """Spool the report rows of outcomes already journaled, and count them."""
         self.report.write_all(noted)
         for result, _line in noted:
             self._counts[result.outcome] += 1
             if self.progress is not None:
                 self.progress.advance(result.outcome)
-            if self.options.fail_fast and result.outcome not in SUCCESS and self._stop is None:
-                self._stop = f"lead {result.lead_id} ended {result.outcome.value} (--fail-fast)"
 
     def _invalid_record(self, record: InputRecord) -> None:
         self._invalid += 1
@@ -523,6 +536,7 @@ class Runner:
                         )
                         with self.journal.batch(durable=may_mark):
                             collected = _Collected()
+                            noted: list[tuple[ConversionResult, int | None]] = []
                             for future in done:
                                 position, index = running.pop(future)
                                 follow = dependents.get(position, ())
@@ -541,7 +555,14 @@ class Runner:
                                 ready.extend(
                                     d for d in follow if any(i in held for i in call_ids[d])
                                 )
-                            collected.finish(self)
+                            # Journaled with the marks; reported once the next calls are on
+                            # their way (a free worker does not wait for the report's rows).
+                            if collected.rows or collected.converted_first:
+                                noted = self._record(
+                                    collected.rows,
+                                    journal=True,
+                                    also_journal=collected.converted_first,
+                                )
                             done = []
                             while (
                                 ready
@@ -585,6 +606,8 @@ class Runner:
                                 future = pool.submit(self._send, calls[position], index, held)
                             running[future] = (position, index)
                             future.add_done_callback(finished.put)
+                        if noted:
+                            self._report(noted)
                         self.report.flush()
                     if not running:
                         break
