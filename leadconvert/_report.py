@@ -207,7 +207,7 @@ class ReportWriter:
                             ids.append((name, name.endswith("_id")))
                 # The input's cells of its success or error row, for the columns known now:
                 # any column found later is not in this input (close pads the row for it).
-                cells = _csv_join(_input_cells(source, ids)) if source else None
+                cells = _input_cells(source, ids) if source else None
                 pending.append((record.line, _encode(source), cells, len(ids)))
                 if len(pending) >= _INPUT_BATCH:
                     self._spool_inputs()
@@ -425,9 +425,9 @@ class ReportWriter:
                 given = json.loads(source_text) if source_text else {}
                 if not given:
                     given = {"lead_id": json.loads(row_text)["lead_id"]}
-                before = _csv_join(_input_cells(given, side_input_ids))
+                before = _input_cells(given, side_input_ids)
             # The input's cells, then the row's own, rendered when it was spooled: the same
-            # text as csv writing the whole row (_csv_join).
+            # text as csv writing the whole row (_cell).
             line = f"{before},{side}\r\n"
             for stream in targets:
                 stream.write(line)
@@ -512,25 +512,24 @@ _SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
 _CHECKED_FIRST = frozenset("+-") | _FORMULA_FIRST
 
 
-def _input_cells(source: Mapping[str, Any], columns: Sequence[tuple[str, bool]]) -> list[str]:
-    """``report_cell`` of each of ``columns`` in ``source`` (the input's values are text)."""
-    out = []
-    for column, identifier in columns:
-        value = source.get(column)
-        # The common cases at once: no value, and text that can be neither a number nor a
-        # formula.
-        if value is None:
-            out.append("")
-        elif (
-            type(value) is str
-            and value
-            and value[0] not in _CHECKED_FIRST
-            and not value[0].isdigit()
-        ):
-            out.append(value)
-        else:
-            out.append(report_cell(value, identifier=identifier))
-    return out
+def _input_cells(source: Mapping[str, Any], columns: Sequence[tuple[str, bool]]) -> str:
+    """The cells of ``columns`` in ``source`` as CSV text within a row (``_cell`` of each)."""
+    return ",".join([_cell(source.get(column), identifier) for column, identifier in columns])
+
+
+def _cell(value: Any, identifier: bool = False) -> str:
+    """``report_cell(value)`` as csv writes it within a row of two cells or more."""
+    if value is None:
+        return ""
+    # The common cases at once: text that can be neither a number nor a formula (only csv's
+    # quoting can apply to it), and an id of digits.
+    if type(value) is str and value:
+        first = value[0]
+        if first not in _CHECKED_FIRST and not first.isdigit():
+            return _csv_cell(value)
+        if identifier and value.isdigit():
+            return f'"=""{value}"""'
+    return _csv_cell(report_cell(value, identifier=identifier))
 
 
 def _csv_cell(text: str) -> str:
@@ -546,24 +545,12 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def _csv_join(cells: Iterable[str]) -> str:
-    """Cells as csv writes them within a row of two cells or more, without the line end: parts
-    joined with commas are the text of the whole row."""
-    return ",".join([_csv_cell(c) for c in cells])
-
-
 def _side(row: Mapping[str, Any], success: bool) -> str:
-    """The row's own cells of its success or error file, as CSV text (``_csv_join``)."""
+    """The row's own cells of its success or error file, as CSV text within the row."""
     line = row["line"]
-    return _csv_join(
-        [
-            *(
-                report_cell(row[key], identifier=ident)
-                for key, ident in (_SUCCESS_FROM if success else _ERROR_FROM)
-            ),
-            str(line) if line else "",
-        ]
-    )
+    cells = [_cell(row[key], ident) for key, ident in (_SUCCESS_FROM if success else _ERROR_FROM)]
+    cells.append(str(line) if line else "")
+    return ",".join(cells)
 
 
 def _json_encoder() -> Callable[[Any], str]:

@@ -18,16 +18,19 @@ from leadconvert._report import (
     ERROR_COLUMNS,
     SUCCESS_COLUMNS,
     ReportWriter,
-    _csv_join,
+    _cell,
+    _csv_cell,
     report_cell,
 )
 
 #: Texts csv treats specially: separators, quotes, line breaks, nothing at all.
 _TEXT = st.one_of(
     st.sampled_from(
-        ["", ",", '"', '""', "a,b", 'say "hi"', "x\ny", "\r", "a\r\nb", " ", "\t", "'",
-         "=1+2", "-3", "007", "5725767000000524157"]
-    ),  # fmt: skip
+        [
+            *("", ",", '"', '""', "a,b", 'say "hi"', "x\ny", "\r", "a\r\nb", " ", "\t", "'"),
+            *("=1+2", "-3", "007", "5725767000000524157"),
+        ]
+    ),
     st.text(max_size=6),
 )
 
@@ -40,7 +43,16 @@ def _csv_row(cells: list[str]) -> str:
 
 @given(st.lists(_TEXT, min_size=1, max_size=4), st.lists(_TEXT, min_size=1, max_size=4))
 def test_parts_joined_with_a_comma_are_the_whole_row(before: list[str], after: list[str]) -> None:
-    assert f"{_csv_join(before)},{_csv_join(after)}\r\n" == _csv_row(before + after)
+    def part(cells: list[str]) -> str:
+        return ",".join(_csv_cell(c) for c in cells)
+
+    assert f"{part(before)},{part(after)}\r\n" == _csv_row(before + after)
+
+
+@given(st.one_of(st.none(), _TEXT, st.integers(), st.text(alphabet="0123456789+-=e ", max_size=20)),
+       st.booleans())  # fmt: skip
+def test_a_cell_is_report_cell_quoted_as_csv_quotes_it(value: object, identifier: bool) -> None:
+    assert _cell(value, identifier) == _csv_cell(report_cell(value, identifier=identifier))
 
 
 _OUTCOMES = st.sampled_from([Outcome.CONVERTED, Outcome.FAILED, Outcome.ALREADY_CONVERTED])
