@@ -527,8 +527,11 @@ def _cell(value: Any, identifier: bool = False) -> str:
         first = value[0]
         if first not in _CHECKED_FIRST and not first.isdigit():
             return _csv_cell(value)
-        if identifier and value.isdigit():
-            return f'"=""{value}"""'
+        if first.isdigit():
+            # A number only if the whole text is one (a Salesforce id starts with a digit).
+            if (identifier and value.isdigit()) or _NUMBER_LIKE.match(value):
+                return f'"=""{value}"""'
+            return _csv_cell(value)
     return _csv_cell(report_cell(value, identifier=identifier))
 
 

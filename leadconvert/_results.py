@@ -38,6 +38,10 @@ class Outcome(enum.Enum):
     #: Sent, but no answer proves what happened (a dropped connection, a job that ended in doubt).
     UNKNOWN = "unknown"
 
+    # Members are singletons compared by identity: hashed by identity too, in C, where Enum's
+    # own hash is a Python call (outcomes key a run's counters, once or twice per lead).
+    __hash__ = object.__hash__
+
 
 class ErrorCode(enum.Enum):
     """The neutral reason a conversion failed; the backend's own code travels beside it."""
