@@ -52,6 +52,7 @@ else:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 from ._logging import redact
 from ._results import ConversionError, ConversionResult, ErrorCode, FollowUp, Outcome
+from ._sqlite import execute_in, execute_rows
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -445,18 +446,20 @@ class Journal:
         planned = follow_ups or {}
         with self._transaction():
             self._marking()
-            self._db.executemany(
+            execute_rows(
+                self._db,
                 "INSERT INTO leads (lead_id, line, state, call_id, attempts, run_id, updated_at,"
-                " call_kind, sent_at, follow_ups) VALUES (?, ?, 'sending', ?, 1, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (lead_id) DO UPDATE SET state = 'sending', outcome = NULL,"
-                " line = excluded.line, call_id = excluded.call_id, attempts = attempts + 1,"
-                " run_id = excluded.run_id, updated_at = excluded.updated_at, job_id = NULL,"
-                " call_kind = excluded.call_kind, sent_at = excluded.sent_at,"
-                " follow_ups = excluded.follow_ups",
+                " call_kind, sent_at, follow_ups)",
+                "(?, ?, 'sending', ?, 1, ?, ?, ?, ?, ?)",
                 [
                     (lead_id, line, call_id, self.run_id, now, kind, now, planned.get(lead_id, 0))
                     for lead_id, line in lead_lines
                 ],
+                "ON CONFLICT (lead_id) DO UPDATE SET state = 'sending', outcome = NULL,"
+                " line = excluded.line, call_id = excluded.call_id, attempts = attempts + 1,"
+                " run_id = excluded.run_id, updated_at = excluded.updated_at, job_id = NULL,"
+                " call_kind = excluded.call_kind, sent_at = excluded.sent_at,"
+                " follow_ups = excluded.follow_ups",
             )
 
     @_guarded
@@ -468,9 +471,13 @@ class Journal:
         ``sending``, which a resumed run checks against the CRM like any call cut off.
         """
         with self._transaction(durable=False):
-            self._db.executemany(
-                "UPDATE leads SET job_id = ?, updated_at = ? WHERE lead_id = ?",
-                [(job_id, time.time(), lead_id) for lead_id in lead_ids],
+            # One statement, not one per lead: a worker runs this holding the journal's lock,
+            # which the main loop needs before it can launch anything (see _sqlite).
+            execute_in(
+                self._db,
+                "UPDATE leads SET job_id = ?, updated_at = ? WHERE lead_id IN",
+                (job_id, time.time()),
+                lead_ids,
             )
 
     @_guarded
@@ -545,18 +552,20 @@ class Journal:
                 )
             )
         with self._transaction():
-            self._db.executemany(
+            execute_rows(
+                self._db,
                 "INSERT INTO leads (lead_id, line, state, outcome, account_id, contact_id,"
                 " opportunity_id, error_code, backend_code, message, call_id, job_id, run_id,"
-                " updated_at) VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (lead_id) DO UPDATE SET state = 'done', outcome = excluded.outcome,"
+                " updated_at)",
+                "(?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+                "ON CONFLICT (lead_id) DO UPDATE SET state = 'done', outcome = excluded.outcome,"
                 " account_id = excluded.account_id, contact_id = excluded.contact_id,"
                 " opportunity_id = excluded.opportunity_id, error_code = excluded.error_code,"
                 " backend_code = excluded.backend_code, message = excluded.message,"
                 " call_id = COALESCE(excluded.call_id, call_id),"
                 " job_id = COALESCE(excluded.job_id, job_id), run_id = excluded.run_id,"
                 " line = COALESCE(excluded.line, line), updated_at = excluded.updated_at",
-                rows,
             )
 
     @contextlib.contextmanager

@@ -36,6 +36,7 @@ from ._exceptions import LocalStateError
 from ._input import InputRecord
 from ._logging import redact
 from ._results import ConversionResult, Outcome
+from ._sqlite import execute_rows
 
 __all__ = [
     "ERROR_COLUMNS",
@@ -217,8 +218,8 @@ class ReportWriter:
         """Write the tapped inputs not yet in the spool (under the lock)."""
         if self._pending_inputs:
             try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?)", self._pending_inputs
+                execute_rows(
+                    self._db, "INSERT OR REPLACE INTO inputs", "(?, ?, ?, ?)", self._pending_inputs
                 )
             except sqlite3.Error as exc:
                 raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
@@ -244,7 +245,7 @@ class ReportWriter:
                 spooled.append((line, self._seq, _encode(row), success, _side(row, success)))
             if spooled:
                 try:
-                    self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", spooled)
+                    execute_rows(self._db, "INSERT INTO rows", "(?, ?, ?, ?, ?)", spooled)
                 except sqlite3.Error as exc:
                     raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
 
