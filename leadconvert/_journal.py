@@ -52,7 +52,7 @@ else:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 from ._logging import redact
 from ._results import ConversionError, ConversionResult, ErrorCode, FollowUp, Outcome
-from ._sqlite import execute_in, execute_rows
+from ._sqlite import execute_in, execute_rows, select_in
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -211,17 +211,15 @@ def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
-#: Lead ids looked up in one statement (SQLite allows 32,766 parameters).
-_LOOKUP_CHUNK = 500
-#: What ``get_many`` reads, with one ``?`` per lead id in place of ``%s``.
+#: What ``get_many`` reads (``select_in`` completes the ``IN``, at ``{}`` when text follows).
 _LEADS_IN = (
     "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id, error_code,"
     " backend_code, message, call_id, job_id, attempts, run_id, call_kind, sent_at, follow_ups"
-    " FROM leads WHERE lead_id IN (%s)"
+    " FROM leads WHERE lead_id IN"
 )
 _STEPS_IN = (
     "SELECT lead_id, seq, kind, state, action, succeeded, error_code, backend_code, message,"
-    " updated_at FROM steps WHERE lead_id IN (%s) ORDER BY lead_id, seq"
+    " updated_at FROM steps WHERE lead_id IN {} ORDER BY lead_id, seq"
 )
 
 #: Below this much free space, an I/O error on the journal is taken for a full disk.
@@ -413,21 +411,18 @@ class Journal:
         A window's leads are looked up a few hundred at a time: one statement for what a
         fresh journal does not hold, instead of one per lead.
         """
-        found: dict[str, JournalEntry] = {}
         with self._lock:
-            for start in range(0, len(lead_ids), _LOOKUP_CHUNK):
-                chunk = tuple(lead_ids[start : start + _LOOKUP_CHUNK])
-                rows = self._db.execute(_LEADS_IN % ", ".join("?" * len(chunk)), chunk).fetchall()
-                if not rows:
-                    continue
-                steps: dict[str, list[StepEntry]] = {str(row[0]): [] for row in rows}
-                for lead_id, *step in self._db.execute(
-                    _STEPS_IN % ", ".join("?" * len(steps)), tuple(steps)
-                ):
-                    steps[lead_id].append(_step(tuple(step)))
-                for row, (lead_id, lead_steps) in zip(rows, steps.items(), strict=True):
-                    found[lead_id] = _entry(row, lead_steps)
-        return found
+            # Each id once: a repeated id in two statements would read its row twice.
+            rows = select_in(self._db, _LEADS_IN, list(dict.fromkeys(lead_ids)))
+            if not rows:
+                return {}
+            steps: dict[str, list[StepEntry]] = {str(row[0]): [] for row in rows}
+            for lead_id, *step in select_in(self._db, _STEPS_IN, list(steps)):
+                steps[lead_id].append(_step(tuple(step)))
+        return {
+            lead_id: _entry(row, lead_steps)
+            for row, (lead_id, lead_steps) in zip(rows, steps.items(), strict=True)
+        }
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -103,8 +103,11 @@ def report_cell(value: Any, *, identifier: bool = False) -> str:
     if value is None:
         return ""
     text = str(value)
-    if not text:
-        return ""
+    return _text_cell(text, identifier) if text else ""
+
+
+def _text_cell(text: str, identifier: bool) -> str:
+    """``report_cell`` of a non-empty text: the one place its number and formula rules live."""
     first = text[0]
     # Only a text starting with a digit or a sign can be a number (``\d`` and ``isdigit``
     # accept no character that ``isdigit`` refuses): the others skip the regular expression.
@@ -235,9 +238,8 @@ class ReportWriter:
         with self._lock:
             for result, line in results:
                 row = _row(result, line)
-                outcome = row["outcome"]
-                success = outcome in _SUCCESS_VALUES
-                self.outcomes[outcome] += 1
+                success = result.outcome in SUCCESS
+                self.outcomes[row["outcome"]] += 1
                 if not success:
                     code = row["error_code"] or "none"
                     self.error_codes[code] += 1
@@ -507,8 +509,6 @@ _ERROR_FROM = (
     ("message", False),
     ("matched_ids", False),
 )
-#: Outcomes that count as success, by their text (no ``Enum`` hash per row).
-_SUCCESS_VALUES = frozenset(o.value for o in SUCCESS)
 #: A cell's first character that ``report_cell`` looks at twice: digits aside, these.
 _CHECKED_FIRST = frozenset("+-") | _FORMULA_FIRST
 
@@ -522,18 +522,17 @@ def _cell(value: Any, identifier: bool = False) -> str:
     """``report_cell(value)`` as csv writes it within a row of two cells or more."""
     if value is None:
         return ""
+    text = value if type(value) is str else str(value)
+    if not text:
+        return ""
+    first = text[0]
     # The common cases at once: text that can be neither a number nor a formula (only csv's
-    # quoting can apply to it), and an id of digits.
-    if type(value) is str and value:
-        first = value[0]
-        if first not in _CHECKED_FIRST and not first.isdigit():
-            return _csv_cell(value)
-        if first.isdigit():
-            # A number only if the whole text is one (a Salesforce id starts with a digit).
-            if (identifier and value.isdigit()) or _NUMBER_LIKE.match(value):
-                return f'"=""{value}"""'
-            return _csv_cell(value)
-    return _csv_cell(report_cell(value, identifier=identifier))
+    # quoting can apply to it), and an id of digits (``_text_cell``'s ``="…"``, quoted).
+    if first not in _CHECKED_FIRST and not first.isdigit():
+        return _csv_cell(text)
+    if identifier and text.isdigit():
+        return f'"=""{text}"""'
+    return _csv_cell(_text_cell(text, identifier))
 
 
 def _csv_cell(text: str) -> str:

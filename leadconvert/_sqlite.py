@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["execute_in", "execute_rows"]
+__all__ = ["execute_in", "execute_rows", "select_in"]
 
 #: Bound parameters in one statement at most (SQLite's limit is 32,766 since 3.32; 999 before).
 _MAX_PARAMETERS = 990
@@ -53,7 +53,27 @@ def execute_in(
 ) -> None:
     """``sql`` (ending in ``IN``) with ``(?, ...)`` for ``keys``, after the ``before`` parameters,
     as few statements as the limit allows."""
+    for statement, parameters in _in_chunks(sql, before, keys):
+        db.execute(statement, parameters)
+
+
+def select_in(db: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> list[Any]:
+    """The rows of ``sql`` (ending in ``IN``, then what follows it) for ``keys``: one statement
+    per chunk of keys, their rows in turn (a key's rows all come from its chunk's)."""
+    rows: list[Any] = []
+    for statement, parameters in _in_chunks(sql, (), keys):
+        rows.extend(db.execute(statement, parameters))
+    return rows
+
+
+def _in_chunks(
+    sql: str, before: Sequence[Any], keys: Sequence[Any]
+) -> Iterator[tuple[str, list[Any]]]:
+    """``sql`` with ``IN`` completed for each chunk of ``keys``, and its parameters. ``{}`` in
+    ``sql`` marks where the list goes when something follows it; otherwise it ends ``sql``."""
     per_statement = max(1, _MAX_PARAMETERS - len(before))
     for start in range(0, len(keys), per_statement):
         chunk = keys[start : start + per_statement]
-        db.execute(" ".join((sql, "(" + ", ".join("?" * len(chunk)) + ")")), [*before, *chunk])
+        listed = "(" + ", ".join("?" * len(chunk)) + ")"
+        statement = sql.replace("{}", listed) if "{}" in sql else f"{sql} {listed}"
+        yield statement, [*before, *chunk]

@@ -7,7 +7,7 @@ import sqlite3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadconvert._sqlite import execute_in, execute_rows
+from leadconvert._sqlite import execute_in, execute_rows, select_in
 
 _SCHEMA = "CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, s TEXT, hits INTEGER NOT NULL)"
 _INSERT = "INSERT INTO t (k, n, s, hits)"
@@ -57,3 +57,13 @@ def test_rows_across_many_statements_with_repeated_keys() -> None:
         (f"k{i % 700}", i, None if i % 5 else str(i)) for i in range(2_000)
     ]
     assert _table(rows, many=False) == _table(rows, many=True)
+
+
+@given(st.sets(st.integers(0, 2_999), max_size=2_500), st.booleans())
+def test_select_in_reads_the_rows_of_every_key_once(keys: set[int], tail: bool) -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+    db.executemany("INSERT INTO t VALUES (?)", [(k,) for k in range(0, 3_000, 2)])
+    sql = "SELECT k FROM t WHERE k IN {} ORDER BY k" if tail else "SELECT k FROM t WHERE k IN"
+    found = [k for (k,) in select_in(db, sql, sorted(keys))]
+    assert sorted(found) == sorted(k for k in keys if k % 2 == 0)
