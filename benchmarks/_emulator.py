@@ -1,4 +1,4 @@
-"""An emulator in a process of its own: ``python -m benchmarks._emulator BACKEND LEADS``.
+"""An emulator in a process of its own: ``python -m benchmarks._emulator BACKEND LEADS [DELAY]``.
 
 Seeds the backend's emulator with its default seed plus ``LEADS`` generated leads (the ids the
 workloads use), prints one JSON line (``base_url`` and the ``credentials`` a client needs), then
@@ -16,6 +16,10 @@ A separate process keeps the emulator's memory and CPU out of the measured proce
 emulator runs with ``job_delay=0``: mass-convert jobs complete at once, so the time measured is
 the client's, not a simulated queue's; its duplicate check is off (it scans every contact for
 each lead, which is quadratic; the generated leads have unique phones anyway).
+
+``DELAY`` (seconds, default 0) holds every CRM request that long before the emulator answers it
+(a ``Fault`` with only a ``delay``, put back after each ``reset``; sign-in requests are not
+held): a CRM across a network, for ``python -m benchmarks --latency``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from leadconvert_zoho import ZohoEmulator
 
 from leadconvert import load_registry, make_plugin_manager
 from leadconvert.backend import Emulator
+from leadconvert.emulation import Fault
 
 from . import _workloads as w
 
@@ -64,10 +69,18 @@ def start(backend: str, leads: int, folder: Path) -> Emulator:
     return return_value
 
 
+def _hold(emulator: Emulator, delay: float) -> None:
+    """Hold every CRM request ``delay`` seconds (sign-in aside) until the next reset."""
+    if delay > 0:
+        emulator.inject_fault(Fault(delay=delay, count=None))  # type: ignore[attr-defined]
+
+
 def main() -> None:
     backend, leads = sys.argv[1], int(sys.argv[2])
+    delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     with tempfile.TemporaryDirectory(prefix="leadconvert-bench-emulator-") as folder:
         emulator = start(backend, leads, Path(folder))
+        _hold(emulator, delay)
         try:
             hello = {"base_url": emulator.base_url, "credentials": dict(emulator.credentials())}
             print(json.dumps(hello), flush=True)
@@ -75,6 +88,7 @@ def main() -> None:
                 command = line.strip()
                 if command == "reset":
                     emulator.reset()  # type: ignore[attr-defined]
+                    _hold(emulator, delay)
                     print(json.dumps({"ok": True}), flush=True)
                 elif command == "log":
                     log = Counter(
@@ -92,7 +106,7 @@ def main() -> None:
                 else:
                     print(json.dumps({"error": f"unknown command {command!r}"}), flush=True)
         finally:
-            emulator.close()  # type: ignore[attr-defined]
+            emulator.close()
 
 
 if __name__ == "__main__":

@@ -149,12 +149,13 @@ def startup(tmp: Path, repeats: int) -> dict[str, Any]:
 
 
 class EmulatorProcess:
-    """A backend's emulator seeded with ``leads`` leads, in a process of its own."""
+    """A backend's emulator seeded with ``leads`` leads, in a process of its own; ``delay``
+    seconds before it answers each CRM request (a CRM across a network)."""
 
-    def __init__(self, tmp: Path, backend: str, leads: int) -> None:
+    def __init__(self, tmp: Path, backend: str, leads: int, delay: float = 0.0) -> None:
         self.backend = backend
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._emulator", backend, str(leads)],
+            [sys.executable, "-m", "benchmarks._emulator", backend, str(leads), str(delay)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -206,8 +207,11 @@ CONVERSIONS = {
 }
 
 
-def convert_vs_bare(tmp: Path, workload: str, n: int, pairs: int, workers: int) -> dict[str, Any]:
-    """``leadconvert convert`` of ``n`` leads against the bare loop over the same emulator.
+def convert_vs_bare(
+    tmp: Path, workload: str, n: int, pairs: int, workers: int, delay: float = 0.0
+) -> dict[str, Any]:
+    """``leadconvert convert`` of ``n`` leads against the bare loop over the same emulator
+    (``delay``: seconds the emulator holds each CRM request, for both sides alike).
 
     The emulator is reset before each run (every lead open again); both sides' requests, as the
     emulator counted them, must match: a bare loop making a call leadconvert does not make (or
@@ -218,7 +222,7 @@ def convert_vs_bare(tmp: Path, workload: str, n: int, pairs: int, workers: int) 
     plan = tmp / f"{workload}-{n}.convert-plan.json"
     with plan.open("w", encoding="utf-8") as stream:
         run_measured([*LEADCONVERT, "plan", "--backend", backend, str(source)], stdout=stream)
-    emulator = EmulatorProcess(tmp, backend, n)
+    emulator = EmulatorProcess(tmp, backend, n, delay)
     logs: dict[str, Any] = {}
     count = {"lc": 0}
 
@@ -287,4 +291,5 @@ def convert_vs_bare(tmp: Path, workload: str, n: int, pairs: int, workers: int) 
     }
     result["leads"] = n
     result["workers"] = workers
+    result["delay"] = delay
     return result

@@ -2,6 +2,7 @@
 
     python -m benchmarks [--out benchmarks/results.json] [--quick] [--sdk]
     python -m benchmarks --instructions [--quick] [--out FILE]
+    python -m benchmarks --latency MS [--quick] [--out FILE]
 
 Measures on this machine, side by side in one run, every side a command from the same input
 file: ``leadconvert plan`` against a same-work floor (``_floor.py``) for each workload,
@@ -9,7 +10,9 @@ file: ``leadconvert plan`` against a same-work floor (``_floor.py``) for each wo
 (``_bare.py``), the peak RSS of ``plan`` as the input grows, and start-up time. CPU seconds of
 each command's own process, medians of paired runs. ``--instructions`` counts the instructions
 of the same commands under valgrind instead (``_instructions.py``): it repeats where CPU seconds
-do not. See docs/performance.md.
+do not. ``--latency MS`` runs only the ``convert`` comparisons, with the emulator holding every
+CRM request that long before it answers (both sides alike): a CRM across a network rather than
+on 127.0.0.1. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -86,18 +89,23 @@ def _compile_bytecode() -> None:
             compileall.compile_dir(Path(spec.origin).parent, quiet=1)
 
 
+class _Steps:
+    """Prints how long each step of a run took (on stderr, as the run goes)."""
+
+    def __init__(self) -> None:
+        self.step = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        print(f"  {name}: {now - self.step:.1f} s", file=sys.stderr, flush=True)
+        self.step = now
+
+
 def measure(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
     _compile_bytecode()
     names, concurrency = _installed()
     results: dict[str, Any] = {"plan": {}, "convert": {}}
-    step = time.perf_counter()
-
-    def done(name: str) -> None:
-        nonlocal step
-        now = time.perf_counter()
-        print(f"  {name}: {now - step:.1f} s", file=sys.stderr, flush=True)
-        step = now
-
+    done = _Steps()
     results["startup"] = _processes.startup(tmp, sizes["startup_runs"])
     done("start-up")
     for workload in w.WORKLOADS:
@@ -110,14 +118,29 @@ def measure(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
     results["plan_rss_workload"] = sizes["rss_workload"]
     results["plan_rss"] = _planning.plan_rss(tmp, sizes["rss_workload"], sizes["rss_lines"])
     done("plan peak RSS")
+    results["convert"] = _converts(sizes, tmp, names, concurrency, done)
+    return results
+
+
+def _converts(
+    sizes: dict[str, Any],
+    tmp: Path,
+    names: set[str],
+    concurrency: dict[str, int],
+    done: _Steps,
+    delay: float = 0.0,
+) -> dict[str, Any]:
+    """``convert`` against the bare loop on every workload (``delay``: the CRM's latency)."""
+    out: dict[str, Any] = {}
     for workload, backend in CONVERT.items():
         if backend not in names:
             continue
-        results["convert"][workload] = _processes.convert_vs_bare(
-            tmp, workload, sizes["convert_leads"], sizes["convert_pairs"], concurrency[backend]
-        )
+        out[workload] = _processes.convert_vs_bare(
+            tmp, workload, sizes["convert_leads"], sizes["convert_pairs"], concurrency[backend],
+            delay,
+        )  # fmt: skip
         done(f"convert {workload}")
-    return results
+    return out
 
 
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
@@ -161,25 +184,7 @@ def table(r: dict[str, Any]) -> str:
             f"  {int(n):>9,} lines  {m['peak_rss_mb']:>5.0f} MB  {m['cpu']:>7.2f} s CPU  "
             f"{int(n) / m['cpu']:>9,.0f} lines/s"
         )
-    lines.append("convert against the emulator: leadconvert vs the bare requests loop (medians)")
-    lines.append(
-        "  (first: from the process's start to its first conversion request; last: from its"
-        " last request to its exit)"
-    )
-    lines.append(
-        f"  {'workload':<18} {'leads':>6} {'wall':>7} {'bare':>7} {'ratio':>6} {'CPU':>7} "
-        f"{'bare':>7} {'ratio':>6} {'first':>6} {'bare':>6} {'last':>6} {'bare':>6}"
-        "  calls beyond the bare loop's"
-    )
-    for workload, m in r["convert"].items():
-        ours, theirs = m["ours"], m["theirs"]
-        extra = ", ".join(f"{k} +{v}" for k, v in m["extra_requests"].items()) or "none"
-        lines.append(
-            f"  {workload:<18} {m['leads']:>6,} {ours['wall']:>6.2f}s {theirs['wall']:>6.2f}s "
-            f"{m['wall_ratio']:>5.2f}x {ours['cpu']:>6.2f}s {theirs['cpu']:>6.2f}s "
-            f"{m['cpu_ratio']:>5.2f}x {ours['to_first']:>5.2f}s {theirs['to_first']:>5.2f}s "
-            f"{ours['after_last']:>5.2f}s {theirs['after_last']:>5.2f}s  {extra}"
-        )
+    lines.extend(_convert_table(r["convert"]))
     lines.append("start-up (median; CPU and wall)")
     for name, s in r["startup"].items():
         lines.append(
@@ -201,6 +206,28 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _convert_table(converts: dict[str, Any], delay: float = 0.0) -> list[str]:
+    held = f", every CRM request held {delay * 1000:g} ms" if delay else ""
+    lines = [
+        f"convert against the emulator{held}: leadconvert vs the bare requests loop (medians)",
+        "  (first: from the process's start to its first conversion request; last: from its"
+        " last request to its exit)",
+        f"  {'workload':<18} {'leads':>6} {'wall':>7} {'bare':>7} {'ratio':>6} {'CPU':>7} "
+        f"{'bare':>7} {'ratio':>6} {'first':>6} {'bare':>6} {'last':>6} {'bare':>6}"
+        "  calls beyond the bare loop's",
+    ]
+    for workload, m in converts.items():
+        ours, theirs = m["ours"], m["theirs"]
+        extra = ", ".join(f"{k} +{v}" for k, v in m["extra_requests"].items()) or "none"
+        lines.append(
+            f"  {workload:<18} {m['leads']:>6,} {ours['wall']:>6.2f}s {theirs['wall']:>6.2f}s "
+            f"{m['wall_ratio']:>5.2f}x {ours['cpu']:>6.2f}s {theirs['cpu']:>6.2f}s "
+            f"{m['cpu_ratio']:>5.2f}x {ours['to_first']:>5.2f}s {theirs['to_first']:>5.2f}s "
+            f"{ours['after_last']:>5.2f}s {theirs['after_last']:>5.2f}s  {extra}"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=(__doc__ or "").split("\n")[0]
@@ -218,9 +245,16 @@ def main(argv: list[str] | None = None) -> None:
         "--instructions", action="store_true",
         help="count instructions under valgrind instead of timing (about eight minutes)",
     )  # fmt: skip
+    parser.add_argument(
+        "--latency", type=float, metavar="MS",
+        help="only the convert comparisons, every CRM request held MS milliseconds first",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.instructions:
         _count_instructions(args)
+        return
+    if args.latency is not None:
+        _latency(args)
         return
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
@@ -246,6 +280,31 @@ def main(argv: list[str] | None = None) -> None:
     print(f"total {results['seconds']:.0f} s; load average {os.getloadavg()[0]:.1f}; "
           f"results written to {args.out}")  # fmt: skip
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def _latency(args: argparse.Namespace) -> None:
+    if args.latency < 0:
+        raise SystemExit("--latency must be 0 or more milliseconds")
+    sizes = QUICK if args.quick else FULL
+    delay = args.latency / 1000
+    _compile_bytecode()
+    names, concurrency = _installed()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="leadconvert-bench-") as tmp:
+        converts = _converts(sizes, Path(tmp), names, concurrency, _Steps(), delay)
+    results = {
+        "delay_ms": args.latency,
+        "convert": converts,
+        "sizes": sizes,
+        "seconds": time.perf_counter() - started,
+        "load_average_at_end": os.getloadavg(),
+    }
+    print("\n".join(_convert_table(converts, delay)))
+    out = args.out
+    if out == Path(__file__).resolve().parent / "results.json":
+        out = out.with_name("latency.json")
+    print(f"total {results['seconds']:.0f} s; results written to {out}")
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 def _count_instructions(args: argparse.Namespace) -> None:
