@@ -296,7 +296,7 @@ class TestRowsCopiedAsSpooled:
         writer.close(unreached="the CRM said « non »")
         text = report.read_text(encoding="utf-8")
         for line in text.splitlines():
-            assert json.dumps(json.loads(line), ensure_ascii=False) == line
+            assert json.dumps(json.loads(line), ensure_ascii=False, separators=(",", ":")) == line
         rows = [json.loads(line) for line in text.splitlines()]
         assert [r["lead_id"] for r in rows] == ["L1", "L2", "L3", "L9"]
         assert rows[0]["input"]["note"] == "café ☕" and rows[0]["input"]["n"] == str(10**20)

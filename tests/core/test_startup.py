@@ -49,7 +49,7 @@ _NOT_FOR_PLANNING = (
     "leadconvert._api",
 )
 #: What `--help` does not need either.
-_NEVER_AT_START = (*_NOT_FOR_PLANNING, "werkzeug", "leadconvert.emulation")
+_NEVER_AT_START = (*_NOT_FOR_PLANNING, "werkzeug", "leadconvert.emulation", "msgspec")
 
 
 def _imported(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
