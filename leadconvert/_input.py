@@ -287,6 +287,13 @@ def _read_jsonl(
             message = f"nested deeper than {MAX_DEPTH} levels"
             yield InputRecord(number, None, (_problem("input.json", message),))
             continue
+        # A \uD800-\uDFFF escape without its pair decodes to text that UTF-8 cannot carry: no
+        # request, report or journal could hold it. Looked for only where the line escapes one.
+        if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+            unpaired = _unpaired_surrogate(data)
+            if unpaired is not None:
+                yield _surrogate_record(number, data, unpaired)
+                continue
         conversion = None
         if type(data) is dict and converter._fast:
             conversion = quick(data, structure_options)
@@ -298,6 +305,46 @@ def _read_jsonl(
             continue
         # The detailed path alone: the fast path was tried above.
         yield _record(number, data, detailed, _json_source(data) if sources else None)
+
+
+#: A JSON escape of a UTF-16 surrogate (paired or not: decoding tells them apart).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _unpaired_surrogate(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The path of the first key or text in ``value`` holding an unpaired surrogate, with it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return path, value[exc.start]
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            found = _unpaired_surrogate(key, name) or _unpaired_surrogate(item, name)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unpaired_surrogate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _surrogate_record(number: int, data: Any, unpaired: tuple[str, str]) -> InputRecord:
+    path, char = unpaired
+    # The path names the field; one made of the unpaired character itself is shown escaped.
+    shown = path.encode("utf-8", "backslashreplace").decode("utf-8")
+    message = (
+        f"holds an unpaired UTF-16 surrogate (\\u{ord(char):04x}), which UTF-8 cannot carry: "
+        "write the character whole (or its two escapes together)"
+    )
+    lead_id = data.get("lead_id") if isinstance(data, dict) else None
+    if not isinstance(lead_id, str) or _unpaired_surrogate(lead_id) is not None:
+        lead_id = None
+    return InputRecord(number, None, (_problem("input.encoding", message, shown),), lead_id)
 
 
 def _json_source(data: Any) -> dict[str, str] | None:

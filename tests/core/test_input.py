@@ -92,6 +92,46 @@ class TestJsonLines:
         assert problem.rule == "input.encoding"
         assert "0xff" in problem.message and "UTF-8" in problem.message
 
+    def test_unpaired_surrogate_escape_is_a_line_problem(
+        self, tmp_path: Path, converter: NeutralConverter
+    ) -> None:
+        """A \\uD800-\\uDFFF escape without its pair (in a value, a key, a list) is a problem of
+        its line, naming the field; a pair is one character; the other lines go on."""
+        path = tmp_path / "in.jsonl"
+        path.write_text(
+            '{"lead_id": "1", "account": {"action": "merge", "id": "A\\ud800"}}\n'
+            '{"lead_id": "2", "opportunity": {"action": "create", "name": "\\ud83d\\ude00"}}\n'
+            '{"lead_id": "3", "k\\udfff": 1}\n'
+            '{"lead_id": "\\udc00x"}\n'
+            '{"lead_id": "5", "l": ["ok", "\\uDBFF"]}\n',
+            encoding="utf-8",
+        )
+        records = list(read_records(path, converter))
+        assert [(r.line, r.conversion is not None) for r in records] == [
+            (1, False),
+            (2, True),
+            (3, False),
+            (4, False),
+            (5, False),
+        ]
+        assert records[1].conversion is not None
+        opportunity = records[1].conversion.opportunity
+        assert getattr(opportunity, "name", None) == "\N{GRINNING FACE}"
+        found = [
+            (r.lead_id, r.violations[0].rule, r.violations[0].path) for r in records if r.violations
+        ]
+        assert found == [
+            ("1", "input.encoding", "account.id"),
+            ("3", "input.encoding", "k\\udfff"),
+            (None, "input.encoding", "lead_id"),
+            ("5", "input.encoding", "l[1]"),
+        ]
+        assert "\\ud800" in records[0].violations[0].message
+        # Nothing read holds a character UTF-8 cannot write (reports, journals, requests).
+        for record in records:
+            for value in (record.source or {}).values():
+                value.encode("utf-8")
+
     def test_deep_nesting_is_a_line_problem(
         self, tmp_path: Path, converter: NeutralConverter
     ) -> None:

@@ -186,6 +186,27 @@ class TestBadInput:
         _assert_exactly_once(zoho_emulator, [str(FIRST), str(FIRST + 3)])
         assert not zoho_emulator.lead(str(FIRST + 1)).get("$converted")
 
+    def test_unpaired_surrogate_is_its_line_problem_and_the_report_is_written(
+        self, tmp_path: Path, zoho_emulator: ZohoEmulator
+    ) -> None:
+        """An escaped surrogate without its pair (text UTF-8 cannot hold) invalidates its line,
+        named; the report, which could not be written before, holds every line."""
+        source = tmp_path / "leads.jsonl"
+        source.write_text(
+            f'{{"lead_id": "{FIRST}"}}\n'
+            f'{{"lead_id": "{FIRST + 1}", "opportunity": {{"action": "create", '
+            '"name": "Q\\ud800"}}\n'
+        )
+        code, err = _finish(_convert(tmp_path, _zoho_env(zoho_emulator), "zoho", source))
+        assert code == 1
+        assert "Traceback" not in err
+        assert f"leads.jsonl:2: lead {FIRST + 1} opportunity.name: holds an unpaired" in err
+        rows = {r["line"]: r for r in _rows(tmp_path / "leads.report.jsonl")}
+        assert rows[1]["outcome"] == "converted"
+        assert rows[2]["outcome"] == "not_attempted"
+        assert "\\ud800" in str(rows[2]["message"])
+        assert zoho_emulator.convert_requests[str(FIRST + 1)] == 0
+
     def test_fail_fast_stops_at_first_bad_line(
         self, tmp_path: Path, zoho_emulator: ZohoEmulator
     ) -> None:
