@@ -557,8 +557,8 @@ def _side(row: Mapping[str, Any], success: bool) -> str:
     return ",".join(cells)
 
 
-#: Rows and inputs as compact JSON (msgspec: one encoder for every row, a sixth of the
-#: instructions of the standard library's; the JSON Lines report copies the text as spooled).
+#: Rows and inputs as compact JSON (msgspec: one encoder for every row, about a sixth of the
+#: standard library's time on a report row; the JSON Lines report copies the text as spooled).
 _encode = json_writer()
 
 
