@@ -282,6 +282,12 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
+def _out(args: argparse.Namespace, name: str) -> Path:
+    """``--out``, or ``benchmarks/NAME`` when it was not given."""
+    default = Path(__file__).resolve().parent / "results.json"
+    return default.with_name(name) if args.out == default else Path(args.out)
+
+
 def _latency(args: argparse.Namespace) -> None:
     if args.latency < 0:
         raise SystemExit("--latency must be 0 or more milliseconds")
@@ -300,9 +306,7 @@ def _latency(args: argparse.Namespace) -> None:
         "load_average_at_end": os.getloadavg(),
     }
     print("\n".join(_convert_table(converts, delay)))
-    out = args.out
-    if out == Path(__file__).resolve().parent / "results.json":
-        out = out.with_name("latency.json")
+    out = _out(args, "latency.json")
     print(f"total {results['seconds']:.0f} s; results written to {out}")
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
@@ -323,9 +327,7 @@ def _count_instructions(args: argparse.Namespace) -> None:
     results["sizes"] = sizes
     results["seconds"] = time.perf_counter() - started
     print(_instructions.table(results))
-    out = args.out
-    if out == Path(__file__).resolve().parent / "results.json":
-        out = out.with_name("instructions.json")
+    out = _out(args, "instructions.json")
     print(f"total {results['seconds']:.0f} s; results written to {out}")
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 

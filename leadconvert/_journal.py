@@ -211,11 +211,11 @@ def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
-#: What ``get_many`` reads (``select_in`` completes the ``IN``, at ``{}`` when text follows).
+#: What ``get_many`` reads (``select_in`` puts each chunk's ids at ``{}``).
 _LEADS_IN = (
     "SELECT lead_id, line, state, outcome, account_id, contact_id, opportunity_id, error_code,"
     " backend_code, message, call_id, job_id, attempts, run_id, call_kind, sent_at, follow_ups"
-    " FROM leads WHERE lead_id IN"
+    " FROM leads WHERE lead_id IN {}"
 )
 _STEPS_IN = (
     "SELECT lead_id, seq, kind, state, action, succeeded, error_code, backend_code, message,"
@@ -470,7 +470,7 @@ class Journal:
             # which the main loop needs before it can launch anything (see _sqlite).
             execute_in(
                 self._db,
-                "UPDATE leads SET job_id = ?, updated_at = ? WHERE lead_id IN",
+                "UPDATE leads SET job_id = ?, updated_at = ? WHERE lead_id IN {}",
                 (job_id, time.time()),
                 lead_ids,
             )

@@ -51,15 +51,15 @@ def _statement(head: str, row: str, tail: str, count: int) -> str:
 def execute_in(
     db: sqlite3.Connection, sql: str, before: Sequence[Any], keys: Sequence[Any]
 ) -> None:
-    """``sql`` (ending in ``IN``) with ``(?, ...)`` for ``keys``, after the ``before`` parameters,
-    as few statements as the limit allows."""
+    """``sql`` with ``(?, ...)`` for ``keys`` at its ``{}`` (``... IN {}``), after the ``before``
+    parameters, as few statements as the limit allows."""
     for statement, parameters in _in_chunks(sql, before, keys):
         db.execute(statement, parameters)
 
 
 def select_in(db: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> list[Any]:
-    """The rows of ``sql`` (ending in ``IN``, then what follows it) for ``keys``: one statement
-    per chunk of keys, their rows in turn (a key's rows all come from its chunk's)."""
+    """The rows of ``sql`` (``... IN {} ...``) for ``keys``: one statement per chunk of keys,
+    their rows in turn (a key's rows all come from its chunk's)."""
     rows: list[Any] = []
     for statement, parameters in _in_chunks(sql, (), keys):
         rows.extend(db.execute(statement, parameters))
@@ -69,11 +69,9 @@ def select_in(db: sqlite3.Connection, sql: str, keys: Sequence[Any]) -> list[Any
 def _in_chunks(
     sql: str, before: Sequence[Any], keys: Sequence[Any]
 ) -> Iterator[tuple[str, list[Any]]]:
-    """``sql`` with ``IN`` completed for each chunk of ``keys``, and its parameters. ``{}`` in
-    ``sql`` marks where the list goes when something follows it; otherwise it ends ``sql``."""
+    """``sql`` with its ``{}`` made the ``(?, ...)`` of each chunk of ``keys``, and its
+    parameters."""
     per_statement = max(1, _MAX_PARAMETERS - len(before))
     for start in range(0, len(keys), per_statement):
         chunk = keys[start : start + per_statement]
-        listed = "(" + ", ".join("?" * len(chunk)) + ")"
-        statement = sql.replace("{}", listed) if "{}" in sql else f"{sql} {listed}"
-        yield statement, [*before, *chunk]
+        yield sql.replace("{}", "(" + ", ".join("?" * len(chunk)) + ")"), [*before, *chunk]

@@ -46,7 +46,7 @@ def test_in_list_updates_the_rows_one_update_each_would(keys: list[int]) -> None
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
     db.executemany("INSERT INTO t VALUES (?, NULL)", [(k,) for k in range(0, 2_000, 3)])
-    execute_in(db, "UPDATE t SET v = ? WHERE k IN", ("set",), keys)
+    execute_in(db, "UPDATE t SET v = ? WHERE k IN {}", ("set",), keys)
     wanted = {k for k in range(0, 2_000, 3) if k in set(keys)}
     assert {k for (k,) in db.execute("SELECT k FROM t WHERE v = 'set'")} == wanted
 
@@ -64,6 +64,6 @@ def test_select_in_reads_the_rows_of_every_key_once(keys: set[int], tail: bool) 
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
     db.executemany("INSERT INTO t VALUES (?)", [(k,) for k in range(0, 3_000, 2)])
-    sql = "SELECT k FROM t WHERE k IN {} ORDER BY k" if tail else "SELECT k FROM t WHERE k IN"
+    sql = "SELECT k FROM t WHERE k IN {} ORDER BY k" if tail else "SELECT k FROM t WHERE k IN {}"
     found = [k for (k,) in select_in(db, sql, sorted(keys))]
     assert sorted(found) == sorted(k for k in keys if k % 2 == 0)
