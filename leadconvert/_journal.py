@@ -496,16 +496,6 @@ class Journal:
             )
 
     @_guarded
-    def unmark_step(self, lead_id: str, seq: int) -> None:
-        """Forget the mark of follow-up ``seq`` of the lead: it never left (the run stopped
-        first), so the next run sends it as a step never sent, without asking the CRM."""
-        with self._transaction():
-            self._db.execute(
-                "DELETE FROM steps WHERE lead_id = ? AND seq = ? AND state = 'sending'",
-                (lead_id, seq),
-            )
-
-    @_guarded
     def record_step(self, lead_id: str, seq: int, kind: str, step: FollowUp) -> None:
         """Record the outcome of follow-up ``seq`` of the lead."""
         error = step.error

@@ -51,9 +51,7 @@ def test_sigkill_mid_run_then_resume_qualifies_each_lead_once(
     report = tmp_path / "report.jsonl"
     # Each batch waits before Dataverse acts: the kill lands while one is in flight.
     emulator.inject_fault(Fault(delay=0.4, operation="qualify_batch", count=None))
-    # The batch queued behind the one in flight is marked but never sent: the resumed run
-    # waits out its doubt window (3 s here, 120 s by default) before sending it.
-    env = env_for(emulator, batch_size="5", doubt_wait="3")
+    env = env_for(emulator, batch_size="5")
     run = convert(tmp_path, env, "--concurrency", "1", "--report", str(report), str(source))
     deadline = time.monotonic() + 60
     while counted(emulator) < 5:  # the first batch acted; the second is on its way
