@@ -57,8 +57,15 @@ def run_measured(
     err = proc.stderr.decode(errors="replace")
     if proc.returncode not in ok:
         raise BenchmarkError(f"{' '.join(argv)} exited {proc.returncode}: {err[-3000:]}")
-    rss_kib, cpu = err.rpartition("LAUNCH_MAXRSS_KB=")[2].split()
-    return {"wall": wall, "cpu": float(cpu.partition("=")[2]), "peak_rss_mb": int(rss_kib) / 1024}
+    rss_kib, *usage = err.rpartition("LAUNCH_MAXRSS_KB=")[2].split()
+    cpu, system, vcsw = (field.partition("=")[2] for field in usage)
+    return {
+        "wall": wall,
+        "cpu": float(cpu),
+        "peak_rss_mb": int(rss_kib) / 1024,
+        "sys": float(system),
+        "context_switches": int(vcsw),
+    }
 
 
 def write_input(path: Path, workload: str, n: int) -> Path:
@@ -72,9 +79,12 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
-#: What a measured run reports: its wall and CPU seconds and peak RSS; a convert run also how
-#: long it took to reach the CRM and how long it ran after its last call.
-_MEASURES = ("wall", "cpu", "peak_rss_mb", "to_first", "after_last")
+#: What a measured run reports: its wall and CPU seconds (and of them the system's), peak RSS,
+#: voluntary context switches; a convert run also how long it took to reach the CRM and how long
+#: it ran after its last call.
+_MEASURES = (
+    "wall", "cpu", "sys", "peak_rss_mb", "context_switches", "to_first", "after_last",
+)  # fmt: skip
 
 
 def paired(

@@ -213,8 +213,8 @@ def _convert_table(converts: dict[str, Any], delay: float = 0.0) -> list[str]:
         "  (first: from the process's start to its first conversion request; last: from its"
         " last request to its exit)",
         f"  {'workload':<18} {'leads':>6} {'wall':>7} {'bare':>7} {'ratio':>6} {'CPU':>7} "
-        f"{'bare':>7} {'ratio':>6} {'first':>6} {'bare':>6} {'last':>6} {'bare':>6}"
-        "  calls beyond the bare loop's",
+        f"{'bare':>7} {'ratio':>6} {'sys':>6} {'bare':>6} {'cswitch':>8} {'bare':>7} "
+        f"{'first':>6} {'bare':>6} {'last':>6} {'bare':>6}  calls beyond the bare loop's",
     ]
     for workload, m in converts.items():
         ours, theirs = m["ours"], m["theirs"]
@@ -222,7 +222,9 @@ def _convert_table(converts: dict[str, Any], delay: float = 0.0) -> list[str]:
         lines.append(
             f"  {workload:<18} {m['leads']:>6,} {ours['wall']:>6.2f}s {theirs['wall']:>6.2f}s "
             f"{m['wall_ratio']:>5.2f}x {ours['cpu']:>6.2f}s {theirs['cpu']:>6.2f}s "
-            f"{m['cpu_ratio']:>5.2f}x {ours['to_first']:>5.2f}s {theirs['to_first']:>5.2f}s "
+            f"{m['cpu_ratio']:>5.2f}x {ours['sys']:>5.2f}s {theirs['sys']:>5.2f}s "
+            f"{ours['context_switches']:>8,.0f} {theirs['context_switches']:>7,.0f} "
+            f"{ours['to_first']:>5.2f}s {theirs['to_first']:>5.2f}s "
             f"{ours['after_last']:>5.2f}s {theirs['after_last']:>5.2f}s  {extra}"
         )
     return lines
