@@ -167,6 +167,8 @@ class JournalEntry:
     #: Follow-up steps planned with the conversion, and those journaled so far.
     follow_ups: int = 0
     steps: tuple[StepEntry, ...] = ()
+    #: The call that last carried the lead, as its run numbered it.
+    call_id: str | None = None
 
     @property
     def converted(self) -> bool:
@@ -259,6 +261,91 @@ class Journal:
             self._create(path, backend, org)
         self._db = self._open(path)
         self._check_meta(backend, org)
+        #: The departure log (``departing``): opened at this run's first mark.
+        self._departures: int | None = None
+        self._departed: tuple[set[str], set[tuple[str, str]]] | None = None
+
+    # --- the departure log -----------------------------------------------------------------
+
+    @property
+    def departures_path(self) -> Path:
+        """The departure log beside the journal: which marked calls left (``departing``)."""
+        return self.path.with_name(self.path.name + "-departures")
+
+    def _open_departures(self) -> None:
+        """Open the log for this run and say which boot of the machine writes it (under the
+        lock, at the run's first mark: before any of its calls can leave)."""
+        if self._departures is not None:
+            return
+        boot = _boot_id()
+        fd = os.open(self.departures_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if boot is not None:
+                os.write(fd, f"boot {self.run_id} {boot}\n".encode())
+        except OSError:
+            os.close(fd)
+            raise
+        self._departures = fd
+
+    def departing(self, call_id: str) -> None:
+        """Record that call ``call_id`` of this run, marked ``sending``, leaves now.
+
+        Called by the worker that sends it, right before it does: one ``write`` to a file
+        opened for appending, no transaction and no fsync (cheap enough for every call). A
+        process killed at any point leaves the kernel holding every write it finished, so, read
+        back on the same boot of the machine, a marked call missing from the log never left
+        (``never_left``); after a reboot (a power cut) the log proves nothing. Raises
+        ``JournalError``: the call must not leave unrecorded.
+        """
+        fd = self._departures
+        try:
+            if fd is None:
+                raise OSError(errno.EBADF, "the departure log is not open")
+            record = f"{self.run_id} {call_id}\n".encode()
+            # A short write (a full disk) is no record: read back, a torn line proves nothing.
+            if os.write(fd, record) != len(record):
+                raise OSError(errno.ENOSPC, "the departure log is full")
+        except OSError as exc:
+            raise self.failure(exc) from exc
+
+    @_guarded
+    def never_left(self, calls: Iterable[tuple[str | None, str | None]]) -> set[tuple[str, str]]:
+        """Of these marked calls (their run id and call id), those the departure log proves
+        never left: written by their run on this boot of the machine, with no departure.
+
+        Anything else (an older journal, another boot, a log cut short or unreadable) may
+        have left: its leads stay in doubt.
+        """
+        wanted = {(r, c) for r, c in calls if r is not None and c is not None}
+        if not wanted:
+            return set()
+        if self._departed is None:
+            self._departed = self._read_departures()
+        trusted, departed = self._departed
+        return {call for call in wanted if call[0] in trusted and call not in departed}
+
+    def _read_departures(self) -> tuple[set[str], set[tuple[str, str]]]:
+        """The runs whose log this boot wrote, and every departure of other runs than this."""
+        boot = _boot_id()
+        trusted: set[str] = set()
+        departed: set[tuple[str, str]] = set()
+        if boot is None:
+            return trusted, departed
+        try:
+            stream = self.departures_path.open("r", encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return trusted, departed
+        with stream:
+            for line in stream:
+                if not line.endswith("\n"):
+                    continue  # cut short: a torn last write proves nothing
+                fields = line.split()
+                if len(fields) == 3 and fields[0] == "boot":
+                    if fields[2] == boot and fields[1] != self.run_id:
+                        trusted.add(fields[1])
+                elif len(fields) == 2 and fields[0] != self.run_id:
+                    departed.add((fields[0], fields[1]))
+        return trusted, departed
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -393,8 +480,17 @@ class Journal:
             )
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file; drop the departure log when no lead is left ``sending``."""
         with self._lock:
+            fd, self._departures = self._departures, None
+            if fd is not None:
+                os.close(fd)
+                # Nothing is in doubt: no resumed run will ask the log about any call.
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    if self._db.execute(
+                        "SELECT 1 FROM leads WHERE state = 'sending' LIMIT 1"
+                    ).fetchone() is None:
+                        self.departures_path.unlink(missing_ok=True)
             self._db.close()
 
     # --- reading ---------------------------------------------------------------------------
@@ -441,6 +537,7 @@ class Journal:
         planned = follow_ups or {}
         with self._transaction():
             self._marking()
+            self._open_departures()
             execute_rows(
                 self._db,
                 "INSERT INTO leads (lead_id, line, state, call_id, attempts, run_id, updated_at,"
@@ -493,6 +590,16 @@ class Journal:
                 " VALUES (?, ?, ?, 'sending', ?) ON CONFLICT (lead_id, seq) DO UPDATE SET"
                 " state = 'sending', kind = excluded.kind, updated_at = excluded.updated_at",
                 (lead_id, seq, kind, time.time()),
+            )
+
+    @_guarded
+    def unmark_step(self, lead_id: str, seq: int) -> None:
+        """Forget the mark of follow-up ``seq`` of the lead: it never left (the run stopped
+        first), so the next run sends it as a step never sent, without asking the CRM."""
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM steps WHERE lead_id = ? AND seq = ? AND state = 'sending'",
+                (lead_id, seq),
             )
 
     @_guarded
@@ -805,4 +912,15 @@ def _entry(row: tuple[object, ...], steps: Sequence[StepEntry]) -> JournalEntry:
         job_id=job_id if isinstance(job_id, str) else None,
         follow_ups=int(follow_ups) if isinstance(follow_ups, int) else 0,
         steps=tuple(steps),
+        call_id=call_id if isinstance(call_id, str) else None,
     )
+
+
+def _boot_id() -> str | None:
+    """This boot of the machine (Linux); None where it cannot be told (the log is not trusted)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as stream:
+            boot = stream.read().strip()
+    except OSError:
+        return None
+    return boot if boot and " " not in boot else None

@@ -39,6 +39,7 @@ from ._journal import (
     IN_DOUBT,
     Journal,
     JournalEntry,
+    JournalError,
     JournalLock,
     journal_lock,
     org_lock,
@@ -151,6 +152,10 @@ class Runner:
         #: What the merge policy did with each lead still in flight, for its report row.
         self._notes: dict[str, str] = {}
         self._aborted: str | None = None
+        #: The journal failed as a worker recorded a call's departure: raised by the main loop.
+        self._journal_failure: JournalError | None = None
+        #: The neutral code of what aborted the run (the CRM cannot be used).
+        self._abort_code = ErrorCode.UNKNOWN
         limit = backend.limits.max_concurrency
         self.workers = max(1, min(self.options.concurrency or limit, limit))
         on_match = self.options.on_match
@@ -270,6 +275,10 @@ class Runner:
         ids = [canonical(item.conversion.lead_id) for item in checked.items]
         # The whole window in a few statements; nothing below writes what it read.
         known = self.journal.get_many(ids)
+        # Marked by an earlier run that was stopped while they were queued: never sent.
+        never_left = self.journal.never_left(
+            (e.run_id, e.call_id) for e in known.values() if e.state == "sending" and not e.job_id
+        )
         for item, lead_id in zip(checked.items, ids, strict=True):
             entry = known.get(lead_id)
             if lead_id in seen or (entry is not None and entry.run_id == self.journal.run_id):
@@ -286,7 +295,15 @@ class Runner:
                 # again below so that a repeat later in this run is seen as one).
                 self._finish(evolve(entry.result, lead_id=lead_id), item.line, journal=False)
                 seen_before.append((entry.result, item.line))
-            elif entry is not None and entry.in_doubt:
+            elif (
+                entry is not None
+                and entry.in_doubt
+                and not (
+                    entry.state == "sending"
+                    and entry.job_id is None
+                    and (entry.run_id, entry.call_id) in never_left
+                )
+            ):
                 in_doubt.append(item)
             else:
                 to_plan.append(item)
@@ -353,7 +370,8 @@ class Runner:
                     return
                 chunk = group[start : start + size]
                 ids = [entry.lead_id for _, entry in chunk]
-                sent = [entry.sent_at for _, entry in chunk if entry.sent_at is not None]
+                # The latest a call marked then can have left (_gate).
+                sent = [e.sent_at + _LEAVE_WITHIN for _, e in chunk if e.sent_at is not None]
                 try:
                     found = self.client.resolve_in_doubt(
                         ids, call_kind=kind, sent_at=max(sent) if sent else None
@@ -417,6 +435,71 @@ class Runner:
         if self._takes_steps:
             return self.client.execute(call, call_index=index, steps=_Recorder(self, held))
         return self.client.execute(call, call_index=index)
+
+    def _not_sent(
+        self, ids: Sequence[str], index: int, lines: Mapping[str, int | None]
+    ) -> list[tuple[ConversionResult, int | None]]:
+        """The rows of a marked conversion call that never left: not attempted, saying why
+        (a run the CRM stopped: as the report says of the leads it never reached)."""
+        if self._stop == "interrupted":
+            message = "not sent: the run was interrupted first"
+        else:
+            message = f"not sent: the run stopped first ({self._stop})"
+        error = ConversionError(self._abort_code, message)
+        return [
+            (ConversionResult(i, Outcome.NOT_ATTEMPTED, call=index, error=error), lines.get(i))
+            for i in ids
+        ]
+
+    def _gate(
+        self,
+        marked: float,
+        call: PlannedCall,
+        index: int,
+        send: Callable[..., list[ConversionResult]],
+        *args: Any,
+    ) -> list[ConversionResult]:
+        """Send a marked call, unless the run is stopping or the call waited in the queue
+        longer than ``_LEAVE_WITHIN`` since just before its mark (``_NotSent``: marked again,
+        or reported not sent). So every call leaves within ``_LEAVE_WITHIN`` of its journaled
+        mark, the bound a resumed run adds to ``sent_at``.
+
+        A conversion call that finds the CRM unusable (no connection, credentials refused)
+        stops the run here, in the worker: the calls queued behind it are not sent, as none
+        would have been launched after it without the queue (``_results`` says the same).
+
+        A conversion call's departure is journaled as it leaves (``Journal.departing``): a run
+        killed with calls still queued leaves their leads ``sending``, and the next run tells
+        from the departure log that those never left, instead of waiting out the doubt window.
+        """
+        if self._stop is not None or time.monotonic() - marked > _LEAVE_WITHIN:
+            raise _NotSent
+        if call.after is None:
+            try:
+                self.journal.departing(str(index))
+            except JournalError as exc:
+                # Unrecorded, it must not leave: the run stops as on any journal failure.
+                self._journal_failure = exc
+                self._stop = self._stop or "stopped"
+                raise _NotSent from exc
+        try:
+            return send(*args)
+        except AuthenticationError as exc:
+            if call.after is None:
+                self._abort(str(exc), ErrorCode.AUTH_FAILED)
+            raise
+        except TransportError as exc:
+            if call.after is None and (
+                isinstance(exc, UnreachableError) or UnreachableError.caused(exc)
+            ):
+                self._abort(str(exc), ErrorCode.NETWORK_ERROR)
+            raise
+
+    def _abort(self, reason: str, code: ErrorCode) -> None:
+        """Stop the run: the CRM cannot be used (exit 3); ``code`` for the leads not sent."""
+        self._aborted = reason
+        self._abort_code = code
+        self._stop = reason
 
     def _send_step(
         self,
@@ -504,7 +587,10 @@ class Runner:
                     if journaled.done:
                         done_steps.add((lead_id, journaled.seq))
                     else:
-                        doubtful_steps[(lead_id, journaled.seq)] = journaled.updated_at
+                        marked = journaled.updated_at
+                        doubtful_steps[(lead_id, journaled.seq)] = (
+                            None if marked is None else marked + _LEAVE_WITHIN
+                        )
                 waiting[lead_id] = sum(
                     (lead_id, k) not in done_steps for k in range(planned[lead_id])
                 )
@@ -514,6 +600,21 @@ class Runner:
                 del waiting[lead_id]
                 self._finish(held.pop(lead_id), lines.get(lead_id))
         running: dict[Future[list[ConversionResult]], tuple[int, int]] = {}
+        # Calls marked and submitted at once: one per worker, and as many again queued behind
+        # them, so that a worker whose call ends takes the next at once, without waiting for
+        # this thread's pass (whose commit and GIL hand-overs were what freed workers waited
+        # for). --fail-fast queues none: no call starts after the one that failed has ended.
+        depth = self.workers if self.options.fail_fast else 2 * self.workers
+
+        def unmark(position: int) -> None:
+            """Forget the marks of a follow-up call that never left (the run stopped first);
+            a step cut off by an earlier run stays in doubt."""
+            steps = seqs[position]
+            for lead_id in call_ids[position]:
+                key = (lead_id, steps[lead_id])
+                if lead_id in held and key not in done_steps and key not in doubtful_steps:
+                    self.journal.unmark_step(lead_id, steps[lead_id])
+
         failed = False
         launch: list[tuple[int, int, bool, float | None]] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="leadconvert") as pool:
@@ -522,22 +623,44 @@ class Runner:
             finished: queue.SimpleQueue[Future[list[ConversionResult]]] = queue.SimpleQueue()
             try:
                 while True:
+                    if self._journal_failure is not None:
+                        raise self._journal_failure
                     # Held off Ctrl-C and SIGTERM: a signal lands after the marks are
                     # committed and their calls submitted, never between the two, and never
                     # inside the report's own bookkeeping.
                     with _shielded():
                         launch = []
+                        # Before the marks: a call marked in this pass leaves within
+                        # _LEAVE_WITHIN of this moment or not at all (_gate).
+                        marked = time.monotonic()
+                        unsent = [f for f in done if _unsent(f)]
                         # One journal transaction (one fsync) records the calls that finished and
                         # marks the ones about to leave; the marks are on disk before they do. A
                         # pass with nothing it could launch (the window's tail) only records
                         # outcomes: its commit needs no fsync of its own (Journal.batch).
                         may_mark = self._stop is None and (
-                            bool(ready) or any(dependents.get(running[f][0]) for f in done)
+                            bool(ready)
+                            or bool(unsent)
+                            or any(dependents.get(running[f][0]) for f in done)
                         )
                         with self.journal.batch(durable=may_mark):
                             collected = _Collected()
                             noted: list[tuple[ConversionResult, int | None]] = []
+                            for future in unsent:
+                                position, index = running.pop(future)
+                                if self._stop is None:
+                                    # Waited too long behind busy workers: marked again below,
+                                    # so that its mark says when it may leave.
+                                    ready.appendleft(position)
+                                elif calls[position].after is None:
+                                    collected.rows.extend(
+                                        self._not_sent(call_ids[position], index, lines)
+                                    )
+                                else:
+                                    unmark(position)
                             for future in done:
+                                if future not in running:
+                                    continue
                                 position, index = running.pop(future)
                                 follow = dependents.get(position, ())
                                 self._collect(
@@ -566,9 +689,16 @@ class Runner:
                             done = []
                             while (
                                 ready
-                                and len(running) + len(launch) < self.workers
+                                and len(running) + len(launch) < depth
                                 and self._stop is None
                             ):
+                                if (
+                                    calls[ready[0]].after is not None
+                                    and len(running) + len(launch) >= self.workers
+                                ):
+                                    # A follow-up leaves at once or waits here, never in the
+                                    # queue: the departure log records conversion calls only.
+                                    break
                                 position = ready.popleft()
                                 call = calls[position]
                                 ids = call_ids[position]
@@ -600,10 +730,27 @@ class Runner:
                         for position, index, doubtful, sent_at in launch:
                             if doubtful:
                                 future = pool.submit(
-                                    self._send_step, calls[position], index, sent_at, held
+                                    self._gate,
+                                    marked,
+                                    calls[position],
+                                    index,
+                                    self._send_step,
+                                    calls[position],
+                                    index,
+                                    sent_at,
+                                    held,
                                 )
                             else:
-                                future = pool.submit(self._send, calls[position], index, held)
+                                future = pool.submit(
+                                    self._gate,
+                                    marked,
+                                    calls[position],
+                                    index,
+                                    self._send,
+                                    calls[position],
+                                    index,
+                                    held,
+                                )
                             running[future] = (position, index)
                             future.add_done_callback(finished.put)
                         if noted:
@@ -612,6 +759,18 @@ class Runner:
                     if not running:
                         break
                     done = [finished.get()]
+                    # While calls wait behind busy workers, nobody waits for this thread: take
+                    # in more outcomes first (fewer passes, fewer commits), until half of the
+                    # queue has left or _GATHER has passed.
+                    until = time.monotonic() + _GATHER
+                    while len(running) - len(done) > self.workers + self.workers // 2:
+                        left = until - time.monotonic()
+                        if left <= 0:
+                            break
+                        try:
+                            done.append(finished.get(timeout=left))
+                        except queue.Empty:
+                            break
                     with contextlib.suppress(queue.Empty):
                         while True:
                             done.append(finished.get_nowait())
@@ -620,30 +779,31 @@ class Runner:
                 # polling a journaled job returns now: the next run polls it.
                 self._stop = "interrupted"
                 self._stopping.set()
+                for future in running:
+                    # Queued behind the workers, not sent: it never will be.
+                    future.cancel()
                 wait(running)
                 submitted = set(running.values())
                 with self.journal.batch():
                     for position, index, _, _ in launch:
                         call = calls[position]
-                        if (position, index) in submitted or call.after is not None:
+                        if (position, index) in submitted:
                             continue
                         # Marked, then interrupted before it left: never sent, say so.
-                        error = ConversionError(
-                            ErrorCode.UNKNOWN, "not sent: the run was interrupted first"
-                        )
-                        self._finish_all(
-                            [
-                                (
-                                    ConversionResult(
-                                        lead, Outcome.NOT_ATTEMPTED, call=index, error=error
-                                    ),
-                                    lines.get(lead),
-                                )
-                                for lead in call_ids[position]
-                            ]
-                        )
+                        if call.after is not None:
+                            unmark(position)
+                            continue
+                        self._finish_all(self._not_sent(call_ids[position], index, lines))
                     collected = _Collected()
                     for future, (position, index) in running.items():
+                        if _unsent(future):
+                            if calls[position].after is None:
+                                collected.rows.extend(
+                                    self._not_sent(call_ids[position], index, lines)
+                                )
+                            else:
+                                unmark(position)
+                            continue
                         self._collect(
                             calls[position],
                             call_ids[position],
@@ -664,6 +824,9 @@ class Runner:
                 failed = True
                 self._stop = self._stop or "stopped"
                 self._stopping.set()
+                for future in running:
+                    # Marked but not sent: left in doubt for the next run, never sent now.
+                    future.cancel()
                 raise
             finally:
                 for lead_id, result in held.items():
@@ -771,16 +934,14 @@ class Runner:
             # No connection could be made (whatever the plugin called it): nothing was sent,
             # and the CRM cannot be used, so the run stops (exit 3) and these leads are not
             # attempted, never "unknown".
-            self._aborted = str(exc)
-            self._stop = self._aborted
+            self._abort(str(exc), ErrorCode.NETWORK_ERROR)
             error = ConversionError(ErrorCode.NETWORK_ERROR, str(exc), retryable=True)
             return [
                 ConversionResult(i, Outcome.NOT_ATTEMPTED, call=index, error=error) for i in ids
             ]
         except AuthenticationError as exc:
             # Nothing was converted, and nothing after this will be: stop the run.
-            self._aborted = str(exc)
-            self._stop = self._aborted
+            self._abort(str(exc), ErrorCode.AUTH_FAILED)
             error = ConversionError(ErrorCode.AUTH_FAILED, str(exc), exc.backend_code)
             return [ConversionResult(i, Outcome.FAILED, call=index, error=error) for i in ids]
         except RateLimitedError as exc:
@@ -806,6 +967,21 @@ class Runner:
                 )
             out.append(result)
         return out
+
+
+#: Seconds a marked call may wait for a free worker before it leaves (``Runner._gate``).
+_LEAVE_WITHIN = 2.0
+#: Seconds a pass may wait to take in more outcomes while calls are queued.
+_GATHER = 0.05
+
+
+class _NotSent(Exception):
+    """A marked call that did not leave (``Runner._gate``)."""
+
+
+def _unsent(future: Future[list[ConversionResult]]) -> bool:
+    """Whether a finished call never left: cancelled in the queue, or refused by the gate."""
+    return future.cancelled() or isinstance(future.exception(), _NotSent)
 
 
 class _Shield:

@@ -366,8 +366,8 @@ class Client(abc.ABC):
     def resolve_in_doubt(
         self, lead_ids: Sequence[str], *, call_kind: str | None, sent_at: float | None
     ) -> list[ConversionResult]:
-        """The state of leads whose last call (of ``call_kind``, marked ``sending`` at
-        ``sent_at``, a ``time.time()``) may have converted them or may still do so.
+        """The state of leads whose last call (of ``call_kind``, which left at ``sent_at``, a
+        ``time.time()``, at the latest) may have converted them or may still do so.
 
         Same answers as ``lookup``; ``NOT_ATTEMPTED`` tells the runner to send the lead again,
         so a backend whose CRM can act on a request after its answer was lost (a job not yet
@@ -396,8 +396,8 @@ class Client(abc.ABC):
     def check_follow_up(
         self, call: PlannedCall, *, sent_at: float | None = None
     ) -> FollowUp | None:
-        """Whether the follow-up ``call``, whose send was cut off at ``sent_at`` (a
-        ``time.time()``), was applied.
+        """Whether the follow-up ``call``, whose send was cut off (it left at ``sent_at``, a
+        ``time.time()``, at the latest), was applied.
 
         A ``FollowUp`` that succeeded when the CRM shows its effect for every lead the call
         carries (the runner records it for each of them), ``None`` when it shows

@@ -253,6 +253,7 @@ class TestFollowUps:
         crm.converts["L0"] = 1
         journal = _journal(tmp_path)
         journal.mark_sending([("L0", 1)], "0", kind="convert", follow_ups={"L0": 1})
+        journal.departing("0")
         journal.close()
         summary, _ = _run(tmp_path, StepsClient(crm), [{"lead_id": "L0", "opportunity": DEAL}])
         assert summary.succeeded

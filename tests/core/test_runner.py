@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from leadconvert import (
     Outcome,
     TransportError,
     Violation,
+    _runner,
     read_records,
 )
+from leadconvert._journal import Journal
 from leadconvert._runner import RunOptions, RunSummary, convert_file
 from leadconvert.backend import (
     MEANINGS,
@@ -254,6 +257,7 @@ class TestRunnerResume:
         crm.convert(["L0"])  # the CRM acted, then the process died before recording it
         journal = Journal(tmp_path / "journal.sqlite", "memory", "dead-run")
         journal.mark_sending([("L0", 1), ("L1", 2)], "0")
+        journal.departing("0")  # the call left
         journal.close()
         source = _input(tmp_path, ['{"lead_id": "L0"}', '{"lead_id": "L1"}'])
         summary, _ = _run(tmp_path, crm, source)
@@ -277,3 +281,149 @@ class TestRunnerResume:
         crm = MemoryCRM(["L0"])
         with pytest.raises(OrgMismatchError, match="belongs to a run on backend 'zoho'"):
             _run(tmp_path, crm, _input(tmp_path, ['{"lead_id": "L0"}']))
+
+
+class _TimedClient(MemoryClient):
+    """Each call takes ``seconds``; when each lead's call reached the CRM, and the ``sent_at``
+    the runner gave ``resolve_in_doubt``."""
+
+    def __init__(self, crm: MemoryCRM, seconds: float) -> None:
+        super().__init__(crm)
+        self.seconds = seconds
+        self.sent: dict[str, float] = {}
+        self.doubt_sent_at: list[float | None] = []
+
+    def execute(
+        self, call: PlannedCall, *, call_index: int | None = None
+    ) -> list[ConversionResult]:
+        now = time.time()
+        for lead in call.lead_ids:
+            self.sent[lead] = now
+        time.sleep(self.seconds)
+        return super().execute(call, call_index=call_index)
+
+    def resolve_in_doubt(
+        self, lead_ids: Sequence[str], *, call_kind: str | None, sent_at: float | None
+    ) -> list[ConversionResult]:
+        self.doubt_sent_at.append(sent_at)
+        return self.lookup(lead_ids)
+
+
+class TestQueuedCalls:
+    """Calls are marked and queued behind busy workers; each leaves within ``_LEAVE_WITHIN``
+    of its mark or is marked again, and a resumed run measures doubt from that bound."""
+
+    def _run_timed(
+        self, tmp_path: Path, client: _TimedClient, leads: Sequence[str]
+    ) -> list[dict[str, object]]:
+        report = tmp_path / "report.jsonl"
+        convert_file(
+            MemoryBackend(),
+            client,
+            read_records(_input(tmp_path, [json.dumps({"lead_id": x}) for x in leads]),
+                         NeutralConverter({})),
+            report=report,
+            journal=tmp_path / "journal.sqlite",
+            options=RunOptions(concurrency=1),
+        )  # fmt: skip
+        return [json.loads(line) for line in report.read_text().splitlines()]
+
+    def test_a_call_queued_too_long_is_marked_again_before_it_leaves(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_runner, "_LEAVE_WITHIN", 0.05)
+        leads = _leads(9)  # three calls of three, one worker: two wait behind the first
+        crm = MemoryCRM(leads)
+        client = _TimedClient(crm, seconds=0.15)
+        rows = self._run_timed(tmp_path, client, leads)
+        assert {r["outcome"] for r in rows} == {"converted"}
+        assert set(crm.converted.values()) == {1}
+        journal = Journal(tmp_path / "journal.sqlite", "memory", "check")
+        try:
+            for lead in leads:
+                entry = journal.get(lead)
+                assert entry is not None and entry.sent_at is not None
+                # Journaled before it left, and never more than the bound before.
+                assert 0 <= client.sent[lead] - entry.sent_at <= 0.05 + 0.01, lead
+        finally:
+            journal.close()
+
+    def test_a_resumed_run_waits_from_the_latest_a_marked_call_can_have_left(
+        self, tmp_path: Path
+    ) -> None:
+        journal = Journal(tmp_path / "journal.sqlite", "memory", "dead-run")
+        journal.mark_sending([("L0", 1)], "0", kind="convert")
+        journal.departing("0")
+        marked = journal.get("L0")
+        journal.close()
+        assert marked is not None and marked.sent_at is not None
+        crm = MemoryCRM(["L0"])
+        client = _TimedClient(crm, seconds=0)
+        rows = self._run_timed(tmp_path, client, ["L0"])
+        assert [r["outcome"] for r in rows] == ["converted"]
+        assert client.doubt_sent_at == [marked.sent_at + _runner._LEAVE_WITHIN]
+
+    def test_a_call_killed_in_the_queue_is_sent_again_without_asking(self, tmp_path: Path) -> None:
+        """Marked, never departed, on this boot: the resumed run sends it as never sent."""
+        journal = Journal(tmp_path / "journal.sqlite", "memory", "dead-run")
+        journal.mark_sending([("L0", 1), ("L1", 2)], "0", kind="convert")
+        journal.mark_sending([("L2", 3)], "1", kind="convert")
+        journal.departing("0")
+        journal.close()
+        crm = MemoryCRM(_leads(3))
+        crm.convert(["L0", "L1"])  # call 0 left and the CRM acted; call 1 was still queued
+        client = _TimedClient(crm, seconds=0)
+        rows = self._run_timed(tmp_path, client, _leads(3))
+        assert {r["outcome"] for r in rows} == {"converted"}
+        assert crm.converted == {"L0": 1, "L1": 1, "L2": 1}
+        # Only the call that left was asked about; the queued one was just sent.
+        assert len(client.doubt_sent_at) == 1
+        assert set(client.sent) == {"L2"}
+
+    def test_a_departure_log_of_another_boot_proves_nothing(self, tmp_path: Path) -> None:
+        journal = Journal(tmp_path / "journal.sqlite", "memory", "dead-run")
+        journal.mark_sending([("L0", 1)], "0", kind="convert")
+        journal.close()
+        log = journal.departures_path
+        text = log.read_text()
+        assert text.startswith("boot dead-run ")
+        # As after a power cut: the log was written on another boot of the machine.
+        log.write_text("boot dead-run 00000000-0000-0000-0000-000000000000\n")
+        crm = MemoryCRM(["L0"])
+        client = _TimedClient(crm, seconds=0)
+        rows = self._run_timed(tmp_path, client, ["L0"])
+        assert [r["outcome"] for r in rows] == ["converted"]
+        assert len(client.doubt_sent_at) == 1  # in doubt: asked before it was sent
+
+    def test_the_departure_log_goes_when_nothing_is_in_doubt(self, tmp_path: Path) -> None:
+        crm = MemoryCRM(_leads(4))
+        client = _TimedClient(crm, seconds=0)
+        self._run_timed(tmp_path, client, _leads(4))
+        assert not (tmp_path / "journal.sqlite-departures").exists()
+
+    def test_fail_fast_sends_nothing_after_the_failed_call(self, tmp_path: Path) -> None:
+        leads = _leads(12)
+        crm = MemoryCRM(leads[1:])  # L0 is unknown to the CRM: its call's first lead fails
+        source = _input(tmp_path, [json.dumps({"lead_id": lead}) for lead in leads])
+        summary, rows = _run(tmp_path, crm, source, RunOptions(fail_fast=True, concurrency=1))
+        assert summary.stopped_early
+        # One call in flight at a time and none queued: only the first call was sent.
+        assert sum(crm.converted.values()) == 2
+        assert len(rows) == 3
+
+
+class TestUnmarkStep:
+    def test_an_unmarked_step_is_no_longer_in_doubt(self, tmp_path: Path) -> None:
+        journal = Journal(tmp_path / "journal.sqlite", "memory", "run")
+        try:
+            journal.mark_sending([("L0", 1)], "0", kind="convert", follow_ups={"L0": 2})
+            journal.record([(ConversionResult("L0", Outcome.CONVERTED), 1)])
+            journal.mark_step("L0", 0, "update")
+            journal.mark_step("L0", 1, "update")
+            journal.unmark_step("L0", 1)
+            entry = journal.get("L0")
+            assert entry is not None
+            assert [(s.seq, s.state) for s in entry.steps] == [(0, "sending")]
+            assert entry.pending_steps
+        finally:
+            journal.close()
