@@ -276,9 +276,9 @@ class Runner:
         # The whole window in a few statements; nothing below writes what it read.
         known = self.journal.get_many(ids)
         # Marked by an earlier run that was stopped while they were queued: never sent.
-        never_left = self.journal.never_left(
-            (e.run_id, e.call_id) for e in known.values() if e.state == "sending" and not e.job_id
-        )
+        sending = [e for e in known.values() if e.state == "sending" and not e.job_id]
+        unsent_calls = self.journal.never_left((e.run_id, e.call_id) for e in sending)
+        never_left = {e.lead_id for e in sending if (e.run_id, e.call_id) in unsent_calls}
         for item, lead_id in zip(checked.items, ids, strict=True):
             entry = known.get(lead_id)
             if lead_id in seen or (entry is not None and entry.run_id == self.journal.run_id):
@@ -295,15 +295,7 @@ class Runner:
                 # again below so that a repeat later in this run is seen as one).
                 self._finish(evolve(entry.result, lead_id=lead_id), item.line, journal=False)
                 seen_before.append((entry.result, item.line))
-            elif (
-                entry is not None
-                and entry.in_doubt
-                and not (
-                    entry.state == "sending"
-                    and entry.job_id is None
-                    and (entry.run_id, entry.call_id) in never_left
-                )
-            ):
+            elif entry is not None and entry.in_doubt and lead_id not in never_left:
                 in_doubt.append(item)
             else:
                 to_plan.append(item)
@@ -456,13 +448,15 @@ class Runner:
         marked: float,
         call: PlannedCall,
         index: int,
-        send: Callable[..., list[ConversionResult]],
-        *args: Any,
+        held: Mapping[str, ConversionResult],
+        doubtful: bool,
+        sent_at: float | None,
     ) -> list[ConversionResult]:
-        """Send a marked call, unless the run is stopping or the call waited in the queue
-        longer than ``_LEAVE_WITHIN`` since just before its mark (``_NotSent``: marked again,
-        or reported not sent). So every call leaves within ``_LEAVE_WITHIN`` of its journaled
-        mark, the bound a resumed run adds to ``sent_at``.
+        """Send a marked call (``_send_step`` when its earlier send was cut off), unless the
+        run is stopping or the call waited in the queue longer than ``_LEAVE_WITHIN`` since just
+        before its mark (``_NotSent``: marked again, or reported not sent). So every call leaves
+        within ``_LEAVE_WITHIN`` of its journaled mark, the bound a resumed run adds to
+        ``sent_at``.
 
         A conversion call that finds the CRM unusable (no connection, credentials refused)
         stops the run here, in the worker: the calls queued behind it are not sent, as none
@@ -483,16 +477,13 @@ class Runner:
                 self._stop = self._stop or "stopped"
                 raise _NotSent from exc
         try:
-            return send(*args)
-        except AuthenticationError as exc:
-            if call.after is None:
-                self._abort(str(exc), ErrorCode.AUTH_FAILED)
-            raise
-        except TransportError as exc:
-            if call.after is None and (
-                isinstance(exc, UnreachableError) or UnreachableError.caused(exc)
-            ):
-                self._abort(str(exc), ErrorCode.NETWORK_ERROR)
+            if doubtful:
+                return self._send_step(call, index, sent_at, held)
+            return self._send(call, index, held)
+        except BackendError as exc:
+            code = _unusable(exc)
+            if code is not None and call.after is None:
+                self._abort(str(exc), code)
             raise
 
     def _abort(self, reason: str, code: ErrorCode) -> None:
@@ -728,29 +719,9 @@ class Runner:
                                 sent_at = doubtful_steps[cut[0]] if cut else None
                                 launch.append((position, index, bool(cut), sent_at))
                         for position, index, doubtful, sent_at in launch:
-                            if doubtful:
-                                future = pool.submit(
-                                    self._gate,
-                                    marked,
-                                    calls[position],
-                                    index,
-                                    self._send_step,
-                                    calls[position],
-                                    index,
-                                    sent_at,
-                                    held,
-                                )
-                            else:
-                                future = pool.submit(
-                                    self._gate,
-                                    marked,
-                                    calls[position],
-                                    index,
-                                    self._send,
-                                    calls[position],
-                                    index,
-                                    held,
-                                )
+                            future = pool.submit(
+                                self._gate, marked, calls[position], index, held, doubtful, sent_at
+                            )
                             running[future] = (position, index)
                             future.add_done_callback(finished.put)
                         if noted:
@@ -928,7 +899,7 @@ class Runner:
         try:
             results = future.result()
         except TransportError as exc:
-            if not (isinstance(exc, UnreachableError) or UnreachableError.caused(exc)):
+            if _unusable(exc) is None:
                 message = f"the call failed; the lead's state is unproven: {exc}"
                 return [evolve(_unknown(i, message), call=index) for i in ids]
             # No connection could be made (whatever the plugin called it): nothing was sent,
@@ -977,6 +948,18 @@ _GATHER = 0.05
 
 class _NotSent(Exception):
     """A marked call that did not leave (``Runner._gate``)."""
+
+
+def _unusable(exc: BaseException) -> ErrorCode | None:
+    """The neutral code of a failure that means the CRM cannot be used (no connection could
+    be made, whatever the plugin called it; credentials refused), else None."""
+    if isinstance(exc, AuthenticationError):
+        return ErrorCode.AUTH_FAILED
+    if isinstance(exc, TransportError) and (
+        isinstance(exc, UnreachableError) or UnreachableError.caused(exc)
+    ):
+        return ErrorCode.NETWORK_ERROR
+    return None
 
 
 def _unsent(future: Future[list[ConversionResult]]) -> bool:

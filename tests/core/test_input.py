@@ -97,14 +97,14 @@ class TestJsonLines:
     ) -> None:
         """A \\uD800-\\uDFFF escape without its pair (in a value, a key, a list) is a problem of
         its line, naming the field; a pair is one character; the other lines go on."""
-        path = tmp_path / "in.jsonl"
-        path.write_text(
+        path = _write(
+            tmp_path,
+            "in.jsonl",
             '{"lead_id": "1", "account": {"action": "merge", "id": "A\\ud800"}}\n'
             '{"lead_id": "2", "opportunity": {"action": "create", "name": "\\ud83d\\ude00"}}\n'
             '{"lead_id": "3", "k\\udfff": 1}\n'
             '{"lead_id": "\\udc00x"}\n'
             '{"lead_id": "5", "l": ["ok", "\\uDBFF"]}\n',
-            encoding="utf-8",
         )
         records = list(read_records(path, converter))
         assert [(r.line, r.conversion is not None) for r in records] == [

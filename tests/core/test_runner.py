@@ -143,13 +143,17 @@ def _input(tmp_path: Path, lines: Sequence[str]) -> Path:
 
 
 def _run(
-    tmp_path: Path, crm: MemoryCRM, source: Path, options: RunOptions | None = None
+    tmp_path: Path,
+    crm: MemoryCRM,
+    source: Path,
+    options: RunOptions | None = None,
+    client: Client | None = None,
 ) -> tuple[RunSummary, list[dict[str, object]]]:
     converter = NeutralConverter({})
     report = tmp_path / "report.jsonl"
     summary = convert_file(
         MemoryBackend(),
-        MemoryClient(crm),
+        client or MemoryClient(crm),
         read_records(source, converter),
         report=report,
         journal=tmp_path / "journal.sqlite",
@@ -316,17 +320,8 @@ class TestQueuedCalls:
     def _run_timed(
         self, tmp_path: Path, client: _TimedClient, leads: Sequence[str]
     ) -> list[dict[str, object]]:
-        report = tmp_path / "report.jsonl"
-        convert_file(
-            MemoryBackend(),
-            client,
-            read_records(_input(tmp_path, [json.dumps({"lead_id": x}) for x in leads]),
-                         NeutralConverter({})),
-            report=report,
-            journal=tmp_path / "journal.sqlite",
-            options=RunOptions(concurrency=1),
-        )  # fmt: skip
-        return [json.loads(line) for line in report.read_text().splitlines()]
+        source = _input(tmp_path, [json.dumps({"lead_id": x}) for x in leads])
+        return _run(tmp_path, client.crm, source, RunOptions(concurrency=1), client)[1]
 
     def test_a_call_queued_too_long_is_marked_again_before_it_leaves(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
