@@ -2,9 +2,12 @@
 outcome; success and error files as Salesforce Data Loader users expect; CSV, JSON Lines or XLSX.
 
 Rows arrive in completion order, from many threads' calls. To hand them out in input order
-without holding them in memory, each row is spooled to a throwaway SQLite file next to the
-report (indexed by line), and the report is written from it, sorted, when the run ends. The
-same spool keeps each input record's columns (``tap``), joined to its row at the end.
+without holding them all in memory, each row is spooled to a throwaway SQLite database next to
+the report, and the report is written from it, in line order, when the run ends. The same spool
+keeps each input record's columns (``tap``), joined to its row at the end. The spool is one
+transaction that is never committed: its pages stay in SQLite's cache up to
+``_SPOOL_CACHE_KIB`` and only a larger run's go to the file (a commit per few thousand rows had
+written every page, and the sort at the end had gone through a temporary file as well).
 
 A previous report is replaced only by a complete one: every file is written under a temporary
 name and moved over the old one with ``os.replace`` at the very end. A run that dies leaves the
@@ -83,8 +86,8 @@ SUCCESS = frozenset({Outcome.CONVERTED, Outcome.ALREADY_CONVERTED})
 
 #: Input columns kept at most (JSON Lines lines may carry any key; a report needs a header).
 _MAX_INPUT_COLUMNS = 200
-#: Rows spooled between two commits of the spool.
-_FLUSH_ROWS = 2048
+#: The spool's pages held in memory at most (KiB); beyond, SQLite writes them to its file.
+_SPOOL_CACHE_KIB = 16_384
 #: Tapped inputs written to the spool in one statement.
 _INPUT_BATCH = 500
 #: Excel keeps 15 significant digits: longer digit strings, and leading zeros, must be text.
@@ -163,7 +166,6 @@ class ReportWriter:
         self._pending_inputs: list[tuple[int, str, str | None, int]] = []
         self._lock = threading.Lock()
         self._seq = 0
-        self._flushed = 0
         self._closed = False
         try:
             directory = path.parent if str(path.parent) else Path()
@@ -174,9 +176,11 @@ class ReportWriter:
         self._spool = Path(spool)
         # One connection shared under a lock: rows come from the runner's threads.
         self._db = sqlite3.connect(spool, check_same_thread=False, isolation_level=None)
-        # A throwaway file: no journal, no fsync; it is deleted whatever happens.
+        # A throwaway file: no journal, no fsync; it is deleted whatever happens. Its pages
+        # stay in memory up to _SPOOL_CACHE_KIB, and are written to the file only beyond that.
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            f"PRAGMA cache_size=-{_SPOOL_CACHE_KIB};"
             # side: the row's own cells of its success or error file, rendered as it is spooled
             # (the input's cells, known in full only at the end, go before them).
             "CREATE TABLE rows (line INTEGER, seq INTEGER, data TEXT, success INTEGER, side TEXT);"
@@ -252,26 +256,6 @@ class ReportWriter:
                 except sqlite3.Error as exc:
                     raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
 
-    def flush(self) -> None:
-        """Commit the rows spooled so far (they reach the report itself at ``close``).
-
-        The spool is a throwaway file (deleted whatever happens): a commit only bounds what
-        SQLite holds in memory, so it is made once every ``_FLUSH_ROWS`` rows, not per call.
-        """
-        with self._lock:
-            if self._seq - self._flushed < _FLUSH_ROWS:
-                return
-            self._flushed = self._seq
-            self._spool_inputs()
-            self._execute("COMMIT")
-            self._execute("BEGIN")
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        try:
-            self._db.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
-
     # --- the end -------------------------------------------------------------------------
 
     def close(self, *, unreached: str | None = None, code: str = "not_sent") -> None:
@@ -287,8 +271,9 @@ class ReportWriter:
         try:
             with self._lock:
                 self._spool_inputs()
-                self._execute("COMMIT")
-                self._db.execute("CREATE INDEX rows_line ON rows (line, seq)")
+                # In the order the report is read back (rows without a line last): read by the
+                # index, not sorted through a temporary file.
+                self._db.execute("CREATE INDEX rows_line ON rows (line IS NULL, line, seq)")
                 if unreached is not None:
                     self._add_unreached(unreached, code)
             written = self._write_all()

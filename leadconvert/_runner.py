@@ -726,7 +726,6 @@ class Runner:
                             future.add_done_callback(finished.put)
                         if noted:
                             self._report(noted)
-                        self.report.flush()
                     if not running:
                         break
                     done = [finished.get()]

@@ -312,7 +312,6 @@ class TestReplacement:
         report.write_text("previous\n")
         writer = ReportWriter.open(report)
         writer.write(_converted("L1"), 1)
-        writer.flush()
         assert report.read_text() == "previous\n"
         writer.abandon()
         assert report.read_text() == "previous\n"
@@ -342,6 +341,23 @@ class TestReplacement:
         with (tmp_path / "out.csv").open(newline="") as stream:
             lines = [int(row["line"]) for row in csv.DictReader(stream)]
         assert lines == list(range(1, 50_001))
+
+    def test_rows_beyond_the_page_cache_go_to_the_spool_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The spool is never committed: rows beyond its page cache are written to its file
+        within the one transaction, and read back from there in order."""
+        monkeypatch.setattr("leadconvert._report._SPOOL_CACHE_KIB", 64)
+        writer = ReportWriter(tmp_path / "out.jsonl")
+        for line in range(5_000, 0, -1):
+            writer.write(_failed(f"L{line}", "x" * 200), line)
+        spool = next(tmp_path.glob(".out.jsonl.*.spool"))
+        assert spool.stat().st_size > 64 * 1024 * 4  # most of the rows left memory
+        writer.close()
+        rows = [json.loads(text) for text in (tmp_path / "out.jsonl").read_text().splitlines()]
+        assert [r["line"] for r in rows] == list(range(1, 5_001))
+        assert all(r["message"] == "x" * 200 for r in rows)
+        assert not spool.exists()
 
 
 class TestSummary:
