@@ -8,8 +8,9 @@ import csv
 import io
 import tempfile
 from pathlib import Path
+from unittest.mock import patch
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from leadconvert import ConversionError, ConversionResult, ErrorCode, Outcome
@@ -20,6 +21,8 @@ from leadconvert._report import (
     ReportWriter,
     _cell,
     _csv_cell,
+    _input_cells,
+    _tapped_cells,
     report_cell,
 )
 
@@ -53,6 +56,28 @@ def test_parts_joined_with_a_comma_are_the_whole_row(before: list[str], after: l
        st.booleans())  # fmt: skip
 def test_a_cell_is_report_cell_quoted_as_csv_quotes_it(value: object, identifier: bool) -> None:
     assert _cell(value, identifier) == _csv_cell(report_cell(value, identifier=identifier))
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["a", "b_id", "c"]), st.one_of(_TEXT, st.integers())),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+@example([{"a": "123", "b_id": "5725767000000524157"}, {"b_id": "123", "c": "=1"}], 3)
+def test_cells_remembered_across_lines_are_the_cells_rendered_anew(
+    sources: list[dict[str, object]], remembered: int
+) -> None:
+    """The same value can render differently in a text and in an id column (123); a full memory
+    renders anew; a value that is not text is never remembered."""
+    columns = [("a", False), ("b_id", True), ("c", False)]
+    known: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    with patch("leadconvert._report._KNOWN_CELLS", remembered):
+        for source in sources:
+            assert _tapped_cells(source, columns, known) == _input_cells(source, columns)
+    assert all(len(cells) <= remembered for cells in known)
 
 
 _OUTCOMES = st.sampled_from([Outcome.CONVERTED, Outcome.FAILED, Outcome.ALREADY_CONVERTED])
