@@ -389,6 +389,11 @@ class ReportWriter:
                 sides.append((stream, success))
         # Which input columns hold ids (kept as text even when all digits), once for every row.
         side_input_ids = [(c, c.endswith("_id")) for c in side_inputs]
+        # The side files a row goes to, by whether its lead is converted.
+        by_outcome = {
+            converted: [stream for stream, success in sides if success == converted]
+            for converted in (True, False)
+        }
         cursor = self._db.execute(
             "SELECT r.data, i.data, r.success, r.side, i.cells, i.ncols FROM rows r LEFT JOIN"
             " inputs i ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
@@ -406,9 +411,7 @@ class ReportWriter:
                         [_csv_report_cell(c, row[c]) for c in REPORT_COLUMNS]
                         + [report_cell(source.get(c)) for c in inputs]
                     )
-            if not sides:
-                continue
-            targets = [stream for stream, success in sides if bool(succeeded) == success]
+            targets = by_outcome[bool(succeeded)]
             if not targets:
                 continue
             if cells is not None and inputs:
