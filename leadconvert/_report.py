@@ -522,6 +522,10 @@ def _tapped_cells(
     cells = []
     for column, identifier in columns:
         value = source.get(column)
+        if value is None:
+            # A column this line does not have (most, where lines differ in shape).
+            cells.append("")
+            continue
         if type(value) is str:
             rendered = known[identifier]
             cell = rendered.get(value)
