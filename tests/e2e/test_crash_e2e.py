@@ -816,11 +816,18 @@ class TestDynamicsCrashes:
         run.kill()
         run.wait()
 
-        # 3. SIGKILL between qualifications and their follow-up batch.
+        # 3. SIGKILL between qualifications and their follow-up batch. A qualify batch's
+        #    follow-ups are one batch, launched in the same pass that journals the batch, so the
+        #    window is held open: the next qualify batch, queued behind it and held at the org,
+        #    keeps the one worker, and the follow-up waits for it. (Counted from this run's
+        #    first qualify batch: the leads an earlier kill left in doubt are settled, follow-ups
+        #    and all, before it.)
+        dyn_emulator.inject_fault(Fault(delay=1.0, operation="qualify_batch", count=2))
         run = Run(tmp_path, env, "dynamics", *args)
+        batches = requests("qualify_batch")
         wait_for(
             "a qualification journaled before its follow-up",
-            lambda: bool(_dyn_pending_follow_up(journal)),
+            lambda: requests("qualify_batch") > batches and bool(_dyn_pending_follow_up(journal)),
             run,
         )
         run.kill()
