@@ -597,14 +597,18 @@ class Runner:
         # for). --fail-fast queues none: no call starts after the one that failed has ended.
         depth = self.workers if self.options.fail_fast else 2 * self.workers
 
-        def unmark(position: int) -> None:
-            """Forget the marks of a follow-up call that never left (the run stopped first);
-            a step cut off by an earlier run stays in doubt."""
+        def never_left(position: int, index: int) -> list[tuple[ConversionResult, int | None]]:
+            """A marked call that never left (the run stopped first): a conversion call's
+            rows, not attempted; a follow-up call's marks forgotten (a step cut off by an
+            earlier run stays in doubt), no rows."""
+            if calls[position].after is None:
+                return self._not_sent(call_ids[position], index, lines)
             steps = seqs[position]
             for lead_id in call_ids[position]:
                 key = (lead_id, steps[lead_id])
                 if lead_id in held and key not in done_steps and key not in doubtful_steps:
                     self.journal.unmark_step(lead_id, steps[lead_id])
+            return []
 
         failed = False
         launch: list[tuple[int, int, bool, float | None]] = []
@@ -643,12 +647,8 @@ class Runner:
                                     # Waited too long behind busy workers: marked again below,
                                     # so that its mark says when it may leave.
                                     ready.appendleft(position)
-                                elif calls[position].after is None:
-                                    collected.rows.extend(
-                                        self._not_sent(call_ids[position], index, lines)
-                                    )
                                 else:
-                                    unmark(position)
+                                    collected.rows.extend(never_left(position, index))
                             for future in done:
                                 if future not in running:
                                     continue
@@ -756,23 +756,16 @@ class Runner:
                 submitted = set(running.values())
                 with self.journal.batch():
                     for position, index, _, _ in launch:
-                        call = calls[position]
                         if (position, index) in submitted:
                             continue
                         # Marked, then interrupted before it left: never sent, say so.
-                        if call.after is not None:
-                            unmark(position)
-                            continue
-                        self._finish_all(self._not_sent(call_ids[position], index, lines))
+                        rows = never_left(position, index)
+                        if rows:
+                            self._finish_all(rows)
                     collected = _Collected()
                     for future, (position, index) in running.items():
                         if _unsent(future):
-                            if calls[position].after is None:
-                                collected.rows.extend(
-                                    self._not_sent(call_ids[position], index, lines)
-                                )
-                            else:
-                                unmark(position)
+                            collected.rows.extend(never_left(position, index))
                             continue
                         self._collect(
                             calls[position],
