@@ -797,8 +797,8 @@ class TestDynamicsCrashes:
         def requests(operation: str) -> int:
             return sum(1 for r in dyn_emulator.requests if r.operation == operation)
 
-        def hold(operation: str, seconds: float) -> Any:
-            return dyn_emulator.inject_fault(Fault(delay=seconds, operation=operation, count=1))
+        def hold(operation: str, seconds: float, count: int = 1) -> Any:
+            return dyn_emulator.inject_fault(Fault(delay=seconds, operation=operation, count=count))
 
         # 1. SIGKILL with the first qualify batch held at the org.
         held = hold("qualify_batch", 1.0)
@@ -822,7 +822,7 @@ class TestDynamicsCrashes:
         #    keeps the one worker, and the follow-up waits for it. (Counted from this run's
         #    first qualify batch: the leads an earlier kill left in doubt are settled, follow-ups
         #    and all, before it.)
-        dyn_emulator.inject_fault(Fault(delay=1.0, operation="qualify_batch", count=2))
+        hold("qualify_batch", 1.0, count=2)
         run = Run(tmp_path, env, "dynamics", *args)
         batches = requests("qualify_batch")
         wait_for(
