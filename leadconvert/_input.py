@@ -351,7 +351,7 @@ def _surrogate_record(number: int, data: Any, unpaired: tuple[str, str]) -> Inpu
 def _json_source(data: Any) -> dict[str, str] | None:
     """The line's values as the report's input columns: nested objects flattened with dots
     (``account.id``), lists as JSON, at most 50 columns."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         return None
     out: dict[str, str] = {}
     _flatten(out, "", data)

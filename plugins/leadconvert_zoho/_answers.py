@@ -131,6 +131,9 @@ def _failed(
 
 
 def _ref_id(value: Any) -> str | None:
+    # Three a lead in every answer: a string id takes the exact check, not an ABC's.
+    if type(value) is str:
+        return value or None
     if isinstance(value, Mapping):
         found = value.get("id")
         return str(found) if found is not None else None
@@ -216,7 +219,9 @@ def read_lead_states(
     records: dict[str, Mapping[str, Any]] = {}
     if isinstance(body, Mapping) and isinstance(body.get("data"), list):
         for record in body["data"]:
-            if isinstance(record, Mapping) and record.get("id") is not None:
+            if (type(record) is dict or isinstance(record, Mapping)) and record.get(
+                "id"
+            ) is not None:
                 records[str(record["id"])] = record
     out: list[ConversionResult] = []
     for lead in lead_ids:
@@ -230,7 +235,7 @@ def read_lead_states(
             )
         elif record["$converted"]:
             detail = record.get("$converted_detail") or {}
-            if not isinstance(detail, Mapping):
+            if type(detail) is not dict and not isinstance(detail, Mapping):
                 detail = {}
             out.append(
                 ConversionResult(
