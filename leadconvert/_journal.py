@@ -643,7 +643,8 @@ class Journal:
                 (
                     result.lead_id,
                     line,
-                    result.outcome.value,
+                    # The member's value as an attribute (``value`` is a descriptor call).
+                    result.outcome._value_,
                     result.account_id,
                     result.contact_id,
                     result.opportunity_id,

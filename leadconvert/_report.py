@@ -596,7 +596,8 @@ def _row(result: ConversionResult, line: int | None) -> dict[str, Any]:
     return {
         "line": line,
         "lead_id": result.lead_id,
-        "outcome": result.outcome.value,
+        # ``_value_``: the member's value as an attribute (``value`` is a descriptor call).
+        "outcome": result.outcome._value_,
         "account_id": result.account_id,
         "contact_id": result.contact_id,
         "opportunity_id": result.opportunity_id,

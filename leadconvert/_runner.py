@@ -699,7 +699,7 @@ class Runner:
                                         ((i, lines.get(i)) for i in ids),
                                         str(index),
                                         kind=call.kind,
-                                        follow_ups={i: planned[i] for i in ids if planned[i]},
+                                        follow_ups={i: n for i in ids if (n := planned.get(i))},
                                     )
                                     launch.append((position, index, False, None))
                                     continue
@@ -828,7 +828,7 @@ class Runner:
             return
         converted_first: list[tuple[ConversionResult, int | None]] = []
         for lead_id, result in zip(ids, self._results(ids, index, future), strict=True):
-            if followed[lead_id] and result.outcome is Outcome.CONVERTED:
+            if result.outcome is Outcome.CONVERTED and followed.get(lead_id):
                 # The conversion is recorded now (its follow-ups pending in the journal since
                 # it was marked); the report row waits for the follow-ups.
                 converted_first.append((result, lines.get(lead_id)))
