@@ -51,6 +51,22 @@ _body_length: Any = requests.utils.super_len
 _DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
 
 
+#: Text ``urlencode`` leaves as it is, commas aside (each one ``%2C``).
+_PLAIN_QUERY_TEXT = re.compile(r"[A-Za-z0-9_.\-~,]*")
+
+
+def _query(params: Mapping[str, str]) -> str:
+    """``urlencode(params)``: at once where every name and value is plain text (ids joined by
+    commas), which ``urlencode`` would quote character by character (a 50-id Zoho lookup's
+    query: 57 us)."""
+    plain = _PLAIN_QUERY_TEXT.fullmatch
+    if all(plain(name) and plain(value) for name, value in params.items()):
+        return "&".join([f"{name}={value}" for name, value in params.items()]).replace(
+            ",", "%2C"
+        )
+    return urlencode(list(params.items()))
+
+
 def _adds_nothing(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """An auth that leaves the request as it is (no ``.netrc`` entry for its host)."""
     return request
@@ -175,7 +191,7 @@ class Session(requests.Session):
                 type(k) is str and type(v) is str for k, v in params.items()
             ):
                 return None
-            url = f"{url}?{urlencode(list(params.items()))}"
+            url = f"{url}?{_query(params)}"
         merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
         if headers:
             if not isinstance(headers, Mapping):
