@@ -527,6 +527,10 @@ def _tapped_cells(
             cells.append("")
             continue
         if type(value) is str:
+            if identifier and value.isdigit():
+                # An id of digits, as _cell writes it: most are unique, nothing to remember.
+                cells.append(f'"=""{value}"""')
+                continue
             rendered = known[identifier]
             cell = rendered.get(value)
             if cell is None:
@@ -571,8 +575,17 @@ def _csv_cell(text: str) -> str:
 
 def _side(row: Mapping[str, Any], success: bool) -> str:
     """The row's own cells of its success or error file, as CSV text within the row."""
+    cells = []
+    for key, identifier in _SUCCESS_FROM if success else _ERROR_FROM:
+        value = row[key]
+        if value is None:
+            cells.append("")
+        elif identifier and type(value) is str and value.isdigit():
+            # An id of digits (most of a success row), as _cell writes it, without the call.
+            cells.append(f'"=""{value}"""')
+        else:
+            cells.append(_cell(value, identifier))
     line = row["line"]
-    cells = [_cell(row[key], ident) for key, ident in (_SUCCESS_FROM if success else _ERROR_FROM)]
     cells.append(str(line) if line else "")
     return ",".join(cells)
 
