@@ -92,6 +92,9 @@ _SPOOL_CACHE_KIB = 16_384
 _KNOWN_CELLS = 4096
 #: Tapped inputs written to the spool in one statement.
 _INPUT_BATCH = 500
+#: Rows and inputs kept in memory at most (about 1 KB each): a run with fewer is written from
+#: memory at its close, and one with more goes to the spool, where its memory stays bounded.
+_MEMORY_ROWS = 12_000
 #: Excel keeps 15 significant digits: longer digit strings, and leading zeros, must be text.
 _NUMBER_LIKE = re.compile(r"^[+-]?(\d{12,}|0\d+)$|^\d+[eE]\d+$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -166,6 +169,9 @@ class ReportWriter:
         self._input_ids: list[tuple[str, bool]] = []
         #: Tapped inputs not yet in the spool (written in batches: one statement per batch).
         self._pending_inputs: list[tuple[int, str, str | None, int]] = []
+        #: Rows not in the spool while the run is small enough to keep them in memory.
+        self._pending_rows: list[tuple[int | None, int, str, bool, str]] = []
+        self._in_memory = True
         #: Input cells already rendered, by value, for text and for id columns (``_tapped_cells``).
         self._known_cells: tuple[dict[str, str], dict[str, str]] = ({}, {})
         self._lock = threading.Lock()
@@ -222,7 +228,10 @@ class ReportWriter:
                 # any column found later is not in this input (close pads the row for it).
                 cells = _tapped_cells(source, ids, self._known_cells) if source else None
                 pending.append((record.line, _encode(source), cells, len(ids)))
-                if len(pending) >= _INPUT_BATCH:
+                if self._in_memory:
+                    if len(pending) + len(self._pending_rows) > _MEMORY_ROWS:
+                        self._spill()
+                elif len(pending) >= _INPUT_BATCH:
                     self._spool_inputs()
             yield record
 
@@ -236,6 +245,18 @@ class ReportWriter:
             except sqlite3.Error as exc:
                 raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
             self._pending_inputs.clear()
+
+    def _spill(self) -> None:
+        """Move what memory holds to the spool, and spool from now on (under the lock)."""
+        self._in_memory = False
+        self._spool_inputs()
+        rows = self._pending_rows
+        if rows:
+            try:
+                execute_rows(self._db, "INSERT INTO rows", "(?, ?, ?, ?, ?)", rows)
+            except sqlite3.Error as exc:
+                raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
+            rows.clear()
 
     def write(self, result: ConversionResult, line: int | None) -> None:
         """Spool one lead's row."""
@@ -254,7 +275,11 @@ class ReportWriter:
                     self.error_codes[code] += 1
                 self._seq += 1
                 spooled.append((line, self._seq, _encode(row), success, _side(row, success)))
-            if spooled:
+            if spooled and self._in_memory:
+                self._pending_rows.extend(spooled)
+                if len(self._pending_rows) + len(self._pending_inputs) > _MEMORY_ROWS:
+                    self._spill()
+            elif spooled:
                 try:
                     execute_rows(self._db, "INSERT INTO rows", "(?, ?, ?, ?, ?)", spooled)
                 except sqlite3.Error as exc:
@@ -274,12 +299,10 @@ class ReportWriter:
         written: list[tuple[Path, Path]] = []
         try:
             with self._lock:
-                self._spool_inputs()
-                # In the order the report is read back (rows without a line last): read by the
-                # index, not sorted through a temporary file.
-                self._db.execute("CREATE INDEX rows_line ON rows (line IS NULL, line, seq)")
-                if unreached is not None:
-                    self._add_unreached(unreached, code)
+                if not self._in_memory or self.fmt == "xlsx" or unreached is not None:
+                    self._spill()
+            if not self._in_memory:
+                self._index_spool(unreached, code)
             written = self._write_all()
             for temporary, final in written:
                 os.replace(temporary, final)
@@ -291,6 +314,15 @@ class ReportWriter:
             for temporary, _final in written:
                 temporary.unlink(missing_ok=True)
             self._discard()
+
+    def _index_spool(self, unreached: str | None, code: str) -> None:
+        """Index the spool for reading back, with the unreached leads' rows added."""
+        with self._lock:
+            # In the order the report is read back (rows without a line last): read by the
+            # index, not sorted through a temporary file.
+            self._db.execute("CREATE INDEX rows_line ON rows (line IS NULL, line, seq)")
+            if unreached is not None:
+                self._add_unreached(unreached, code)
 
     def abandon(self) -> None:
         """Drop the spool and leave the previous report as it was (the run did not complete)."""
@@ -394,11 +426,7 @@ class ReportWriter:
             converted: [stream for stream, success in sides if success == converted]
             for converted in (True, False)
         }
-        cursor = self._db.execute(
-            "SELECT r.data, i.data, r.success, r.side, i.cells, i.ncols FROM rows r LEFT JOIN"
-            " inputs i ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
-        )
-        for row_text, source_text, succeeded, side, cells, known in cursor:
+        for row_text, source_text, succeeded, side, cells, known in self._joined():
             for stream in jsonl:
                 # The row as spooled, with its input appended: the same text as encoding
                 # {**row, "input": source} again (one encoder, same settings, keys in order).
@@ -414,7 +442,7 @@ class ReportWriter:
             targets = by_outcome[bool(succeeded)]
             if not targets:
                 continue
-            if cells is not None and inputs:
+            if cells is not None and known is not None and inputs:
                 # Rendered when it was tapped; the columns found since are empty in it.
                 before = cells + "," * (len(inputs) - known)
             else:
@@ -427,6 +455,25 @@ class ReportWriter:
             line = f"{before},{side}\r\n"
             for stream in targets:
                 stream.write(line)
+
+    def _joined(self) -> Iterator[tuple[str, str | None, int, str, str | None, int | None]]:
+        """Each row with its input, in input order (rows without a line last, in the order
+        they came): from memory, or from the spool by its index."""
+        if not self._in_memory:
+            yield from self._db.execute(
+                "SELECT r.data, i.data, r.success, r.side, i.cells, i.ncols FROM rows r LEFT JOIN"
+                " inputs i ON i.line = r.line ORDER BY r.line IS NULL, r.line, r.seq"
+            )
+            return
+        # As the spool's INSERT OR REPLACE keeps them: the last input tapped for a line.
+        inputs = {line: (data, cells, known) for line, data, cells, known in self._pending_inputs}
+        rows = sorted(self._pending_rows, key=_input_order)
+        for line, _seq, row_text, succeeded, side in rows:
+            given = inputs.get(line) if line is not None else None
+            if given is None:
+                yield row_text, None, succeeded, side, None, None
+            else:
+                yield row_text, given[0], succeeded, side, given[1], given[2]
 
     def _write_xlsx(self, path: Path) -> None:
         # Loaded only for an XLSX report; the library has no type information.
@@ -625,6 +672,12 @@ def _row(result: ConversionResult, line: int | None) -> dict[str, Any]:
         "follow_ups": follow_ups,
         "merge": result.merge,
     }
+
+
+def _input_order(row: tuple[int | None, int, str, bool, str]) -> tuple[bool, int, int]:
+    """A spooled row's place in the report: by line, rows without one last; then as they came."""
+    line = row[0]
+    return (line is None, line or 0, row[1])
 
 
 def _csv_report_cell(column: str, value: Any) -> str:

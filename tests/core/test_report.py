@@ -7,17 +7,20 @@ import csv
 import io
 import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 from defusedxml import ElementTree
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadconvert import ConversionError, ConversionResult, ErrorCode, NeutralConverter, Outcome
 from leadconvert._exceptions import LocalStateError
-from leadconvert._input import read_records
+from leadconvert._input import InputRecord, read_records
 from leadconvert._logging import remember_secret
-from leadconvert._report import ReportWriter, report_cell, side_paths
+from leadconvert._report import _MEMORY_ROWS, ReportWriter, report_cell, side_paths
 
 ZOHO_ID = "5725767000000524157"  # 19 digits: a spreadsheet would round it to 5.72577E+18
 
@@ -332,10 +335,13 @@ class TestReplacement:
             ReportWriter.open(tmp_path / "no" / "such" / "out.csv")
 
     def test_many_rows_spooled_not_held(self, tmp_path: Path) -> None:
-        """50,000 rows written backwards come out in order (the spool sorts, not a list)."""
+        """50,000 rows written backwards come out in order; beyond the rows a small run keeps
+        in memory, they go to the spool (which sorts them) and memory holds none."""
         writer = ReportWriter(tmp_path / "out.csv")
         for line in range(50_000, 0, -1):
             writer.write(_converted(f"L{line}", "1"), line)
+            assert len(writer._pending_rows) <= _MEMORY_ROWS
+        assert not writer._pending_rows
         assert len(writer.__dict__) < 20  # no per-row state on the object
         writer.close()
         with (tmp_path / "out.csv").open(newline="") as stream:
@@ -348,6 +354,7 @@ class TestReplacement:
         """The spool is never committed: rows beyond its page cache are written to its file
         within the one transaction, and read back from there in order."""
         monkeypatch.setattr("leadconvert._report._SPOOL_CACHE_KIB", 64)
+        monkeypatch.setattr("leadconvert._report._MEMORY_ROWS", 0)
         writer = ReportWriter(tmp_path / "out.jsonl")
         for line in range(5_000, 0, -1):
             writer.write(_failed(f"L{line}", "x" * 200), line)
@@ -358,6 +365,69 @@ class TestReplacement:
         assert [r["line"] for r in rows] == list(range(1, 5_001))
         assert all(r["message"] == "x" * 200 for r in rows)
         assert not spool.exists()
+
+
+_LINES = st.one_of(st.none(), st.integers(1, 30))
+_ARRIVALS = st.lists(
+    st.tuples(
+        _LINES,
+        st.sampled_from([Outcome.CONVERTED, Outcome.FAILED, Outcome.NOT_ATTEMPTED]),
+        st.sampled_from(["", "1", ZOHO_ID, "=SUM(A1)", 'a "b", c']),
+    ),
+    max_size=25,
+)
+
+
+@given(
+    inputs=st.lists(
+        st.tuples(
+            st.integers(1, 30),
+            st.dictionaries(
+                st.sampled_from(["lead_id", "company", "owner_id"]),
+                st.sampled_from(["L1", "007", ZOHO_ID, "Acme, Inc.", "+1", ""]),
+                max_size=3,
+            ),
+        ),
+        max_size=25,
+    ),
+    arrivals=_ARRIVALS,
+    fmt=st.sampled_from(["jsonl", "csv"]),
+    unreached=st.booleans(),
+    limit=st.integers(0, 40),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_run_kept_in_memory_writes_what_the_spool_writes(
+    inputs: list[tuple[int, dict[str, str]]],
+    arrivals: list[tuple[int | None, Outcome, str]],
+    fmt: str,
+    unreached: bool,
+    limit: int,
+) -> None:
+    """Rows in any order, lines repeated or missing, inputs tapped twice for a line: the report
+    and its side files are the same bytes whether the run stayed in memory, went to the spool
+    from its first row, or went there midway (whatever ``limit`` rows memory may hold)."""
+
+    def write(directory: Path, memory_rows: int) -> dict[str, bytes]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("leadconvert._report._MEMORY_ROWS", memory_rows)
+            writer = ReportWriter.open(directory / f"run.report.{fmt}")
+            records = [InputRecord(line, None, (), None, source) for line, source in inputs]
+            list(writer.tap(records))
+            for n, (line, outcome, text) in enumerate(arrivals):
+                error = (
+                    None
+                    if outcome is Outcome.CONVERTED
+                    else ConversionError(ErrorCode.LOCKED, text or "x", backend_code="LOCKED")
+                )
+                result = ConversionResult(f"L{n}", outcome, account_id=text or None, error=error)
+                writer.write(result, line)
+            writer.close(unreached="stopped" if unreached else None)
+        return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+    with tempfile.TemporaryDirectory() as memory, tempfile.TemporaryDirectory() as spooled:
+        kept = write(Path(memory), 10**6)
+        assert kept == write(Path(spooled), limit)
+        assert kept == write(Path(spooled), 0)
 
 
 class TestSummary:
