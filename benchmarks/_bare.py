@@ -7,6 +7,9 @@ sign in, to fill in what a plan leaves to sending time, to convert, and to learn
 outcome. The bodies are prepared before the loop, as the plan wrote them. No validation, no
 planning, no journal, no report; it prints ``{"converted": n}``.
 
+Every request has the timeout leadconvert gives that backend's requests by default
+(``_TIMEOUTS``): a client must not wait forever, and the wait costs a ``poll`` per socket read.
+
 * Zoho: token; the org (``convert`` reads the org id once, for its journal); each request;
   for a mass convert, the job status until it is completed, then the leads' state.
 * Salesforce: SOAP login; the converted lead status (a query); each convertLead with the
@@ -31,9 +34,32 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+#: leadconvert's default timeout for each backend's requests. A client that can wait forever is
+#: not one a migration can run: every request has a timeout, in leadconvert and here. With one,
+#: Python's socket waits in ``poll`` before each read and write (a system call, and the GIL
+#: handed over and back); without one, the bare loop left that out of its side of the ratio.
+_TIMEOUTS: dict[str, float | tuple[float, float]] = {
+    "zoho": (10.0, 30.0),
+    "salesforce": 120.0,
+    "dynamics": 120.0,
+}
 
-def _session(workers: int, verify: str | bool = True) -> requests.Session:
-    session = requests.Session()
+
+class _TimeoutSession(requests.Session):
+    """``requests.Session`` with a timeout on every request that does not give its own."""
+
+    def __init__(self, timeout: float | tuple[float, float]) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+def _session(backend: str, workers: int, verify: str | bool = True) -> requests.Session:
+    session = _TimeoutSession(_TIMEOUTS[backend])
     adapter = HTTPAdapter(pool_maxsize=workers + 4)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -48,7 +74,7 @@ def _session(workers: int, verify: str | bool = True) -> requests.Session:
 
 def zoho(plan: dict[str, Any], hello: dict[str, Any], workers: int) -> int:
     creds = hello["credentials"]
-    session = _session(workers)
+    session = _session("zoho", workers)
     base = creds["api_domain"]
     token = session.post(
         f"{creds['accounts_url']}/oauth/v2/token",
@@ -101,7 +127,7 @@ def _tag(name: str, text: str) -> str | None:
 
 def salesforce(plan: dict[str, Any], hello: dict[str, Any], workers: int) -> int:
     creds = hello["credentials"]
-    session = _session(workers, creds["ca_bundle"])
+    session = _session("salesforce", workers, creds["ca_bundle"])
     login = session.post(
         f"https://{creds['domain']}.salesforce.com/services/Soap/u/59.0",
         data=_LOGIN.format(
@@ -177,7 +203,7 @@ def _last_json(item: str) -> Any:
 
 def dynamics(plan: dict[str, Any], hello: dict[str, Any], workers: int) -> int:
     creds = hello["credentials"]
-    session = _session(workers, creds["ca_bundle"])
+    session = _session("dynamics", workers, creds["ca_bundle"])
     authority = f"{creds['authority_host']}/{creds['tenant_id']}"
     session.get(f"{authority}/v2.0/.well-known/openid-configuration").raise_for_status()
     token = session.post(
