@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from attrs import frozen
+
 from leadconvert import (
     ConversionError,
     ConversionResult,
@@ -24,6 +26,8 @@ from leadconvert.backend import NativeAnswer, PlannedCall
 
 __all__ = [
     "CODES",
+    "ParsedAnswer",
+    "answer_body",
     "error_from",
     "parse_body",
     "read_answer",
@@ -80,6 +84,22 @@ def parse_body(body: bytes) -> Any:
         return loads_json(body)
     except ValueError:
         return None
+
+
+@frozen
+class ParsedAnswer(NativeAnswer):
+    """An answer the client received, with its body read as JSON once (``parse_body``): the
+    client looks at it for a refused token, then for an error, then reads it; each read
+    parsed the body again (a 50-lead Get Records answer three times)."""
+
+    parsed: Any = None
+
+
+def answer_body(answer: NativeAnswer) -> Any:
+    """``parse_body`` of the answer's body, read when the client received it if it was."""
+    if type(answer) is ParsedAnswer:
+        return answer.parsed
+    return parse_body(answer.body)
 
 
 def _fields(details: Any) -> tuple[str, ...]:
@@ -153,7 +173,7 @@ def read_answer(
 ) -> list[ConversionResult]:
     """One neutral result per lead of ``call`` from Zoho's answer (pure)."""
     leads = call.lead_ids
-    body = parse_body(answer.body)
+    body = answer_body(answer)
     if not isinstance(body, Mapping):
         if answer.status == 429 or answer.status >= 500:
             item = {"code": "TOO_MANY_REQUESTS" if answer.status == 429 else "INTERNAL_ERROR"}

@@ -47,7 +47,15 @@ from leadconvert.backend import (
 )
 from leadconvert.http import Session
 
-from ._answers import parse_body, read_answer, read_lead_states, read_match, unknown
+from ._answers import (
+    ParsedAnswer,
+    answer_body,
+    parse_body,
+    read_answer,
+    read_lead_states,
+    read_match,
+    unknown,
+)
 from ._wire import DATA_CENTRES, ENVIRONMENTS, api_version, endpoints, mass_convert_path
 
 __all__ = ["DATA_CENTRES", "ENVIRONMENTS", "ZohoClient", "endpoints"]
@@ -323,8 +331,9 @@ class ZohoClient(Client):
                     headers=headers,
                     timeout=(self._connect_timeout, self._read_timeout),
                 )
-                answer = NativeAnswer(
-                    response.status_code, response.content, dict(response.headers)
+                content = response.content
+                answer = ParsedAnswer(
+                    response.status_code, content, dict(response.headers), parse_body(content)
                 )
             except requests.Timeout as exc:
                 if idempotent and attempt < self._max_retries:
@@ -359,7 +368,7 @@ class ZohoClient(Client):
                 raise TransportError(
                     f"no answer from Zoho to {method} {path}: {TransportError.cause(exc)}"
                 ) from exc
-            body = parse_body(answer.body)
+            body = answer.parsed
             code = body.get("code") if isinstance(body, Mapping) else None
             if (code in _AUTH_CODES or (answer.status == 401 and code is None)) and not refreshed:
                 log.info("Zoho refused the access token (%s): refreshing it", code or answer.status)
@@ -388,7 +397,7 @@ class ZohoClient(Client):
             return answer
 
     def _raise_for(self, answer: NativeAnswer, what: str) -> None:
-        body = parse_body(answer.body)
+        body = answer_body(answer)
         if 200 <= answer.status < 300 and not (
             isinstance(body, Mapping) and body.get("status") == "error"
         ):
@@ -429,7 +438,7 @@ class ZohoClient(Client):
                 idempotent=True,
             )
             self._raise_for(answer, "reading the leads' state")
-            body = parse_body(answer.body) if answer.status != 204 else None
+            body = answer_body(answer) if answer.status != 204 else None
             if answer.status != 204 and body is None:
                 raise ProtocolError("Zoho's Get Records answer is not JSON")
             out.extend(read_lead_states(chunk, body, job_id, call))
@@ -441,7 +450,7 @@ class ZohoClient(Client):
             "GET", f"/crm/{self.version}/Leads/{lead_id}/__conversion_options", idempotent=True
         )
         self._raise_for(answer, f"conversion options of lead {lead_id}")
-        body = parse_body(answer.body)
+        body = answer_body(answer)
         if answer.status != 204 and not isinstance(body, Mapping):
             raise ProtocolError("Zoho's conversion options answer is not a JSON object")
         return read_match(lead_id, answer.status, body)
@@ -461,7 +470,7 @@ class ZohoClient(Client):
         except TransportError:
             answer = None
         if answer is not None and answer.status == 200:
-            body = parse_body(answer.body)
+            body = answer_body(answer)
             orgs = body.get("org") if isinstance(body, Mapping) else None
             if isinstance(orgs, list) and orgs and isinstance(orgs[0], Mapping):
                 org_id = str(orgs[0].get("id") or "")
@@ -668,7 +677,7 @@ class ZohoClient(Client):
         # A refused job id is the CRM refusing what was asked (exit 1); a refused token, a 429
         # or a 5xx says the CRM cannot be used (exit 3): _raise_for tells them apart.
         self._raise_for(answer, f"Zoho refused the job id {job_id!r}")
-        body = parse_body(answer.body)
+        body = answer_body(answer)
         data = body.get("data") if isinstance(body, Mapping) else None
         if not (isinstance(data, list) and data and isinstance(data[0], Mapping)):
             raise ProtocolError(f"Zoho's answer about job {job_id!r} has no data")
@@ -696,7 +705,7 @@ class ZohoClient(Client):
             except TransportError:
                 answer = None
             if answer is not None:
-                body = parse_body(answer.body)
+                body = answer_body(answer)
                 data = body.get("data") if isinstance(body, Mapping) else None
                 log.info("polled mass convert job %s: HTTP %d", job_id, answer.status)
                 if isinstance(body, Mapping) and body.get("status") == "error":
