@@ -386,7 +386,8 @@ class HttpEmulator(Emulator):
     # --- WSGI -----------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        from werkzeug.wrappers import Request
+        from werkzeug.exceptions import ClientDisconnected
+        from werkzeug.wrappers import Request, Response
 
         request = Request(environ)
         if request.path == ADMIN_PREFIX or request.path.startswith(ADMIN_PREFIX + "/"):
@@ -396,6 +397,14 @@ class HttpEmulator(Emulator):
             self._requests.append(
                 RequestRecord(request.method, request.path, operation, time.time())
             )
+        try:
+            # The whole body, read once (``handle`` reads it from the cache).
+            request.get_data()
+        except ClientDisconnected:
+            # The client went away before its body was whole (killed between the headers and
+            # the body): a CRM acts on no part of such a request, and neither does this one.
+            # It is in ``requests``; no fault is taken, nothing is counted or changed.
+            return Response(status=400)(environ, start_response)
         fault = self._faults.take(
             request.method,
             request.path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import time
 from typing import Any
 
@@ -176,6 +177,56 @@ class TestZohoEndToEnd:
     def test_lookup_unknown_lead(self, client: Client) -> None:
         """A lead Zoho does not return cannot be established: UNKNOWN."""
         assert client.lookup(["1"])[0].outcome is Outcome.UNKNOWN
+
+
+class TestCutShortRequests:
+    def test_a_request_cut_off_before_its_body_is_not_acted_on(self, emu: ZohoEmulator) -> None:
+        """A client killed between a request's headers and its body (urllib3 sends them
+        apart) leaves a request with half a body: Zoho acts on no part of it, and the emulator
+        neither converts nor counts the lead. The same request whole converts it."""
+        creds = emu.credentials()
+        token = requests.post(
+            f"{creds['accounts_url']}/oauth/v2/token",
+            data={
+                "refresh_token": creds["refresh_token"],
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+                "grant_type": "refresh_token",
+            },
+            timeout=10,
+        ).json()["access_token"]
+        lead = "5000000000000001000"
+        path = f"/crm/v8/Leads/{lead}/actions/convert"
+        body = b'{"data": [{"overwrite": false, "notify_lead_owner": false}]}'
+        host, port = emu.base_url.split("://")[1].split(":")
+        received = len(emu.requests)
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            raw.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Zoho-oauthtoken {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body[:10]
+            )
+        deadline = time.monotonic() + 10
+        while len(emu.requests) == received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the handler is done with it (it answers an absent client)
+        assert [r.path for r in emu.requests[received:]] == [path]
+        assert emu.convert_requests[lead] == 0
+        assert not emu.lead(lead).get("$converted")
+
+        whole = requests.post(
+            emu.base_url + path,
+            data=body,
+            headers={
+                "Authorization": f"Zoho-oauthtoken {token}",
+                "Content-Type": "application/json",
+            },
+            timeout=10,
+        )
+        assert whole.status_code == 200, whole.text
+        assert emu.convert_requests[lead] == 1
+        assert emu.lead(lead).get("$converted")
 
 
 class TestZohoAuth:
