@@ -229,8 +229,7 @@ class ReportWriter:
                 cells = _tapped_cells(source, ids, self._known_cells) if source else None
                 pending.append((record.line, _encode(source), cells, len(ids)))
                 if self._in_memory:
-                    if len(pending) + len(self._pending_rows) > _MEMORY_ROWS:
-                        self._spill()
+                    self._spill_if_full()
                 elif len(pending) >= _INPUT_BATCH:
                     self._spool_inputs()
             yield record
@@ -246,17 +245,25 @@ class ReportWriter:
                 raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
             self._pending_inputs.clear()
 
+    def _spill_if_full(self) -> None:
+        """``_spill`` once memory holds more rows and inputs than ``_MEMORY_ROWS``."""
+        if len(self._pending_rows) + len(self._pending_inputs) > _MEMORY_ROWS:
+            self._spill()
+
     def _spill(self) -> None:
         """Move what memory holds to the spool, and spool from now on (under the lock)."""
         self._in_memory = False
         self._spool_inputs()
-        rows = self._pending_rows
+        self._spool_rows(self._pending_rows)
+        self._pending_rows.clear()
+
+    def _spool_rows(self, rows: Sequence[tuple[int | None, int, str, bool, str]]) -> None:
+        """Write rows to the spool (under the lock)."""
         if rows:
             try:
                 execute_rows(self._db, "INSERT INTO rows", "(?, ?, ?, ?, ?)", rows)
             except sqlite3.Error as exc:
                 raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
-            rows.clear()
 
     def write(self, result: ConversionResult, line: int | None) -> None:
         """Spool one lead's row."""
@@ -275,15 +282,11 @@ class ReportWriter:
                     self.error_codes[code] += 1
                 self._seq += 1
                 spooled.append((line, self._seq, _encode(row), success, _side(row, success)))
-            if spooled and self._in_memory:
+            if self._in_memory:
                 self._pending_rows.extend(spooled)
-                if len(self._pending_rows) + len(self._pending_inputs) > _MEMORY_ROWS:
-                    self._spill()
-            elif spooled:
-                try:
-                    execute_rows(self._db, "INSERT INTO rows", "(?, ?, ?, ?, ?)", spooled)
-                except sqlite3.Error as exc:
-                    raise LocalStateError(f"cannot spool the report {self.path}: {exc}") from exc
+                self._spill_if_full()
+            else:
+                self._spool_rows(spooled)
 
     # --- the end -------------------------------------------------------------------------
 

@@ -415,7 +415,6 @@ class HttpEmulator(Emulator):
             time.sleep(fault.delay)
         if fault is not None and fault.when == "before":
             if fault.drop:
-                request.get_data()  # read, so the server does not take it for a next request
                 self._drop(environ)
             if fault.status is not None:
                 return self.fault_response(request, fault)(environ, start_response)

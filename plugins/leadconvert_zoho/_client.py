@@ -38,7 +38,6 @@ from leadconvert import (
 )
 from leadconvert.backend import (
     Client,
-    NativeAnswer,
     PlannedCall,
     Secret,
     StepRecorder,
@@ -49,7 +48,6 @@ from leadconvert.http import Session
 
 from ._answers import (
     ParsedAnswer,
-    answer_body,
     parse_body,
     read_answer,
     read_lead_states,
@@ -307,7 +305,7 @@ class ZohoClient(Client):
         params: Mapping[str, str] | None = None,
         json: Any = None,
         idempotent: bool,
-    ) -> NativeAnswer:
+    ) -> ParsedAnswer:
         """One request, retried where that is safe; raises TransportError when no answer came.
 
         429 and a refused token are retried even for a POST: Zoho refused before acting.
@@ -396,8 +394,8 @@ class ZohoClient(Client):
             log.debug("%s %s: HTTP %d", method, path, answer.status)
             return answer
 
-    def _raise_for(self, answer: NativeAnswer, what: str) -> None:
-        body = answer_body(answer)
+    def _raise_for(self, answer: ParsedAnswer, what: str) -> None:
+        body = answer.parsed
         if 200 <= answer.status < 300 and not (
             isinstance(body, Mapping) and body.get("status") == "error"
         ):
@@ -438,7 +436,7 @@ class ZohoClient(Client):
                 idempotent=True,
             )
             self._raise_for(answer, "reading the leads' state")
-            body = answer_body(answer) if answer.status != 204 else None
+            body = answer.parsed if answer.status != 204 else None
             if answer.status != 204 and body is None:
                 raise ProtocolError("Zoho's Get Records answer is not JSON")
             out.extend(read_lead_states(chunk, body, job_id, call))
@@ -450,7 +448,7 @@ class ZohoClient(Client):
             "GET", f"/crm/{self.version}/Leads/{lead_id}/__conversion_options", idempotent=True
         )
         self._raise_for(answer, f"conversion options of lead {lead_id}")
-        body = answer_body(answer)
+        body = answer.parsed
         if answer.status != 204 and not isinstance(body, Mapping):
             raise ProtocolError("Zoho's conversion options answer is not a JSON object")
         return read_match(lead_id, answer.status, body)
@@ -470,7 +468,7 @@ class ZohoClient(Client):
         except TransportError:
             answer = None
         if answer is not None and answer.status == 200:
-            body = answer_body(answer)
+            body = answer.parsed
             orgs = body.get("org") if isinstance(body, Mapping) else None
             if isinstance(orgs, list) and orgs and isinstance(orgs[0], Mapping):
                 org_id = str(orgs[0].get("id") or "")
@@ -677,7 +675,7 @@ class ZohoClient(Client):
         # A refused job id is the CRM refusing what was asked (exit 1); a refused token, a 429
         # or a 5xx says the CRM cannot be used (exit 3): _raise_for tells them apart.
         self._raise_for(answer, f"Zoho refused the job id {job_id!r}")
-        body = answer_body(answer)
+        body = answer.parsed
         data = body.get("data") if isinstance(body, Mapping) else None
         if not (isinstance(data, list) and data and isinstance(data[0], Mapping)):
             raise ProtocolError(f"Zoho's answer about job {job_id!r} has no data")
@@ -705,7 +703,7 @@ class ZohoClient(Client):
             except TransportError:
                 answer = None
             if answer is not None:
-                body = answer_body(answer)
+                body = answer.parsed
                 data = body.get("data") if isinstance(body, Mapping) else None
                 log.info("polled mass convert job %s: HTTP %d", job_id, answer.status)
                 if isinstance(body, Mapping) and body.get("status") == "error":

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 from leadconvert_zoho import ZohoBackend, ZohoEmulator
-from zoho_helpers import FAST
+from zoho_helpers import FAST, access_token
 
 from leadconvert import (
     AuthenticationError,
@@ -184,17 +184,7 @@ class TestCutShortRequests:
         """A client killed between a request's headers and its body (urllib3 sends them
         apart) leaves a request with half a body: Zoho acts on no part of it, and the emulator
         neither converts nor counts the lead. The same request whole converts it."""
-        creds = emu.credentials()
-        token = requests.post(
-            f"{creds['accounts_url']}/oauth/v2/token",
-            data={
-                "refresh_token": creds["refresh_token"],
-                "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"],
-                "grant_type": "refresh_token",
-            },
-            timeout=10,
-        ).json()["access_token"]
+        token = access_token(emu)
         lead = "5000000000000001000"
         path = f"/crm/v8/Leads/{lead}/actions/convert"
         body = b'{"data": [{"overwrite": false, "notify_lead_owner": false}]}'
@@ -272,16 +262,7 @@ class TestZohoAuth:
 
     def test_ready_access_token(self, zoho: ZohoBackend, emu: ZohoEmulator, client: Client) -> None:
         """A ready access token is used as given."""
-        token = requests.post(
-            emu.base_url + "/oauth/v2/token",
-            data={
-                "grant_type": "refresh_token",
-                **{
-                    k: emu.credentials()[k] for k in ("client_id", "client_secret", "refresh_token")
-                },
-            },
-            timeout=5,
-        ).json()["access_token"]
+        token = access_token(emu)
         with zoho.connect({"access_token": token, "api_domain": emu.base_url}, FAST) as c:
             assert c.lookup([BULK[0]])[0].outcome is Outcome.NOT_ATTEMPTED
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from leadconvert_zoho import ZohoEmulator
+from zoho_helpers import access_token
 
 sdk = pytest.importorskip(
     "zohocrmsdk",
@@ -222,12 +223,7 @@ def test_unknown_url_is_zohos_error(emulator: ZohoEmulator) -> None:
     """Anything the emulator does not serve is INVALID_URL_PATTERN, never a made-up success."""
     import requests
 
-    keys = ("client_id", "client_secret", "refresh_token")
-    token = requests.post(
-        emulator.base_url + "/oauth/v2/token",
-        data={"grant_type": "refresh_token", **{k: emulator.credentials()[k] for k in keys}},
-        timeout=5,
-    ).json()["access_token"]
+    token = access_token(emulator)
     headers = {"Authorization": f"Zoho-oauthtoken {token}"}
     for path in ("/crm/v8/Tasks", "/crm/v8/Leads/search?email=x", "/crm/v8/coql"):
         answer = requests.get(emulator.base_url + path, headers=headers, timeout=5)
