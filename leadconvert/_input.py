@@ -351,11 +351,36 @@ def _surrogate_record(number: int, data: Any, unpaired: tuple[str, str]) -> Inpu
 def _json_source(data: Any) -> dict[str, str] | None:
     """The line's values as the report's input columns: nested objects flattened with dots
     (``account.id``), lists as JSON, at most 50 columns."""
-    if type(data) is not dict and not isinstance(data, Mapping):
+    if type(data) is dict:
+        plain = _plain_source(data)
+        if plain is not None:
+            return plain
+    elif not isinstance(data, Mapping):
         return None
     out: dict[str, str] = {}
     _flatten(out, "", data)
     return out
+
+
+def _plain_source(data: dict[str, Any]) -> dict[str, str] | None:
+    """``_flatten`` of a decoded line whose values are text, null, or objects of text and
+    null (most lines), without its per-value type dispatch and recursion; None for any other
+    line, which ``_flatten`` takes whole. The keys are text: JSON's always are."""
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        kind = type(value)
+        if kind is str:
+            out[key] = value
+        elif kind is dict:
+            for inner, item in value.items():
+                if type(item) is str:
+                    out[f"{key}.{inner}"] = item
+                elif item is not None:
+                    return None
+        elif value is not None:
+            return None
+    # More columns than a row takes: _flatten keeps the first ones.
+    return out if len(out) <= _MAX_SOURCE_COLUMNS else None
 
 
 def _flatten(out: dict[str, str], prefix: str, mapping: Mapping[Any, Any]) -> None:

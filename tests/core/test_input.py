@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from leadconvert import (
@@ -17,7 +17,14 @@ from leadconvert import (
     read_records,
 )
 from leadconvert._exceptions import EmptyInputError
-from leadconvert._input import MAX_DEPTH, MAX_LINE_BYTES, InputFormat, printable
+from leadconvert._input import (
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    InputFormat,
+    _flatten,
+    _json_source,
+    printable,
+)
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -458,3 +465,24 @@ class TestNotText:
         path.write_bytes(data)
         with pytest.raises(InputError, match=f"{kind}.*save the sheet as CSV UTF-8"):
             read_records(path, converter)
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=3)
+_LINES = st.dictionaries(
+    st.text(max_size=3),
+    _SCALARS
+    | st.lists(_SCALARS, max_size=2)
+    | st.dictionaries(st.text(max_size=3), _SCALARS | st.text(max_size=3), max_size=30),
+    max_size=60,
+)
+
+
+@given(_LINES)
+@example({f"k{i}": "v" for i in range(40)} | {"o": {f"k{i}": "v" for i in range(20)}})
+def test_a_line_s_columns_are_those_of_the_general_flattening(data: dict[str, object]) -> None:
+    """The shortcut for lines of text values (and objects of them) gives the columns the
+    general flattening gives, in the same order, whatever the line holds: nulls skipped
+    inside objects too, other values left to the general path, at most 50 columns."""
+    expected: dict[str, str] = {}
+    _flatten(expected, "", data)
+    assert list((_json_source(data) or {}).items()) == list(expected.items())
