@@ -288,6 +288,9 @@ _MEMO_SIZE = 4096
 _dates: dict[str, dt.date] = {}
 _amounts: dict[str, Decimal] = {}
 _opportunities: dict[tuple[tuple[str, Any], ...], CreateOpportunity] = {}
+#: The last opportunity remembered, as its line gave it (a copy) and as built: most lines
+#: repeat the one before's, told by one comparison without hashing its values. Replaced whole.
+_last_opportunity: list[tuple[dict[str, Any], CreateOpportunity | None]] = [({}, None)]
 
 
 def _is_id(value: object) -> bool:
@@ -388,18 +391,25 @@ def _quick_opportunity(value: object) -> OpportunityTarget | None:
         return None
     action = value.get("action")
     if action == "create":
+        # Only values of text or null are remembered, and those equal nothing else (not 1 and
+        # True as numbers are): an equal line is the same opportunity.
+        seen, last = _last_opportunity[0]
+        if value == seen:
+            return last
         try:
             key = tuple(value.items())
             known = _opportunities.get(key)
         except TypeError:  # a list or an object among the values: not remembered
             return _quick_create_opportunity(value)
         if known is not None:
+            _last_opportunity[0] = (dict(value), known)
             return known
         built = _quick_create_opportunity(value)
         if built is not None and all(type(v) is str or v is None for v in value.values()):
             if len(_opportunities) >= _MEMO_SIZE:
                 _opportunities.clear()
             _opportunities[key] = built
+            _last_opportunity[0] = (dict(value), built)
         return built
     if action == "none":
         return _NO_OPPORTUNITY if len(value) == 1 else None
