@@ -288,8 +288,10 @@ _MEMO_SIZE = 4096
 _dates: dict[str, dt.date] = {}
 _amounts: dict[str, Decimal] = {}
 _opportunities: dict[tuple[tuple[str, Any], ...], CreateOpportunity] = {}
-#: The last opportunity remembered, as its line gave it (a copy) and as built: most lines
-#: repeat the one before's, told by one comparison without hashing its values. Replaced whole.
+#: The opportunity last found in the memo, as its line gave it (a copy: a caller may change
+#: its dict and give it again) and as built: most lines repeat the one before's, told by one
+#: comparison without hashing its values. Set on a repeat only, so that lines whose
+#: opportunities never repeat pay no copy. Replaced whole.
 _last_opportunity: list[tuple[dict[str, Any], CreateOpportunity | None]] = [({}, None)]
 
 
@@ -409,7 +411,6 @@ def _quick_opportunity(value: object) -> OpportunityTarget | None:
             if len(_opportunities) >= _MEMO_SIZE:
                 _opportunities.clear()
             _opportunities[key] = built
-            _last_opportunity[0] = (dict(value), built)
         return built
     if action == "none":
         return _NO_OPPORTUNITY if len(value) == 1 else None
