@@ -351,58 +351,63 @@ def _surrogate_record(number: int, data: Any, unpaired: tuple[str, str]) -> Inpu
 def _json_source(data: Any) -> dict[str, str] | None:
     """The line's values as the report's input columns: nested objects flattened with dots
     (``account.id``), lists as JSON, at most 50 columns."""
-    if type(data) is dict:
-        plain = _plain_source(data)
-        if plain is not None:
-            return plain
-    elif not isinstance(data, Mapping):
-        return None
-    out: dict[str, str] = {}
-    _flatten(out, "", data)
-    return out
-
-
-def _plain_source(data: dict[str, Any]) -> dict[str, str] | None:
-    """``_flatten`` of a decoded line whose values are text, null, or objects of text and
-    null (most lines), without its per-value type dispatch and recursion; None for any other
-    line, which ``_flatten`` takes whole. The keys are text: JSON's always are."""
-    out: dict[str, str] = {}
+    if type(data) is not dict:
+        if not isinstance(data, Mapping):
+            return None
+        out: dict[str, str] = {}
+        _flatten(out, "", data)
+        return out
+    # ``_flatten`` with its first two levels written out, and the column limit checked once:
+    # most lines hold text, nulls and objects of text, taken here without a call each;
+    # anything else gets ``_value``. The keys are text, as JSON's always are.
+    out = {}
     for key, value in data.items():
         kind = type(value)
         if kind is str:
             out[key] = value
         elif kind is dict:
+            # As _flatten names them: under an empty name, a key stands alone.
+            prefix = f"{key}." if key else ""
             for inner, item in value.items():
                 if type(item) is str:
-                    out[f"{key}.{inner}"] = item
+                    out[prefix + inner] = item
                 elif item is not None:
-                    return None
+                    _value(out, prefix + inner, item)
         elif value is not None:
-            return None
-    # More columns than a row takes: _flatten keeps the first ones.
-    return out if len(out) <= _MAX_SOURCE_COLUMNS else None
+            _value(out, key, value)
+    if len(out) >= _MAX_SOURCE_COLUMNS:
+        # At the limit: _flatten keeps the first columns, stopping where it is reached (a
+        # name given twice after that keeps its first value).
+        out = {}
+        _flatten(out, "", data)
+    return out
 
 
 def _flatten(out: dict[str, str], prefix: str, mapping: Mapping[Any, Any]) -> None:
-    # Every line of a run goes through here: exact type checks first (what JSON decoding
-    # gives), the abstract ones (a slow ``isinstance`` against an ABC) only for anything else.
     for key, value in mapping.items():
         if len(out) >= _MAX_SOURCE_COLUMNS:
             return
         name = f"{prefix}.{key}" if prefix else str(key)
-        kind = type(value)
-        if kind is str:
+        if type(value) is str:
             out[name] = value
-        elif value is None:
-            continue
-        elif kind is bool:
-            out[name] = "true" if value else "false"
-        elif kind is dict or (kind is not list and isinstance(value, Mapping)):
-            _flatten(out, name, value)
-        elif isinstance(value, list):
-            out[name] = dumps_json(value)
-        else:
-            out[name] = str(value)
+        elif value is not None:
+            _value(out, name, value)
+
+
+def _value(out: dict[str, str], name: str, value: Any) -> None:
+    """The column (or, for an object, the columns) of a value that is neither text nor null.
+
+    Exact type checks first (what JSON decoding gives), the abstract ones (a slow
+    ``isinstance`` against an ABC) only for anything else."""
+    kind = type(value)
+    if kind is bool:
+        out[name] = "true" if value else "false"
+    elif kind is dict or (kind is not list and isinstance(value, Mapping)):
+        _flatten(out, name, value)
+    elif isinstance(value, list):
+        out[name] = dumps_json(value)
+    else:
+        out[name] = str(value)
 
 
 #: Input columns a JSON Lines line gives its report row at most.

@@ -479,10 +479,13 @@ _LINES = st.dictionaries(
 
 @given(_LINES)
 @example({f"k{i}": "v" for i in range(40)} | {"o": {f"k{i}": "v" for i in range(20)}})
+@example({"": {"": False, "a": "x"}, "b": {"": None}})
+@example({f"k{i}": "v" for i in range(49)} | {"a": {"b": "1"}, "a.b": "2"})
+@example({"lead_id": "1", "options": {"salesforce": {"bypass": True, "n": 1, "l": [1]}}})
 def test_a_line_s_columns_are_those_of_the_general_flattening(data: dict[str, object]) -> None:
-    """The shortcut for lines of text values (and objects of them) gives the columns the
-    general flattening gives, in the same order, whatever the line holds: nulls skipped
-    inside objects too, other values left to the general path, at most 50 columns."""
+    """The first two levels written out give the columns the general flattening gives, in
+    the same order, whatever the line holds: nulls skipped, other values rendered alike,
+    deeper objects, empty names, at most 50 columns."""
     expected: dict[str, str] = {}
     _flatten(expected, "", data)
     assert list((_json_source(data) or {}).items()) == list(expected.items())
