@@ -352,15 +352,11 @@ def _json_source(data: Any) -> dict[str, str] | None:
     """The line's values as the report's input columns: nested objects flattened with dots
     (``account.id``), lists as JSON, at most 50 columns."""
     if type(data) is not dict:
-        if not isinstance(data, Mapping):
-            return None
-        out: dict[str, str] = {}
-        _flatten(out, "", data)
-        return out
+        return _flattened(data) if isinstance(data, Mapping) else None
     # ``_flatten`` with its first two levels written out, and the column limit checked once:
     # most lines hold text, nulls and objects of text, taken here without a call each;
     # anything else gets ``_value``. The keys are text, as JSON's always are.
-    out = {}
+    out: dict[str, str] = {}
     for key, value in data.items():
         kind = type(value)
         if kind is str:
@@ -375,11 +371,15 @@ def _json_source(data: Any) -> dict[str, str] | None:
                     _value(out, prefix + inner, item)
         elif value is not None:
             _value(out, key, value)
-    if len(out) >= _MAX_SOURCE_COLUMNS:
-        # At the limit: _flatten keeps the first columns, stopping where it is reached (a
-        # name given twice after that keeps its first value).
-        out = {}
-        _flatten(out, "", data)
+    # At the limit: _flatten keeps the first columns, stopping where it is reached (a name
+    # given twice after that keeps its first value).
+    return out if len(out) < _MAX_SOURCE_COLUMNS else _flattened(data)
+
+
+def _flattened(mapping: Mapping[Any, Any]) -> dict[str, str]:
+    """``mapping``'s columns by the general path."""
+    out: dict[str, str] = {}
+    _flatten(out, "", mapping)
     return out
 
 
