@@ -91,6 +91,17 @@ class _State:
     def backend(self, name: str) -> Backend:
         return self.registry.get(name)
 
+    def set_up(self) -> None:
+        """The command is set up: what it imports and builds before its input is read is
+        frozen (``gc.freeze``), as start-up is in ``main``, which unfreezes both at its end.
+
+        A command imports most of what it uses after ``main`` froze start-up (its backend,
+        ``requests``, the pipeline and the runner). Left unfrozen, those objects were all
+        scanned by the first collection of generation 0, which came while the input was read:
+        10 ms of a 5,000-lead convert's CPU (docs/performance.md, "Eleventh round").
+        """
+        gc.freeze()
+
 
 def _state(ctx: click.Context) -> _State:
     state = ctx.find_object(_State)
@@ -342,6 +353,7 @@ def validate(
     duplicates = DuplicateLeads(backend)
     # No report: the records' input columns are not built.
     records = iter(_records(state, file, fmt, sources=False))
+    state.set_up()
     while chunk := list(itertools.islice(records, pipeline.window)):
         total += len(chunk)
         checked = pipeline.check(chunk)
@@ -458,6 +470,7 @@ def plan(
         )
         # All or nothing: the document is spooled and written only once every window planned.
         writer = stack.enter_context(PlanDocumentWriter(backend, sys.stdout))
+        state.set_up()
         for window in pipeline.windows(records):
             for record in window.invalid:
                 invalid += 1
@@ -694,6 +707,7 @@ def convert(
                 if console is not None
                 else PlainProgress(sys.stderr, total)
             )
+            state.set_up()
             with progress:
                 summary = convert_file(
                     backend,
