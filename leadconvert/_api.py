@@ -30,7 +30,6 @@ from ._input import InputFormat, InputRecord, read_records
 from ._json import NeutralConverter
 from ._model import Conversion
 from ._pipeline import MergePolicy, Pipeline, Refusal
-from ._plan_document import plan_document
 from ._plugins import Registry, lazy_registry
 from ._results import Outcome
 from ._runner import ProgressSink, RunOptions, RunSummary, convert_file, default_paths
@@ -133,6 +132,9 @@ class Plan:
 
     def document(self) -> dict[str, Any]:
         """The plan as the JSON document ``leadconvert plan`` prints."""
+        # Imported here: connecting (what `convert` needs of this module) writes no document.
+        from ._plan_document import plan_document
+
         return plan_document(self.backend, self.plan, self.notes)
 
 

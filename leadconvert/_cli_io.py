@@ -58,7 +58,9 @@ def safe_text(text: str) -> str:
     return printable(redact(text))
 
 
-_LIBRARY_TEXT = re.compile(r"\b(?:HTTPS?ConnectionPool\(|Max retries exceeded)")
+#: What requests and urllib3 put in their messages (searched through re's own cache: only a
+#: command that fails needs it compiled).
+_LIBRARY_TEXT = r"\b(?:HTTPS?ConnectionPool\(|Max retries exceeded)"
 
 
 def describe_error(exc: BaseException) -> tuple[str, str, int]:
@@ -72,7 +74,7 @@ def describe_error(exc: BaseException) -> tuple[str, str, int]:
     label = "warning" if isinstance(exc, EmptyInputError) else "error"
     if isinstance(exc, LeadConvertError):
         message = str(exc)
-        raw = _LIBRARY_TEXT.search(message)
+        raw = re.search(_LIBRARY_TEXT, message)
         if isinstance(exc, TransportError) and raw:
             # A plugin quoted urllib3's text ("HTTPSConnectionPool(...): Max retries exceeded
             # ... Caused by NewConnectionError(...)"): say the cause in words instead.

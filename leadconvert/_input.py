@@ -11,8 +11,8 @@ header with unknown or repeated columns.
 from __future__ import annotations
 
 import csv
-import difflib
 import enum
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -46,9 +46,14 @@ MAX_LINE_BYTES = 1 << 20
 #: Delimiters tried when sniffing a CSV header: spreadsheets in many locales save with ``;``.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
-_UNPRINTABLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
-)
+
+@functools.cache
+def _unprintable() -> re.Pattern[str]:
+    # Compiled when first needed (0.5 ms: the surrogates make a large class); only messages
+    # about bad input and log lines are escaped.
+    return re.compile(
+        "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+    )
 
 
 def printable(text: str) -> str:
@@ -62,7 +67,7 @@ def printable(text: str) -> str:
             return f"\\x{code - 0xDC00:02x}"
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return _UNPRINTABLE.sub(escape, text)
+    return _unprintable().sub(escape, text)
 
 
 class InputFormat(enum.Enum):
@@ -471,6 +476,9 @@ def _check_header(names: list[str]) -> list[str]:
         if any(d in column for d in CSV_DELIMITERS if d != ","):
             suggestion = " (is the delimiter another one? see --delimiter)"
         else:
+            # Imported for the hint alone: reading input that has no unknown column needs none.
+            import difflib
+
             hint = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
             suggestion = f" (did you mean {hint[0]}?)" if hint else ""
         problems.append(f"column {position} {shown!r} is unknown{suggestion}")

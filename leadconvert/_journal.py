@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import getpass
 import hashlib
 import os
 import shutil
@@ -836,7 +835,13 @@ def lock_directory() -> Path:
     given = os.environ.get("LEADCONVERT_LOCK_DIR")
     if given:
         return Path(given)
-    user = os.getuid() if hasattr(os, "getuid") else getpass.getuser()
+    if hasattr(os, "getuid"):
+        user: object = os.getuid()
+    else:
+        # Windows only: imported here, as no other platform needs it (getpass brings termios).
+        import getpass
+
+        user = getpass.getuser()
     return Path(tempfile.gettempdir()) / f"leadconvert-locks-{user}"
 
 

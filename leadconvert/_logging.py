@@ -17,6 +17,7 @@ remembered in every form a message may quote it in: raw, stripped, and escaped.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -42,18 +43,24 @@ _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 _secrets_lock = threading.Lock()
 
-_PATTERNS = (
-    # Authorization: Zoho-oauthtoken X / Bearer X / OAuth X, in headers and reprs of headers.
-    re.compile(
-        r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:zoho-oauthtoken|bearer|oauth)?\s*[^\s'\",}]+"
-    ),
-    re.compile(r"(?i)\b((?:zoho-oauthtoken|bearer)\s+)[^\s'\",}]+"),
-    re.compile(r"(?i)(<(?:\w+:)?sessionId>)[^<]*"),
-    re.compile(
-        r"(?i)\b((?:access_token|refresh_token|client_secret|session_id|sessionid|password|"
-        r"sid|security_token)['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"
-    ),
-)
+
+@functools.cache
+def _credential_patterns() -> tuple[re.Pattern[str], ...]:
+    """Credential-shaped values, compiled when first redacting: a run that meets no error and
+    logs nothing (most of them) redacts nothing."""
+    return (
+        # Authorization: Zoho-oauthtoken X / Bearer X / OAuth X, in headers and reprs of headers.
+        re.compile(
+            r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:zoho-oauthtoken|bearer|oauth)?\s*"
+            r"[^\s'\",}]+"
+        ),
+        re.compile(r"(?i)\b((?:zoho-oauthtoken|bearer)\s+)[^\s'\",}]+"),
+        re.compile(r"(?i)(<(?:\w+:)?sessionId>)[^<]*"),
+        re.compile(
+            r"(?i)\b((?:access_token|refresh_token|client_secret|session_id|sessionid|password|"
+            r"sid|security_token)['\"]?\s*[=:]\s*['\"]?)[^\s&'\",}]+"
+        ),
+    )
 
 
 _SECRET_NAME = re.compile(r"(?i)secret|token|password|session|private|key|credential")
@@ -87,7 +94,7 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(_MASK, text)
-    for known in _PATTERNS:
+    for known in _credential_patterns():
         text = known.sub(lambda m: m.group(1) + _MASK, text)
     return text
 
