@@ -378,7 +378,13 @@ def test_ctrl_c_never_cuts_the_bookkeeping_in_half(tmp_path: Path) -> None:
     assert sink.pressed and summary.interrupted
     reported = {json.loads(line)["lead_id"] for line in (tmp_path / "report.jsonl").open()}
     db = sqlite3.connect(tmp_path / "journal.sqlite")
-    done = {r[0] for r in db.execute("SELECT lead_id FROM leads WHERE state = 'done'")}
+    done = dict(db.execute("SELECT lead_id, outcome FROM leads WHERE state = 'done'").fetchall())
     db.close()
-    assert reported and reported == done
-    assert {lead for lead, n in crm.converts.items() if n} == done
+    assert reported and reported == set(done)
+    # The call queued behind the one in flight either left before the Ctrl-C (converted) or
+    # never did (not attempted, "not sent"): which one is the worker's race, and either is
+    # journaled as it happened. (Comparing the CRM's conversions with every lead journaled
+    # done failed whenever the queued call lost the race.)
+    assert set(done.values()) <= {"converted", "not_attempted"}
+    converted = {lead for lead, outcome in done.items() if outcome == "converted"}
+    assert {lead for lead, n in crm.converts.items() if n} == converted
