@@ -424,9 +424,16 @@ class Runner:
         index: int,
         held: Mapping[str, ConversionResult] | None = None,
     ) -> list[ConversionResult]:
-        if self._takes_steps:
-            return self.client.execute(call, call_index=index, steps=_Recorder(self, held))
-        return self.client.execute(call, call_index=index)
+        if not self._takes_steps:
+            return self.client.execute(call, call_index=index)
+        recorder = _Recorder(self, held, call=call if call.after is None else None, index=index)
+        results = self.client.execute(call, call_index=index, steps=recorder)
+        job_id = recorder.logged_job
+        if job_id is not None:
+            # The job is journaled in the departure log only: each lead's outcome carries it
+            # into its row, as the job id written into the rows did before (Journal.job_queued).
+            results = [r if r.job_id else evolve(r, job_id=job_id) for r in results]
+        return results
 
     def _not_sent(
         self, ids: Sequence[str], index: int, lines: Mapping[str, int | None]
@@ -1018,16 +1025,38 @@ class _Recorder(StepRecorder):
     """A client's view of the run's journal while it carries out one call."""
 
     def __init__(
-        self, runner: Runner, held: Mapping[str, ConversionResult] | None = None
+        self,
+        runner: Runner,
+        held: Mapping[str, ConversionResult] | None = None,
+        *,
+        call: PlannedCall | None = None,
+        index: int | None = None,
     ) -> None:
         self._runner = runner
         # The conversions whose follow-ups are still to run (read from the call's thread while
         # the main thread adds others: single dict reads, safe under the GIL).
         self._held = held or {}
+        #: The conversion call this recorder's client carries out (None: a resumed job).
+        self._call = call
+        self._index = index
+        #: The job journaled with ``Journal.job_queued`` for every lead of the call.
+        self.logged_job: str | None = None
 
     def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
         canonical = self._runner.backend.canonical_id
-        self._runner.journal.set_job([canonical(i) for i in lead_ids], job_id)
+        ids = [canonical(i) for i in lead_ids]
+        call = self._call
+        if (
+            call is not None
+            and self._index is not None
+            and set(ids) == {canonical(i) for i in call.lead_ids}
+        ):
+            # The job converts the call's leads, which the journal knows by their call: one
+            # line in the departure log instead of a transaction.
+            self._runner.journal.job_queued(str(self._index), job_id)
+            self.logged_job = job_id
+            return
+        self._runner.journal.set_job(ids, job_id)
 
     @property
     def stopping(self) -> bool:

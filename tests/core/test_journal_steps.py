@@ -30,7 +30,13 @@ from leadconvert import (
     Violation,
     read_records,
 )
-from leadconvert._journal import Journal, LockError, OrgMismatchError, journal_lock
+from leadconvert._journal import (
+    Journal,
+    LockError,
+    OrgMismatchError,
+    journal_lock,
+    read_departure_log,
+)
 from leadconvert._runner import RunOptions, RunSummary, convert_file
 from leadconvert.backend import (
     MEANINGS,
@@ -58,6 +64,18 @@ class StepsCRM:
         self.jobs: dict[str, list[str]] = {}
         # The runner's workers send calls concurrently: job numbers are drawn atomically.
         self.job_numbers = itertools.count()
+
+
+def journaled_jobs(path: Path) -> set[str]:
+    """Every job id the journal holds, read from outside the run as a resumed run reads it:
+    the leads' rows, and the departure log for the calls their rows name."""
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT run_id, call_id, job_id FROM leads").fetchall()
+    finally:
+        db.close()
+    log = read_departure_log(path.with_name(path.name + "-departures"))
+    return {job or log.jobs.get((run, call)) for run, call, job in rows} - {None}
 
 
 class StepsClient(Client):
@@ -93,11 +111,8 @@ class StepsClient(Client):
             steps.job_scheduled(job_id, call.lead_ids)
             # The id is on disk before the client polls (read from outside the run).
             assert self.journal_path is not None
-            db = sqlite3.connect(self.journal_path)
-            journaled = {r[0] for r in db.execute("SELECT job_id FROM leads")}
-            db.close()
             # Another worker's job may be journaled too: this one must be, before the poll.
-            assert job_id in journaled
+            assert job_id in journaled_jobs(self.journal_path)
             return [
                 ConversionResult(lead, Outcome.SCHEDULED, job_id=job_id, call=call_index)
                 for lead in call.lead_ids
@@ -313,6 +328,37 @@ class TestJobs:
         assert {lead: r["job_id"] for lead, r in rows.items()} == {
             lead: job for job, leads in crm.jobs.items() for lead in leads
         }
+
+
+    def test_a_job_only_the_departure_log_holds_is_polled_on_resume(self, tmp_path: Path) -> None:
+        """A run killed while its job ran leaves the leads ``sending``, the job id in the
+        departure log alone (``Journal.job_queued``): the resume polls that job."""
+        crm = StepsCRM(["J0", "J1"])
+        crm.jobs["job-7"] = ["J0", "J1"]
+        journal = _journal(tmp_path)
+        journal.mark_sending([("J0", 1), ("J1", 2)], "0", kind="job")
+        journal.departing("0")
+        journal.job_queued("0", "job-7")
+        journal.close()
+        client = StepsClient(crm)
+        summary, rows = _run(tmp_path, client, [{"lead_id": "J0"}, {"lead_id": "J1"}])
+        assert client.resumed == [("job-7", ["J0", "J1"])]
+        assert crm.converts == Counter()
+        assert summary.succeeded
+        assert {lead: r["job_id"] for lead, r in rows.items()} == {"J0": "job-7", "J1": "job-7"}
+
+    def test_a_job_id_of_any_text_is_read_back_whole(self, tmp_path: Path) -> None:
+        journal = _journal(tmp_path)
+        journal.mark_sending([("J0", 1)], "3", kind="job")
+        job = "a job/with spaces\nand 100% of it"
+        journal.job_queued("3", job)
+        journal.close()
+        log = read_departure_log(journal.departures_path)
+        assert log.jobs == {("killed-run", "3"): job}
+        later = Journal(journal.path, "steps", "later-run", org="memory:org-1")
+        entry = later.get("J0")
+        later.close()
+        assert entry is not None and entry.job_id == job
 
 
 class TestOneRunPerJournalAndOrg:

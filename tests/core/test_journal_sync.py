@@ -2,14 +2,18 @@
 
 Outcomes and job ids are committed without an fsync of their own (they survive a killed
 process at once and power loss from the next durable commit on); a mark is on disk, in the
-database file itself if need be, before its call can leave.
+database file itself if need be, before its call can leave. A job id the departure log holds
+(``Journal.job_queued``) is fsync'd with the next durable commit too.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from leadconvert import ConversionResult, Outcome
 from leadconvert._journal import Journal
@@ -101,3 +105,30 @@ def test_full_sync_that_could_not_be_put_back_is_before_the_next_mark(tmp_path: 
     journal.mark_sending([("L1", 1)], "1")
     assert seen.index("PRAGMA synchronous=FULL") < seen.index("BEGIN IMMEDIATE")
     assert int(db.execute("PRAGMA synchronous").fetchone()[0]) == FULL
+
+
+def test_a_logged_job_id_is_fsynced_with_the_next_mark_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = _journal(tmp_path)
+    journal.mark_sending([("L1", 1)], "1")
+    log = os.stat(journal.departures_path).st_ino
+    synced: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.fstat(fd).st_ino == log:
+            synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    journal.job_queued("1", "job-7")
+    assert synced == []
+    with journal.batch(durable=False):
+        journal.record([(ConversionResult("L0", Outcome.CONVERTED), 1)])
+    assert synced == []
+    journal.mark_sending([("L2", 2)], "2")
+    assert len(synced) == 1
+    journal.mark_sending([("L3", 3)], "3")
+    assert len(synced) == 1
+    journal.close()

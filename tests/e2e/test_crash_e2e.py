@@ -35,6 +35,7 @@ from crash_helpers import (
 from e2e_helpers import _env, _write, _zoho_env
 from leadconvert_salesforce import to_18
 
+from leadconvert._journal import read_departure_log
 from leadconvert.emulation import Fault
 
 FIRST = 5000000000000001000  # the Zoho seed's generated leads
@@ -88,10 +89,14 @@ def _job_pending(emulator: Any, job_id: str) -> bool:
 
 
 def _journaled_jobs(journal: Path) -> dict[str, list[str]]:
+    """The jobs the journal holds for leads still in doubt, as a resumed run reads them: a
+    lead's own row, else the departure log's line for the call the row names."""
+    log = read_departure_log(journal.with_name(journal.name + "-departures"))
     jobs: dict[str, list[str]] = {}
     for lead, row in journal_leads(journal).items():
-        if row["job_id"] and (row["state"] == "sending" or row["outcome"] == "scheduled"):
-            jobs.setdefault(row["job_id"], []).append(lead)
+        job = row["job_id"] or log.jobs.get((row["run_id"], row["call_id"]))
+        if job and (row["state"] == "sending" or row["outcome"] == "scheduled"):
+            jobs.setdefault(job, []).append(lead)
     return jobs
 
 
