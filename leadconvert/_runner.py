@@ -1044,19 +1044,21 @@ class _Recorder(StepRecorder):
 
     def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
         canonical = self._runner.backend.canonical_id
-        ids = [canonical(i) for i in lead_ids]
         call = self._call
         if (
             call is not None
             and self._index is not None
-            and set(ids) == {canonical(i) for i in call.lead_ids}
+            and (
+                tuple(lead_ids) == call.lead_ids
+                or {canonical(i) for i in lead_ids} == {canonical(i) for i in call.lead_ids}
+            )
         ):
             # The job converts the call's leads, which the journal knows by their call: one
             # line in the departure log instead of a transaction.
             self._runner.journal.job_queued(str(self._index), job_id)
             self.logged_job = job_id
             return
-        self._runner.journal.set_job(ids, job_id)
+        self._runner.journal.set_job([canonical(i) for i in lead_ids], job_id)
 
     @property
     def stopping(self) -> bool:
