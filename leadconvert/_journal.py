@@ -301,11 +301,15 @@ class Journal:
         (``never_left``); after a reboot (a power cut) the log proves nothing. Raises
         ``JournalError``: the call must not leave unrecorded.
         """
+        self._log_line(f"{self.run_id} {call_id}")
+
+    def _log_line(self, line: str) -> None:
+        """Append ``line`` to the departure log with one ``write``, or raise ``JournalError``."""
         fd = self._departures
         try:
             if fd is None:
                 raise OSError(errno.EBADF, "the departure log is not open")
-            record = f"{self.run_id} {call_id}\n".encode()
+            record = f"{line}\n".encode()
             # A short write (a full disk) is no record: read back, a torn line proves nothing.
             if os.write(fd, record) != len(record):
                 raise OSError(errno.ENOSPC, "the departure log is full")
@@ -326,15 +330,8 @@ class Journal:
         ``JournalError``: a job that cannot be recorded must not be polled as if it were.
         """
         with self._lock:
-            fd = self._departures
-            try:
-                if fd is None:
-                    raise OSError(errno.EBADF, "the departure log is not open")
-                record = f"job {self.run_id} {call_id} {quote(job_id, safe='')}\n".encode()
-                if os.write(fd, record) != len(record):
-                    raise OSError(errno.ENOSPC, "the departure log is full")
-            except OSError as exc:
-                raise self.failure(exc) from exc
+            # Under the lock: the flag then always names a line the next durable commit syncs.
+            self._log_line(f"job {self.run_id} {call_id} {quote(job_id, safe='')}")
             self._jobs_unsynced = True
 
     @_guarded
@@ -538,12 +535,16 @@ class Journal:
         queued = [
             e
             for e in entries.values()
-            if e.state == "sending" and e.job_id is None and e.call_id and e.run_id != self.run_id
+            if e.state == "sending"
+            and e.job_id is None
+            and e.call_id
+            and e.run_id
+            and e.run_id != self.run_id
         ]
         if queued:
             jobs = self._read_log().jobs
             for entry in queued:
-                job_id = jobs.get((str(entry.run_id), str(entry.call_id)))
+                job_id = jobs.get((entry.run_id or "", entry.call_id or ""))
                 if job_id is not None:
                     entries[entry.lead_id] = evolve(entry, job_id=job_id)
         return entries

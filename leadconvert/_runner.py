@@ -426,7 +426,8 @@ class Runner:
     ) -> list[ConversionResult]:
         if not self._takes_steps:
             return self.client.execute(call, call_index=index)
-        recorder = _Recorder(self, held, call=call if call.after is None else None, index=index)
+        conversion = (str(index), call.lead_ids) if call.after is None else None
+        recorder = _Recorder(self, held, conversion=conversion)
         results = self.client.execute(call, call_index=index, steps=recorder)
         job_id = recorder.logged_job
         if job_id is not None:
@@ -1029,35 +1030,30 @@ class _Recorder(StepRecorder):
         runner: Runner,
         held: Mapping[str, ConversionResult] | None = None,
         *,
-        call: PlannedCall | None = None,
-        index: int | None = None,
+        conversion: tuple[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._runner = runner
         # The conversions whose follow-ups are still to run (read from the call's thread while
         # the main thread adds others: single dict reads, safe under the GIL).
         self._held = held or {}
-        #: The conversion call this recorder's client carries out (None: a resumed job).
-        self._call = call
-        self._index = index
+        #: The conversion call this recorder's client carries out, its id and its leads (None:
+        #: a follow-up, or a resumed job).
+        self._conversion = conversion
         #: The job journaled with ``Journal.job_queued`` for every lead of the call.
         self.logged_job: str | None = None
 
     def job_scheduled(self, job_id: str, lead_ids: Sequence[str]) -> None:
         canonical = self._runner.backend.canonical_id
-        call = self._call
-        if (
-            call is not None
-            and self._index is not None
-            and (
-                tuple(lead_ids) == call.lead_ids
-                or {canonical(i) for i in lead_ids} == {canonical(i) for i in call.lead_ids}
-            )
-        ):
-            # The job converts the call's leads, which the journal knows by their call: one
-            # line in the departure log instead of a transaction.
-            self._runner.journal.job_queued(str(self._index), job_id)
-            self.logged_job = job_id
-            return
+        if self._conversion is not None:
+            call_id, call_leads = self._conversion
+            if tuple(lead_ids) == call_leads or {canonical(i) for i in lead_ids} == {
+                canonical(i) for i in call_leads
+            }:
+                # The job converts the call's leads, which the journal knows by their call: one
+                # line in the departure log instead of a transaction.
+                self._runner.journal.job_queued(call_id, job_id)
+                self.logged_job = job_id
+                return
         self._runner.journal.set_job([canonical(i) for i in lead_ids], job_id)
 
     @property
