@@ -74,48 +74,65 @@ def plan_vs_floor(tmp: Path, workload: str, n: int) -> dict[str, Any]:
 
 
 def convert_vs_bare(tmp: Path, workload: str, n: int, workers: int) -> dict[str, Any]:
-    """``leadconvert convert`` of ``n`` leads and the bare loop, against one emulator."""
+    """``leadconvert convert`` of ``n`` leads and the bare loop, against one emulator; then of
+    the first lead alone, which splits each side's count into what it does once (start-up, the
+    journal's and the report's set-up, signing in) and what it does per lead."""
     backend = w.BACKEND[workload]
     source = p.write_input(tmp / f"{workload}-{n}.jsonl", workload, n)
+    one = p.write_input(tmp / f"{workload}-1.jsonl", workload, 1)
+    emulator = p.EmulatorProcess(tmp, backend, n)
+    try:
+        mine, bare, ours_log = _convert_pair(tmp, emulator, workload, source, n, workers)
+        mine_one, bare_one, _ = _convert_pair(tmp, emulator, workload, one, 1, workers)
+    finally:
+        emulator.close()
+    per_lead = (mine - mine_one) / (n - 1), (bare - bare_one) / (n - 1)
+    return {"leads": n, "ours": mine, "theirs": bare, "ratio": mine / bare,
+            "requests": ours_log, "one_lead": {"ours": mine_one, "theirs": bare_one},
+            "per_lead": {"ours": per_lead[0], "theirs": per_lead[1],
+                         "ratio": per_lead[0] / per_lead[1]}}  # fmt: skip
+
+
+def _convert_pair(
+    tmp: Path, emulator: p.EmulatorProcess, workload: str, source: Path, n: int, workers: int
+) -> tuple[int, int, dict[str, int]]:
+    """Instructions of ``convert`` of ``source`` and of the bare loop making the same calls,
+    each against the emulator reset; with the CRM requests ``convert`` made."""
+    backend = w.BACKEND[workload]
     plan = tmp / f"{workload}-{n}.convert-plan.json"
     with plan.open("w", encoding="utf-8") as stream:
         p.run_measured([*p.LEADCONVERT, "plan", "--backend", backend, str(source)], stdout=stream)
-    emulator = p.EmulatorProcess(tmp, backend, n)
-    try:
-        emulator.command("reset")
-        report = tmp / f"instr-{workload}.report.jsonl"
-        journal = tmp / f"instr-{workload}.journal.db"
-        mine = count(
-            [*p.LEADCONVERT, "convert", "--backend", backend, "--report", str(report),
-             "--journal", str(journal), str(source)],
-            env=emulator.env(),
+    emulator.command("reset")
+    report = tmp / f"instr-{workload}.report.jsonl"
+    journal = tmp / f"instr-{workload}.journal.db"
+    mine = count(
+        [*p.LEADCONVERT, "convert", "--backend", backend, "--report", str(report),
+         "--journal", str(journal), str(source)],
+        env=emulator.env(),
+    )  # fmt: skip
+    ours_log = emulator.command("log")
+    with report.open(encoding="utf-8") as stream:
+        converted = sum(1 for line in stream if '"converted"' in line)
+    if converted != n:
+        raise p.BenchmarkError(f"convert {workload}: {converted} of {n} leads converted")
+    for path in tmp.glob(f"instr-{workload}.*"):
+        path.unlink()
+    emulator.command("reset")
+    out = tmp / "bare.out"
+    with out.open("w", encoding="utf-8") as stream:
+        bare = count(
+            [*p.PYTHON, "-m", "benchmarks._bare", backend, str(plan),
+             str(emulator.hello_path), str(workers)],
+            stdout=stream,
         )  # fmt: skip
-        ours_log = emulator.command("log")
-        with report.open(encoding="utf-8") as stream:
-            converted = sum(1 for line in stream if '"converted"' in line)
-        if converted != n:
-            raise p.BenchmarkError(f"convert {workload}: {converted} of {n} leads converted")
-        for path in tmp.glob(f"instr-{workload}.*"):
-            path.unlink()
-        emulator.command("reset")
-        out = tmp / "bare.out"
-        with out.open("w", encoding="utf-8") as stream:
-            bare = count(
-                [*p.PYTHON, "-m", "benchmarks._bare", backend, str(plan),
-                 str(emulator.hello_path), str(workers)],
-                stdout=stream,
-            )  # fmt: skip
-        bare_log = emulator.command("log")
-        if json.loads(out.read_text(encoding="utf-8"))["converted"] != n:
-            raise p.BenchmarkError(f"bare loop {workload}: not every lead converted")
-    finally:
-        emulator.close()
+    bare_log = emulator.command("log")
+    if json.loads(out.read_text(encoding="utf-8"))["converted"] != n:
+        raise p.BenchmarkError(f"bare loop {workload}: not every lead converted")
     short = {k: v - ours_log.get(k, 0) for k, v in bare_log.items() if v > ours_log.get(k, 0)}
     if short:
         raise p.BenchmarkError(f"convert {workload}: the bare loop made calls leadconvert did "
                                f"not: {short}")  # fmt: skip
-    return {"leads": n, "ours": mine, "theirs": bare, "ratio": mine / bare,
-            "requests": ours_log}  # fmt: skip
+    return mine, bare, ours_log
 
 
 def measure(tmp: Path, plan_lines: int, convert_leads: int, concurrency: dict[str, int],
@@ -143,8 +160,15 @@ def table(r: dict[str, Any]) -> str:
     for workload, m in r["plan"].items():
         lines.append(f"  {workload:<18} {m['lines']:>9,} {m['ours'] / g:>11.3f}G "
                      f"{m['theirs'] / g:>8.3f}G {m['ratio']:>5.2f}x")  # fmt: skip
-    lines.append(f"  {'convert':<18} {'leads':>9} {'leadconvert':>12} {'bare':>9} {'ratio':>6}")
+    lines.append(f"  {'convert':<18} {'leads':>9} {'leadconvert':>12} {'bare':>9} {'ratio':>6}"
+                 f"  {'1 lead':>8} {'bare':>8}  {'a lead':>8} {'bare':>8} {'ratio':>6}")
     for workload, m in r["convert"].items():
+        one, each = m["one_lead"], m["per_lead"]
         lines.append(f"  {workload:<18} {m['leads']:>9,} {m['ours'] / g:>11.3f}G "
-                     f"{m['theirs'] / g:>8.3f}G {m['ratio']:>5.2f}x")  # fmt: skip
+                     f"{m['theirs'] / g:>8.3f}G {m['ratio']:>5.2f}x"
+                     f"  {one['ours'] / 1e6:>7.1f}M {one['theirs'] / 1e6:>7.1f}M"
+                     f"  {each['ours'] / 1e3:>7.1f}K {each['theirs'] / 1e3:>7.1f}K "
+                     f"{each['ratio']:>5.2f}x")  # fmt: skip
+    lines.append("  (1 lead: convert of the first lead alone, what each side does once; a lead:"
+                 " the rest, per lead)")
     return "\n".join(lines)
