@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from leadconvert import ConversionResult, Outcome
-from leadconvert._journal import Journal
+from leadconvert._journal import Journal, JournalError
 
 FULL, NORMAL = 2, 1
 
@@ -129,6 +130,67 @@ def test_a_logged_job_id_is_fsynced_with_the_next_mark_once(
     assert synced == []
     journal.mark_sending([("L2", 2)], "2")
     assert len(synced) == 1
+    journal.mark_sending([("L3", 3)], "3")
+    assert len(synced) == 1
+    journal.close()
+
+
+def test_a_job_id_is_logged_while_the_runners_pass_holds_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker given a job id logs it and goes on to poll: it does not wait for the pass the
+    runner's thread has open (results, marks, commit), which holds the journal's lock."""
+    journal = _journal(tmp_path)
+    journal.mark_sending([("L1", 1)], "1")
+    log = os.stat(journal.departures_path).st_ino
+    synced: list[int] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.fstat(fd).st_ino == log:
+            synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    worker = threading.Thread(target=journal.job_queued, args=("1", "job-7"))
+    with journal.batch():
+        journal.mark_sending([("L2", 2)], "2")
+        worker.start()
+        worker.join(timeout=10)
+        logged = not worker.is_alive()
+        text = journal.departures_path.read_text(encoding="utf-8")
+    worker.join()
+    assert logged, "job_queued waited for the open transaction"
+    assert "job run-1 1 job-7\n" in text
+    # Logged before the commit took the flag: on disk with this commit, and once.
+    assert len(synced) == 1
+    journal.mark_sending([("L3", 3)], "3")
+    assert len(synced) == 1
+    journal.close()
+
+
+def test_a_failed_fsync_of_the_log_leaves_its_job_ids_for_the_next_mark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = _journal(tmp_path)
+    journal.mark_sending([("L1", 1)], "1")
+    log = os.stat(journal.departures_path).st_ino
+    synced: list[int] = []
+    failures = [OSError(5, "Input/output error")]
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.fstat(fd).st_ino == log:
+            if failures:
+                raise failures.pop()
+            synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    journal.job_queued("1", "job-7")
+    with pytest.raises(JournalError):
+        journal.mark_sending([("L2", 2)], "2")
+    assert synced == []
     journal.mark_sending([("L3", 3)], "3")
     assert len(synced) == 1
     journal.close()
