@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--instructions", action="store_true",
-        help="count instructions under valgrind instead of timing (about twenty minutes)",
+        help="count instructions under valgrind instead of timing (about half an hour)",
     )  # fmt: skip
     parser.add_argument(
         "--latency", type=float, metavar="MS",

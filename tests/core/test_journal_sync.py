@@ -36,6 +36,26 @@ def _synchronous(journal: Journal) -> int:
     return int(journal._db.execute("PRAGMA synchronous").fetchone()[0])
 
 
+def _log_fsyncs(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch, fail: list[OSError] | None = None
+) -> list[int]:
+    """The fsyncs of the journal's departure log from now on, raising ``fail``'s errors first."""
+    log = os.stat(journal.departures_path).st_ino
+    synced: list[int] = []
+    failures = fail or []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.fstat(fd).st_ino == log:
+            if failures:
+                raise failures.pop()
+            synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
 def test_marks_are_committed_with_full_sync(tmp_path: Path) -> None:
     journal = _journal(tmp_path)
     seen = _statements(journal)
@@ -113,16 +133,7 @@ def test_a_logged_job_id_is_fsynced_with_the_next_mark_once(
 ) -> None:
     journal = _journal(tmp_path)
     journal.mark_sending([("L1", 1)], "1")
-    log = os.stat(journal.departures_path).st_ino
-    synced: list[int] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        if os.fstat(fd).st_ino == log:
-            synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    synced = _log_fsyncs(journal, monkeypatch)
     journal.job_queued("1", "job-7")
     assert synced == []
     with journal.batch(durable=False):
@@ -142,16 +153,7 @@ def test_a_job_id_is_logged_while_the_runners_pass_holds_the_journal(
     runner's thread has open (results, marks, commit), which holds the journal's lock."""
     journal = _journal(tmp_path)
     journal.mark_sending([("L1", 1)], "1")
-    log = os.stat(journal.departures_path).st_ino
-    synced: list[int] = []
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        if os.fstat(fd).st_ino == log:
-            synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    synced = _log_fsyncs(journal, monkeypatch)
     worker = threading.Thread(target=journal.job_queued, args=("1", "job-7"))
     with journal.batch():
         journal.mark_sending([("L2", 2)], "2")
@@ -174,19 +176,7 @@ def test_a_failed_fsync_of_the_log_leaves_its_job_ids_for_the_next_mark(
 ) -> None:
     journal = _journal(tmp_path)
     journal.mark_sending([("L1", 1)], "1")
-    log = os.stat(journal.departures_path).st_ino
-    synced: list[int] = []
-    failures = [OSError(5, "Input/output error")]
-    real = os.fsync
-
-    def fsync(fd: int) -> None:
-        if os.fstat(fd).st_ino == log:
-            if failures:
-                raise failures.pop()
-            synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    synced = _log_fsyncs(journal, monkeypatch, fail=[OSError(5, "Input/output error")])
     journal.job_queued("1", "job-7")
     with pytest.raises(JournalError):
         journal.mark_sending([("L2", 2)], "2")
