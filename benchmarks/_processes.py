@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -25,9 +25,13 @@ from . import _workloads as w
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = Path(__file__).resolve().parent / "_launch.py"
-#: ``leadconvert`` as users run it: the installed console script (else ``python -m``).
-_SCRIPT = shutil.which("leadconvert")
-LEADCONVERT = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "leadconvert"]
+#: ``leadconvert`` as users run it: the console script installed beside this interpreter (else
+#: ``python -m``). Not the first one on PATH: that can belong to another environment, or be a
+#: version manager's shim (pyenv's is a shell script that adds about 100 ms to every start).
+_SCRIPT = Path(sysconfig.get_path("scripts")) / (
+    "leadconvert.exe" if os.name == "nt" else "leadconvert"
+)
+LEADCONVERT = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "leadconvert"]
 PYTHON = [sys.executable]
 
 
