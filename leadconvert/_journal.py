@@ -270,7 +270,7 @@ class Journal:
         self._jobs_unsynced = False
         # Guards that flag alone. A worker logging its job must not wait for the journal's own
         # lock, which the runner holds for its whole pass (results, marks, commit, fsync):
-        # workers waited a median 12-15 ms there before polling (docs/performance.md).
+        # workers waited a median 12-14 ms there before polling (docs/performance.md).
         self._jobs_lock = threading.Lock()
 
     # --- the departure log -----------------------------------------------------------------

@@ -36,10 +36,13 @@ def _synchronous(journal: Journal) -> int:
     return int(journal._db.execute("PRAGMA synchronous").fetchone()[0])
 
 
-def _log_fsyncs(
-    journal: Journal, monkeypatch: pytest.MonkeyPatch, fail: list[OSError] | None = None
-) -> list[int]:
-    """The fsyncs of the journal's departure log from now on, raising ``fail``'s errors first."""
+def _marked_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: list[OSError] | None = None
+) -> tuple[Journal, list[int]]:
+    """A journal with one call marked (which opens its departure log), and the fsyncs of that
+    log from now on, raising ``fail``'s errors first."""
+    journal = _journal(tmp_path)
+    journal.mark_sending([("L1", 1)], "1")
     log = os.stat(journal.departures_path).st_ino
     synced: list[int] = []
     failures = fail or []
@@ -53,7 +56,7 @@ def _log_fsyncs(
         real(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    return synced
+    return journal, synced
 
 
 def test_marks_are_committed_with_full_sync(tmp_path: Path) -> None:
@@ -131,9 +134,7 @@ def test_full_sync_that_could_not_be_put_back_is_before_the_next_mark(tmp_path: 
 def test_a_logged_job_id_is_fsynced_with_the_next_mark_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal = _journal(tmp_path)
-    journal.mark_sending([("L1", 1)], "1")
-    synced = _log_fsyncs(journal, monkeypatch)
+    journal, synced = _marked_journal(tmp_path, monkeypatch)
     journal.job_queued("1", "job-7")
     assert synced == []
     with journal.batch(durable=False):
@@ -151,9 +152,7 @@ def test_a_job_id_is_logged_while_the_runners_pass_holds_the_journal(
 ) -> None:
     """A worker given a job id logs it and goes on to poll: it does not wait for the pass the
     runner's thread has open (results, marks, commit), which holds the journal's lock."""
-    journal = _journal(tmp_path)
-    journal.mark_sending([("L1", 1)], "1")
-    synced = _log_fsyncs(journal, monkeypatch)
+    journal, synced = _marked_journal(tmp_path, monkeypatch)
     worker = threading.Thread(target=journal.job_queued, args=("1", "job-7"))
     with journal.batch():
         journal.mark_sending([("L2", 2)], "2")
@@ -174,9 +173,9 @@ def test_a_job_id_is_logged_while_the_runners_pass_holds_the_journal(
 def test_a_failed_fsync_of_the_log_leaves_its_job_ids_for_the_next_mark(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal = _journal(tmp_path)
-    journal.mark_sending([("L1", 1)], "1")
-    synced = _log_fsyncs(journal, monkeypatch, fail=[OSError(5, "Input/output error")])
+    journal, synced = _marked_journal(
+        tmp_path, monkeypatch, fail=[OSError(5, "Input/output error")]
+    )
     journal.job_queued("1", "job-7")
     with pytest.raises(JournalError):
         journal.mark_sending([("L2", 2)], "2")
