@@ -251,7 +251,9 @@ def convert(
     """Convert every lead of ``source`` through ``session``, journaled and resumable.
 
     The same call again with the same journal resumes: converted leads are reported, not
-    re-sent; leads whose call was cut off are checked against the CRM first. ``report`` and
+    re-sent; leads whose call was cut off are checked against the CRM first. On a session's own
+    emulator (no credentials), whose state ends with the session, a journal that another such
+    session wrote is started afresh instead. ``report`` and
     ``journal`` default to files next to ``source`` (required when ``source`` is not a file).
     ``options`` carries the mode, concurrency, ``--fail-fast`` and the merge policy;
     ``progress`` is called (or ``advance``d) with each lead's outcome.
@@ -277,4 +279,5 @@ def convert(
         settings=dict(session.settings),
         options=options,
         progress=sink,
+        emulated=session.emulator is not None,
     )

@@ -453,7 +453,7 @@ def plan(
         client: Client | None = None
         policy: MergePolicy | None = None
         if on_match is not None:
-            client, resolved = stack.enter_context(
+            client, resolved, _emulated = stack.enter_context(
                 _client(backend, config, resolved, emulator_seed)
             )
             policy = MergePolicy(OnMatch(on_match), OnAmbiguous(on_ambiguous))
@@ -547,11 +547,11 @@ def sandbox(ctx: click.Context, backend_name: str, host: str, port: int, seed: P
 @contextlib.contextmanager
 def _client(
     backend: Backend, config: Path | None, settings: dict[str, str], seed: Path | None
-) -> Iterator[tuple[Client, dict[str, str]]]:
+) -> Iterator[tuple[Client, dict[str, str], bool]]:
     """A client on the real CRM when credentials are given, else on the backend's emulator.
 
-    Also yields the settings in force: the emulated org's own (its module ids...) fill in what
-    the user did not set.
+    Also yields the settings in force (the emulated org's own, its module ids..., fill in what
+    the user did not set) and whether the client is on an emulator started for this command.
     """
     from ._api import connect
     from ._config import env_name
@@ -570,7 +570,7 @@ def _client(
                 click.echo(f"{notice}\n{advice}", err=True)
             else:
                 console.print(f"[bold yellow]{notice}[/]\n{advice}", highlight=False)
-        yield session.client, dict(session.settings)
+        yield session.client, dict(session.settings), emulator is not None
 
 
 def _terminal_console() -> Console | None:
@@ -656,8 +656,10 @@ def convert(
 
     Without credentials the backend's emulator is used, and says so. Running the same command
     again resumes: converted leads are skipped and leads whose call was cut off are checked
-    against the CRM before anything is re-sent. Exit 0 when every lead is converted, 1 when some
-    are not (each is in the report), 2 on usage errors, 3 when the CRM refuses the credentials.
+    against the CRM before anything is re-sent. (On its own emulator, whose state ends with the
+    run, the same command starts over: an earlier run's journal is started afresh.) Exit 0 when
+    every lead is converted, 1 when some are not (each is in the report), 2 on usage errors, 3
+    when the CRM refuses the credentials.
     """
     if dry_run:
         ctx.invoke(
@@ -700,7 +702,7 @@ def convert(
 
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        with _client(backend, config, parsed, emulator_seed) as (client, parsed):
+        with _client(backend, config, parsed, emulator_seed) as (client, parsed, emulated):
             total = _count_records(file)
             progress: RichProgress | PlainProgress = (
                 RichProgress(console, total)
@@ -719,6 +721,7 @@ def convert(
                     options=options,
                     progress=progress,
                     on_invalid=on_invalid,
+                    emulated=emulated,
                 )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -762,7 +765,7 @@ def match(
     state = _state(ctx)
     backend = state.backend(backend_name)
     parsed = _settings(backend, settings, config)
-    with _client(backend, config, parsed, emulator_seed) as (client, _):
+    with _client(backend, config, parsed, emulator_seed) as (client, _, _emulated):
         found = client.match(lead_id)
     if as_json:
         from ._json import dumps_json
@@ -812,7 +815,7 @@ def status(
     parsed = _settings(backend, settings, config)
     from ._json import dumps_json
 
-    with _client(backend, config, parsed, None) as (client, _):
+    with _client(backend, config, parsed, None) as (client, _, _emulated):
         click.echo(dumps_json(dict(client.job_status(job_id)), indent=2))
 
 

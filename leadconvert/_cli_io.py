@@ -424,7 +424,7 @@ def check_command(
         )
         result["emulator"] = not given
         if code == EXIT_OK:
-            with _client(backend, config, resolved, emulator_seed) as (client, _):
+            with _client(backend, config, resolved, emulator_seed) as (client, _, _emulated):
                 step("connect", True, f"{type(client).__name__} ready")
                 try:
                     # Cheap, authenticated and harmless: the state of one lead id no org has.

@@ -12,6 +12,13 @@ A journal belongs to one org: it records the backend and the client's ``org_iden
 refuses to be used against another. One run at a time uses it (``JournalLock``), and one run at a
 time serves an org from this machine (``org_lock``). A journal that is empty, damaged or written
 by an incompatible version is refused with how to recover, never taken for a fresh start.
+
+One journal is started afresh instead: one written on an emulator that its own run started
+(``emulated``), by a run on another such emulator. That emulator's state ended with its run, so
+the journal describes an org that no longer exists, and the new run's emulator is a new org
+with every lead open again. The same emulator (one session converting twice) resumes it; a
+journal written against a CRM, or an emulator started on its own (``leadconvert sandbox``), is
+never replaced.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import logging
 import os
 import shutil
 import socket
@@ -53,6 +61,8 @@ else:
 from ._logging import redact
 from ._results import ConversionError, ConversionResult, ErrorCode, FollowUp, Outcome
 from ._sqlite import execute_in, execute_rows, select_in
+
+log = logging.getLogger("leadconvert.journal")
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -247,7 +257,11 @@ def _disk_full(exc: BaseException) -> bool:
 class Journal:
     """One run's journal, bound to one backend and one org; thread-safe."""
 
-    def __init__(self, path: Path, backend: str, run_id: str, *, org: str = "") -> None:
+    def __init__(
+        self, path: Path, backend: str, run_id: str, *, org: str = "", emulated: bool = False
+    ) -> None:
+        """``emulated``: the client talks to an emulator started for this run; a journal that a
+        run on another such emulator wrote is started afresh (see the module's docstring)."""
         self.path = path
         self.run_id = run_id
         self.backend = backend
@@ -259,8 +273,10 @@ class Journal:
         self._full_sync = True
         # The runner's thread and the clients' (which journal job ids) share one connection.
         self._lock = threading.RLock()
+        if emulated and path.exists() and _emulator_org(path) not in (None, org):
+            self._discard(path)
         if not path.exists():
-            self._create(path, backend, org)
+            self._create(path, backend, org, emulated)
         self._db = self._open(path)
         self._check_meta(backend, org)
         #: The departure log (``departing``): opened at this run's first mark.
@@ -402,7 +418,25 @@ class Journal:
             "already_converted by the CRM, never converted twice)"
         )
 
-    def _create(self, path: Path, backend: str, org: str) -> None:
+    def _discard(self, path: Path) -> None:
+        """Remove a journal written on an emulator its own run started, with its files."""
+        log.info(
+            "the journal %s was written on the emulator of an earlier run, whose state ended "
+            "with it: starting it afresh",
+            path,
+        )
+        try:
+            for stale in (
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+                self.departures_path,
+                path,
+            ):
+                stale.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self.failure(exc) from exc
+
+    def _create(self, path: Path, backend: str, org: str, emulated: bool = False) -> None:
         """Write a new journal under a temporary name and rename it into place: a crash never
         leaves a half-made journal that a rerun would take for an empty one."""
         try:
@@ -424,6 +458,8 @@ class Journal:
                         ("backend", backend),
                         ("org", org),
                         ("created_at", str(time.time())),
+                        # Written on an emulator its run started (``emulated``): replaceable.
+                        *([("emulated", "1")] if emulated else []),
                     ],
                 )
                 db.execute("COMMIT")
@@ -791,6 +827,27 @@ class Journal:
 
     def _transaction(self, *, durable: bool = True) -> contextlib.AbstractContextManager[None]:
         return self.batch(durable=durable)
+
+
+
+def _emulator_org(path: Path) -> str | None:
+    """The org of ``path`` when it is a journal written on an emulator that its run started,
+    else None. Anything that cannot be read as a journal gives None: it is then refused as it
+    always is."""
+    try:
+        with path.open("rb") as raw:
+            if raw.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                return None
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            meta = dict(
+                db.execute("SELECT key, value FROM meta WHERE key IN ('emulated', 'org')")
+            )
+        finally:
+            db.close()
+    except (OSError, sqlite3.Error):
+        return None
+    return str(meta.get("org", "")) if meta.get("emulated") == "1" else None
 
 
 def _sync_directory(directory: Path) -> None:

@@ -1096,6 +1096,7 @@ def convert_file(
     options: RunOptions | None = None,
     progress: ProgressSink | None = None,
     on_invalid: Callable[[InputRecord], None] | None = None,
+    emulated: bool = False,
 ) -> RunSummary:
     """Convert ``records`` on ``backend`` through ``client``, journaled in ``journal``.
 
@@ -1103,6 +1104,11 @@ def convert_file(
     earlier run started (a job, follow-ups) is finished, and leads whose call ended in doubt are
     checked against the CRM before anything is re-sent. One run at a time uses a journal, and
     one run at a time serves an org from this machine: a second one raises ``LockError``.
+
+    ``emulated``: ``client`` talks to an emulator started for this run (a session without
+    credentials), whose state ends with it. A journal that a run on another such emulator wrote
+    is then started afresh, not refused as another org's: the new emulator has every lead open
+    again. (The same emulator resumes it, as a CRM does.)
     """
     org = client.org_identity()
     locks: list[JournalLock] = []
@@ -1111,7 +1117,7 @@ def convert_file(
         org_wide = org_lock(backend.name, org)
         if org_wide is not None:
             locks.append(org_wide.acquire())
-        book = Journal(journal, backend.name, new_run_id(), org=org)
+        book = Journal(journal, backend.name, new_run_id(), org=org, emulated=emulated)
     except BaseException:
         for lock in reversed(locks):
             lock.release()

@@ -32,6 +32,7 @@ from leadconvert import (
 )
 from leadconvert._journal import (
     Journal,
+    JournalError,
     LockError,
     OrgMismatchError,
     journal_lock,
@@ -391,6 +392,67 @@ class TestOneRunPerJournalAndOrg:
         _run(tmp_path, StepsClient(crm, org="memory:emulator@127.0.0.1:1"), [{"lead_id": "L0"}])
         with pytest.raises(OrgMismatchError, match="belongs to another org"):
             _run(tmp_path, StepsClient(StepsCRM(["L0"]), org="memory:real"), [{"lead_id": "L0"}])
+
+
+class TestAJournalOfARunsOwnEmulator:
+    """A journal written on an emulator its run started describes an org that ended with that
+    run: a later run on its own emulator starts it afresh; nothing else ever replaces it."""
+
+    def test_a_later_run_on_its_own_emulator_starts_it_afresh(self, tmp_path: Path) -> None:
+        path = tmp_path / "journal.sqlite"
+        first = Journal(path, "steps", "run-1", org="memory:emulator@127.0.0.1:1", emulated=True)
+        first.mark_sending([("L0", 1)], "0")
+        first.close()
+        assert path.with_name(path.name + "-departures").exists()
+        second = Journal(path, "steps", "run-2", org="memory:emulator@127.0.0.1:2", emulated=True)
+        try:
+            assert second.get("L0") is None
+            assert second.org == "memory:emulator@127.0.0.1:2"
+        finally:
+            second.close()
+        # The earlier run's departure log went with its journal.
+        assert not path.with_name(path.name + "-departures").exists()
+
+    def test_the_same_emulator_resumes_it(self, tmp_path: Path) -> None:
+        """One session converting twice on its emulator: the journal is its org's, kept."""
+        path = tmp_path / "journal.sqlite"
+        org = "memory:emulator@127.0.0.1:1"
+        first = Journal(path, "steps", "run-1", org=org, emulated=True)
+        first.mark_sending([("L0", 1)], "0")
+        first.close()
+        again = Journal(path, "steps", "run-2", org=org, emulated=True)
+        try:
+            entry = again.get("L0")
+            assert entry is not None and entry.state == "sending"
+        finally:
+            again.close()
+
+    def test_a_journal_written_against_a_crm_is_never_replaced(self, tmp_path: Path) -> None:
+        path = tmp_path / "journal.sqlite"
+        real = Journal(path, "steps", "run-1", org="memory:real")
+        real.mark_sending([("L0", 1)], "0")
+        real.close()
+        with pytest.raises(OrgMismatchError, match="belongs to another org"):
+            Journal(path, "steps", "run-2", org="memory:emulator@127.0.0.1:2", emulated=True)
+        kept = Journal(path, "steps", "run-3", org="memory:real")
+        try:
+            entry = kept.get("L0")
+            assert entry is not None and entry.state == "sending"
+        finally:
+            kept.close()
+
+    def test_a_run_with_credentials_refuses_an_emulator_journal(self, tmp_path: Path) -> None:
+        path = tmp_path / "journal.sqlite"
+        Journal(path, "steps", "run-1", org="memory:emulator@127.0.0.1:1", emulated=True).close()
+        with pytest.raises(OrgMismatchError, match="belongs to another org"):
+            Journal(path, "steps", "run-2", org="memory:real")
+
+    def test_a_file_that_is_not_a_journal_is_refused_as_ever(self, tmp_path: Path) -> None:
+        path = tmp_path / "journal.sqlite"
+        path.write_bytes(b"not a journal")
+        with pytest.raises(JournalError, match="not a leadconvert journal"):
+            Journal(path, "steps", "run-1", org="memory:emulator@127.0.0.1:1", emulated=True)
+        assert path.read_bytes() == b"not a journal"
 
 
 class _InterruptOnce:

@@ -669,6 +669,35 @@ class TestRefusals:
         assert "belongs to another org" in second.stderr, second.stderr
         assert sum(zoho_emulator.convert_requests.values()) == 0
 
+    def test_the_same_command_again_on_its_own_emulator_converts_again(
+        self, tmp_path: Path, zoho_emulator: Any
+    ) -> None:
+        """The README's command, run twice without credentials: each run starts an emulator of
+        its own, so the second finds the first's journal (the default path) of an org that
+        ended with it, starts it afresh and converts every lead on its new emulator."""
+        source = _write(tmp_path / "leads.jsonl", self._lines(3))
+        env = env_without_leadconvert()
+        env["LEADCONVERT_LOCK_DIR"] = str(tmp_path / "locks")
+        journal = tmp_path / "leads.report.journal.sqlite"
+        orgs = []
+        for _ in range(2):
+            run = Run(tmp_path, env, "zoho", str(source))
+            assert run.wait() == 0, run.stderr
+            rows = [json.loads(x) for x in (tmp_path / "leads.report.jsonl").read_text().split()]
+            assert [r["outcome"] for r in rows] == ["converted"] * 3
+            with sqlite3.connect(journal) as db:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                assert db.execute("SELECT count(*) FROM leads").fetchone() == (3,)
+            assert meta["emulated"] == "1"
+            orgs.append(meta["org"])
+        # Two emulators, two orgs: the second journal is a new one, not the first resumed.
+        assert orgs[0] != orgs[1]
+        # A CRM's run (credentials given) still refuses it, and sends nothing.
+        refused = Run(tmp_path, _zoho(zoho_emulator, tmp_path), "zoho", str(source))
+        assert refused.wait() == 2
+        assert "belongs to another org" in refused.stderr, refused.stderr
+        assert sum(zoho_emulator.convert_requests.values()) == 0
+
     @pytest.mark.parametrize("damage", ["empty", "corrupt", "old"])
     def test_damaged_journal_is_refused(
         self, tmp_path: Path, zoho_emulator: Any, damage: str
