@@ -838,14 +838,15 @@ def _emulator_org(path: Path) -> str | None:
         with path.open("rb") as raw:
             if raw.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
                 return None
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        # Read-only: a URI, which needs the absolute path (the default journal's is relative).
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
         try:
             meta = dict(
                 db.execute("SELECT key, value FROM meta WHERE key IN ('emulated', 'org')")
             )
         finally:
             db.close()
-    except (OSError, sqlite3.Error):
+    except (OSError, ValueError, sqlite3.Error):
         return None
     return str(meta.get("org", "")) if meta.get("emulated") == "1" else None
 

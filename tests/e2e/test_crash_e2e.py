@@ -681,7 +681,8 @@ class TestRefusals:
         journal = tmp_path / "leads.report.journal.sqlite"
         orgs = []
         for _ in range(2):
-            run = Run(tmp_path, env, "zoho", str(source))
+            # A relative path, as the README gives it: the default journal's is relative too.
+            run = Run(tmp_path, env, "zoho", source.name)
             assert run.wait() == 0, run.stderr
             rows = [json.loads(x) for x in (tmp_path / "leads.report.jsonl").read_text().split()]
             assert [r["outcome"] for r in rows] == ["converted"] * 3
