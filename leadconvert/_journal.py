@@ -835,10 +835,8 @@ def _emulator_org(path: Path) -> str | None:
     else None. Anything that cannot be read as a journal gives None: it is then refused as it
     always is."""
     try:
-        with path.open("rb") as raw:
-            if raw.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
-                return None
         # Read-only: a URI, which needs the absolute path (the default journal's is relative).
+        # A file that is not SQLite, or not a journal, fails the query below.
         db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
         try:
             meta = dict(

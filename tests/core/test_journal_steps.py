@@ -398,52 +398,54 @@ class TestAJournalOfARunsOwnEmulator:
     """A journal written on an emulator its run started describes an org that ended with that
     run: a later run on its own emulator starts it afresh; nothing else ever replaces it."""
 
+    EMULATOR_1 = "memory:emulator@127.0.0.1:1"
+    EMULATOR_2 = "memory:emulator@127.0.0.1:2"
+
+    @staticmethod
+    def _mark_one(path: Path, org: str, *, emulated: bool = False) -> None:
+        """A run's journal with lead L0 marked (which opens the departure log), then closed."""
+        journal = Journal(path, "steps", "run-1", org=org, emulated=emulated)
+        journal.mark_sending([("L0", 1)], "0")
+        journal.close()
+
+    @staticmethod
+    def _state_of_l0(path: Path, org: str, *, emulated: bool = False) -> str | None:
+        """Lead L0's state in the journal as a next run on ``org`` opens it."""
+        journal = Journal(path, "steps", "run-2", org=org, emulated=emulated)
+        try:
+            entry = journal.get("L0")
+            return None if entry is None else entry.state
+        finally:
+            journal.close()
+
     def test_a_later_run_on_its_own_emulator_starts_it_afresh(self, tmp_path: Path) -> None:
         path = tmp_path / "journal.sqlite"
-        first = Journal(path, "steps", "run-1", org="memory:emulator@127.0.0.1:1", emulated=True)
-        first.mark_sending([("L0", 1)], "0")
-        first.close()
+        self._mark_one(path, self.EMULATOR_1, emulated=True)
         assert path.with_name(path.name + "-departures").exists()
-        second = Journal(path, "steps", "run-2", org="memory:emulator@127.0.0.1:2", emulated=True)
-        try:
-            assert second.get("L0") is None
-            assert second.org == "memory:emulator@127.0.0.1:2"
-        finally:
-            second.close()
+        assert self._state_of_l0(path, self.EMULATOR_2, emulated=True) is None
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT value FROM meta WHERE key = 'org'").fetchone() == (
+                self.EMULATOR_2,
+            )
         # The earlier run's departure log went with its journal.
         assert not path.with_name(path.name + "-departures").exists()
 
     def test_the_same_emulator_resumes_it(self, tmp_path: Path) -> None:
         """One session converting twice on its emulator: the journal is its org's, kept."""
         path = tmp_path / "journal.sqlite"
-        org = "memory:emulator@127.0.0.1:1"
-        first = Journal(path, "steps", "run-1", org=org, emulated=True)
-        first.mark_sending([("L0", 1)], "0")
-        first.close()
-        again = Journal(path, "steps", "run-2", org=org, emulated=True)
-        try:
-            entry = again.get("L0")
-            assert entry is not None and entry.state == "sending"
-        finally:
-            again.close()
+        self._mark_one(path, self.EMULATOR_1, emulated=True)
+        assert self._state_of_l0(path, self.EMULATOR_1, emulated=True) == "sending"
 
     def test_a_journal_written_against_a_crm_is_never_replaced(self, tmp_path: Path) -> None:
         path = tmp_path / "journal.sqlite"
-        real = Journal(path, "steps", "run-1", org="memory:real")
-        real.mark_sending([("L0", 1)], "0")
-        real.close()
+        self._mark_one(path, "memory:real")
         with pytest.raises(OrgMismatchError, match="belongs to another org"):
-            Journal(path, "steps", "run-2", org="memory:emulator@127.0.0.1:2", emulated=True)
-        kept = Journal(path, "steps", "run-3", org="memory:real")
-        try:
-            entry = kept.get("L0")
-            assert entry is not None and entry.state == "sending"
-        finally:
-            kept.close()
+            Journal(path, "steps", "run-2", org=self.EMULATOR_2, emulated=True)
+        assert self._state_of_l0(path, "memory:real") == "sending"
 
     def test_a_run_with_credentials_refuses_an_emulator_journal(self, tmp_path: Path) -> None:
         path = tmp_path / "journal.sqlite"
-        Journal(path, "steps", "run-1", org="memory:emulator@127.0.0.1:1", emulated=True).close()
+        Journal(path, "steps", "run-1", org=self.EMULATOR_1, emulated=True).close()
         with pytest.raises(OrgMismatchError, match="belongs to another org"):
             Journal(path, "steps", "run-2", org="memory:real")
 
@@ -451,7 +453,7 @@ class TestAJournalOfARunsOwnEmulator:
         path = tmp_path / "journal.sqlite"
         path.write_bytes(b"not a journal")
         with pytest.raises(JournalError, match="not a leadconvert journal"):
-            Journal(path, "steps", "run-1", org="memory:emulator@127.0.0.1:1", emulated=True)
+            Journal(path, "steps", "run-1", org=self.EMULATOR_1, emulated=True)
         assert path.read_bytes() == b"not a journal"
 
 
